@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+// The moefit command line: subcommands, and the one place that turns moefit::Error into a message.
+#include <cstdio>
+#include <exception>
+
+#include <CLI/CLI.hpp>
+
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"moefit: run Mixture-of-Experts language models inside hard memory limits"};
+  app.set_version_flag("--version", "moefit 0.1.0");
+  app.require_subcommand(0, 1);
+  try {
+    CLI11_PARSE(app, argc, argv);
+    if (app.get_subcommands().empty()) {
+      std::fputs(app.help().c_str(), stdout);
+      return 0;
+    }
+  } catch (const moefit::Error& error) {
+    std::fprintf(stderr, "moefit: %s\n", error.what());
+    return 1;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "moefit: unexpected error: %s\n", error.what());
+    return 2;
+  }
+  return 0;
+}
