@@ -29,5 +29,10 @@ function(moefit_test name)
   target_compile_definitions(${name} PRIVATE MOEFIT_FIXTURES_DIR="${MOEFIT_FIXTURES_DIR}"
                                              MOEFIT_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  # One label per test binary: gtest_discover_tests splits a list value into separate properties.
+  list(LENGTH ARG_LABELS label_count)
+  if(NOT label_count EQUAL 1)
+    message(FATAL_ERROR "moefit_test(${name}): give exactly one label")
+  endif()
   gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" DISCOVERY_TIMEOUT 60)
 endfunction()

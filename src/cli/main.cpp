@@ -5,18 +5,22 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/commands.h"
 #include "core/error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"moefit: run Mixture-of-Experts language models inside hard memory limits"};
   app.set_version_flag("--version", "moefit 0.1.0");
   app.require_subcommand(0, 1);
+  moefit::RegisterInspectCommand(app);
   try {
-    CLI11_PARSE(app, argc, argv);
+    app.parse(argc, argv);
     if (app.get_subcommands().empty()) {
       std::fputs(app.help().c_str(), stdout);
       return 0;
     }
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
   } catch (const moefit::Error& error) {
     std::fprintf(stderr, "moefit: %s\n", error.what());
     return 1;

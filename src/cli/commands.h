@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: MIT
+// Each subcommand registers itself on the CLI11 app; main.cpp calls these and runs the chosen one.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace moefit {
+
+void RegisterInspectCommand(CLI::App& app);
+
+}  // namespace moefit
