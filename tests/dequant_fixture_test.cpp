@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+// Dequantization against the reference tools: rows of the fixture GGUF files, dequantized by
+// moefit, must match the rows the reference dequantized (models/dequant/*.json) to 1e-6.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "core/dtype.h"
+#include "gguf/gguf_file.h"
+#include "quant/dtype_traits.h"
+
+namespace moefit {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr double kMaxRelativeError = 1e-6;  // the reference rows are printed with 7 digits
+
+class DequantFixture : public testing::TestWithParam<std::string> {};
+
+TEST_P(DequantFixture, RowsMatchTheReference) {
+  const fs::path models = fs::path(MOEFIT_FIXTURES_DIR) / "models";
+  const fs::path gguf_path = models / ("tiny-qwen3moe-" + GetParam() + ".gguf");
+  const fs::path json_path = models / "dequant" / ("tiny-qwen3moe-" + GetParam() + ".json");
+  if (!fs::exists(gguf_path) || !fs::exists(json_path))
+    GTEST_SKIP() << "reference fixtures not found (" << gguf_path << ", " << json_path << ")";
+
+  const GgufFile file = GgufFile::Open(gguf_path.string());
+  std::ifstream json_stream(json_path);
+  const nlohmann::json entries = nlohmann::json::parse(json_stream);
+  ASSERT_FALSE(entries.empty());
+
+  int64_t values_checked = 0;
+  for (const nlohmann::json& entry : entries) {
+    const std::string name = entry.at("tensor");
+    SCOPED_TRACE(name);
+    const GgufTensorInfo& tensor = file.GetTensor(name);
+    EXPECT_EQ(DTypeName(tensor.type), entry.at("type").get<std::string>());
+    EXPECT_EQ(tensor.dims, entry.at("ne").get<std::vector<int64_t>>());
+    ASSERT_TRUE(CanDequantize(tensor.type)) << DTypeName(tensor.type);
+
+    // A 3-D tensor (row_length, rows, n_experts) is sliced by expert; others have one slice.
+    const int64_t row_length = tensor.row_length();
+    const int64_t rows_per_slice = tensor.dims.size() >= 2 ? tensor.dims[1] : 1;
+    const int64_t expert = entry.at("expert").is_null() ? 0 : entry.at("expert").get<int64_t>();
+    const int64_t row_bytes = RowBytes(tensor.type, row_length);
+    const auto& rows = entry.at("first_rows");
+    ASSERT_LE(static_cast<int64_t>(rows.size()), rows_per_slice);
+
+    std::vector<float> got(static_cast<size_t>(row_length));
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const std::vector<double> want = rows[r].get<std::vector<double>>();
+      ASSERT_EQ(static_cast<int64_t>(want.size()), row_length);
+      const int64_t row = expert * rows_per_slice + static_cast<int64_t>(r);
+      ASSERT_LE(static_cast<uint64_t>((row + 1) * row_bytes), tensor.bytes);
+      DequantizeRow(tensor.type, tensor.data + row * row_bytes, got.data(), row_length);
+      int mismatches = 0;
+      for (int64_t i = 0; i < row_length; ++i) {
+        const double error = std::fabs(got[i] - want[i]);
+        if (error > kMaxRelativeError * std::fabs(want[i]) && ++mismatches <= 3)
+          ADD_FAILURE() << DTypeName(tensor.type) << " row " << r << " element " << i << ": got " << got[i]
+                        << ", reference " << want[i];
+        ++values_checked;
+      }
+      EXPECT_EQ(mismatches, 0) << DTypeName(tensor.type) << " row " << r;
+    }
+  }
+  EXPECT_GT(values_checked, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, DequantFixture, testing::Values("f16", "q8_0", "q4_0", "q4_k_m", "q5_k_m"),
+                         [](const testing::TestParamInfo<std::string>& param) { return param.param; });
+
+}  // namespace
+}  // namespace moefit
