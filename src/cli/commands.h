@@ -7,5 +7,7 @@
 namespace moefit {
 
 void RegisterInspectCommand(CLI::App& app);
+void RegisterSynthCommand(CLI::App& app);
+void RegisterLogitsCommand(CLI::App& app);
 
 }  // namespace moefit
