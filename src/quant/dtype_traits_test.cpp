@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <ostream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -53,6 +54,8 @@ constexpr Expectation kExpectations[] = {
     {DType::kIQ4_XS, 8e-3, 1.5e-2, 1.1e-2},
     {DType::kMXFP4, 1.8e-2, 2.8e-2, 1.5e-2},
 };
+
+void PrintTo(const Expectation& expect, std::ostream* out) { *out << DTypeName(expect.type); }
 
 std::string TypeName(const testing::TestParamInfo<Expectation>& param) {
   return std::string(DTypeName(param.param.type));
