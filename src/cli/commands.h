@@ -7,5 +7,6 @@
 namespace moefit {
 
 void RegisterInspectCommand(CLI::App& app);
+void RegisterTokenizeCommand(CLI::App& app);
 
 }  // namespace moefit

@@ -7,10 +7,12 @@
 namespace moefit {
 namespace {
 
-// Heap order: lowest rank first, then leftmost.
-bool LaterThan(const BpeScratch::Candidate& a, const BpeScratch::Candidate& b) {
-  return a.rank != b.rank ? a.rank > b.rank : a.left > b.left;
-}
+// Heap order: lowest rank first, then leftmost. A function object, so the heap code inlines it.
+struct LaterThan {
+  bool operator()(const BpeScratch::Candidate& a, const BpeScratch::Candidate& b) const {
+    return a.rank != b.rank ? a.rank > b.rank : a.left > b.left;
+  }
+};
 
 void PushPair(const MergeTable& merges, BpeScratch& scratch, int32_t left) {
   const BpeScratch::Symbol& symbol = scratch.symbols[static_cast<size_t>(left)];
@@ -19,7 +21,7 @@ void PushPair(const MergeTable& merges, BpeScratch& scratch, int32_t left) {
   const MergeTable::Entry* rule = merges.Find(symbol.id, right_id);
   if (rule == nullptr) return;
   scratch.heap.push_back({rule->rank, left, symbol.id, right_id, rule->merged});
-  std::push_heap(scratch.heap.begin(), scratch.heap.end(), LaterThan);
+  std::push_heap(scratch.heap.begin(), scratch.heap.end(), LaterThan{});
 }
 
 }  // namespace
@@ -44,7 +46,7 @@ void BpeEncodePiece(const Vocabulary& vocabulary, std::string_view bytes, BpeScr
   for (int32_t index = 0; index + 1 < count; ++index) PushPair(merges, scratch, index);
 
   while (!scratch.heap.empty()) {
-    std::pop_heap(scratch.heap.begin(), scratch.heap.end(), LaterThan);
+    std::pop_heap(scratch.heap.begin(), scratch.heap.end(), LaterThan{});
     const BpeScratch::Candidate candidate = scratch.heap.back();
     scratch.heap.pop_back();
     // Stale when either side has changed since the pair was queued (a symbol's id only ever

@@ -81,7 +81,8 @@ TEST_P(GoldenTest, DecodeRoundTripsAndStreams) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenTest, ::testing::Values("qwen3", "llama3"));
+INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenTest, ::testing::Values("qwen3", "llama3"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace moefit

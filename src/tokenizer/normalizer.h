@@ -7,7 +7,8 @@
 
 namespace moefit {
 
-// Appends the NFC form of well-formed UTF-8 `text` to `out`.
-void AppendNfc(std::string_view text, std::string& out);
+// The NFC form of well-formed UTF-8 `text`: `text` itself when it is already in NFC (the usual
+// case, found without copying), else a view of `buffer`, which receives the normalised text.
+std::string_view NormalizeNfc(std::string_view text, std::string& buffer);
 
 }  // namespace moefit

@@ -78,6 +78,10 @@ class Tokenizer::ScratchPool {
     std::lock_guard lock(mutex_);
     if (idle_.size() < kMaxIdleScratches) idle_.push_back(std::move(scratch));
   }
+  void Clear() {
+    std::lock_guard lock(mutex_);
+    idle_.clear();
+  }
 
  private:
   std::mutex mutex_;
@@ -140,11 +144,7 @@ void Tokenizer::Encode(std::string_view text, const EncodeOptions& options,
 void Tokenizer::EncodeSegment(std::string_view text, Scratch& scratch,
                               std::vector<TokenId>& ids) const {
   if (text.empty()) return;
-  if (pre_tokenizer_.config().nfc) {
-    scratch.normalized.clear();
-    AppendNfc(text, scratch.normalized);
-    text = scratch.normalized;
-  }
+  if (pre_tokenizer_.config().nfc) text = NormalizeNfc(text, scratch.normalized);
   scratch.pieces.clear();
   pre_tokenizer_.Split(text, scratch.pre_tokenizer, scratch.pieces);
   for (std::string_view piece : scratch.pieces) EncodePiece(piece, scratch, ids);
@@ -164,6 +164,8 @@ void Tokenizer::EncodePiece(std::string_view piece, Scratch& scratch,
   }
   if (cacheable) scratch.cache.Insert(piece, std::span(ids).subspan(first));
 }
+
+void Tokenizer::ClearCaches() const { scratch_pool_->Clear(); }
 
 std::string Tokenizer::Decode(std::span<const TokenId> ids, const DecodeOptions& options) const {
   std::string bytes;
@@ -187,9 +189,8 @@ std::string Tokenizer::Normalize(std::string_view text) const {
     text = repaired;
   }
   if (!pre_tokenizer_.config().nfc) return std::string(text);
-  std::string normalized;
-  AppendNfc(text, normalized);
-  return normalized;
+  std::string buffer;
+  return std::string(NormalizeNfc(text, buffer));
 }
 
 StreamDecoder::StreamDecoder(const Tokenizer& tokenizer, const DecodeOptions& options)

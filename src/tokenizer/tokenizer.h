@@ -48,6 +48,9 @@ class Tokenizer {
   // it): Decode(Encode(text)) == Normalize(text).
   std::string Normalize(std::string_view text) const;
 
+  // Drops the word caches of idle encoders (to free memory, or to measure a cold start).
+  void ClearCaches() const;
+
   const Vocabulary& vocabulary() const { return vocabulary_; }
 
  private:

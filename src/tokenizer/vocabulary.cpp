@@ -13,7 +13,8 @@
 namespace moefit {
 
 void MergeTable::Reserve(size_t merges) {
-  const size_t capacity = std::bit_ceil(std::max<size_t>(16, merges * 2));
+  // At most 3/4 full: probes stay short, and the table stays small enough to stay in cache.
+  const size_t capacity = std::bit_ceil(std::max<size_t>(16, merges + merges / 3 + 1));
   if (capacity <= slots_.size()) return;
   std::vector<Entry> old = std::move(slots_);
   slots_.assign(capacity, Entry{});
@@ -27,7 +28,7 @@ void MergeTable::Reserve(size_t merges) {
 }
 
 void MergeTable::Insert(TokenId left, TokenId right, int32_t rank, TokenId merged) {
-  if ((size_ + 1) * 2 > slots_.size()) Reserve(size_ + 1);
+  if ((size_ + 1) * 4 > slots_.size() * 3) Reserve((size_ + 1) * 2);
   const uint64_t key = Key(left, right);
   for (size_t slot = Hash(key) & mask_;; slot = (slot + 1) & mask_) {
     Entry& entry = slots_[slot];
@@ -128,6 +129,7 @@ void Vocabulary::BuildTokens(const VocabularyData& data) {
   }
 
   by_text_.reserve(count);
+  normal_by_bytes_.reserve(count);
   for (TokenId id = 0; id < size(); ++id) {
     by_text_.emplace(TokenText(id), id);  // the first of duplicate spellings wins
     if (Type(id) == TokenType::kNormal) normal_by_bytes_.emplace(TokenBytes(id), id);
