@@ -82,7 +82,7 @@ TEST_P(GoldenTest, DecodeRoundTripsAndStreams) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenTest, ::testing::Values("qwen3", "llama3"),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& param_info) { return param_info.param; });
 
 }  // namespace
 }  // namespace moefit
