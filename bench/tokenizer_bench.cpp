@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Tokenizer throughput on the real Qwen3 / Llama 3 vocabularies: encode MB/s of mixed
 // English / Chinese / code text (the golden corpus, repeated to ~4 MB), decode, and load time.
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -14,7 +15,12 @@
 namespace moefit {
 namespace {
 
-const std::filesystem::path kFixtures = std::filesystem::path(MOEFIT_FIXTURES_DIR) / "tokenizer";
+// The fixtures folder: $MOEFIT_FIXTURES_DIR when set (to run a copied binary elsewhere).
+std::filesystem::path FixturesDir() {
+  const char* override_dir = std::getenv("MOEFIT_FIXTURES_DIR");
+  return std::filesystem::path(override_dir != nullptr ? override_dir : MOEFIT_FIXTURES_DIR) / "tokenizer";
+}
+const std::filesystem::path kFixtures = FixturesDir();
 constexpr size_t kCorpusBytes = 4 << 20;
 
 std::filesystem::path VocabPath(const std::string& name) { return kFixtures / ("vocab-" + name + ".gguf"); }

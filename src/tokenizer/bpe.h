@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Byte-level BPE on one pre-tokenized piece: merges by rank with a heap over a linked list of
-// symbols, O(n log n) in the piece length.
+// Byte-level BPE on one pre-tokenized piece: merges by rank, leftmost first. Long pieces use a
+// heap over a linked list of symbols (O(n log n)); short ones a bounded linear scan.
 #pragma once
 
 #include <string_view>
