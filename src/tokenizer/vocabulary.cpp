@@ -128,11 +128,13 @@ void Vocabulary::BuildTokens(const VocabularyData& data) {
     }
   }
 
-  by_text_.reserve(count);
-  normal_by_bytes_.reserve(count);
+  by_text_.Reserve(count);
+  normal_by_bytes_.Reserve(count);
+  const auto text_of = [this](TokenId id) { return TokenText(id); };
+  const auto bytes_of = [this](TokenId id) { return TokenBytes(id); };
   for (TokenId id = 0; id < size(); ++id) {
-    by_text_.emplace(TokenText(id), id);  // the first of duplicate spellings wins
-    if (Type(id) == TokenType::kNormal) normal_by_bytes_.emplace(TokenBytes(id), id);
+    by_text_.Insert(TokenText(id), id, text_of);  // the first of duplicate spellings wins
+    if (Type(id) == TokenType::kNormal) normal_by_bytes_.Insert(TokenBytes(id), id, bytes_of);
     const bool added = Type(id) == TokenType::kControl || Type(id) == TokenType::kUserDefined;
     if (added && !TokenText(id).empty()) added_tokens_.push_back(id);
   }
@@ -203,13 +205,11 @@ void Vocabulary::BuildSpecialIds(const VocabularyData& data) {
 }
 
 TokenId Vocabulary::Find(std::string_view text) const {
-  const auto found = by_text_.find(text);
-  return found == by_text_.end() ? kNoToken : found->second;
+  return by_text_.Find(text, [this](TokenId id) { return TokenText(id); });
 }
 
 TokenId Vocabulary::FindNormalByBytes(std::string_view bytes) const {
-  const auto found = normal_by_bytes_.find(bytes);
-  return found == normal_by_bytes_.end() ? kNoToken : found->second;
+  return normal_by_bytes_.Find(bytes, [this](TokenId id) { return TokenBytes(id); });
 }
 
 }  // namespace moefit

@@ -5,8 +5,10 @@
 
 #include <cstdint>
 #include <string>
+#include <algorithm>
+#include <bit>
+#include <functional>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace moefit {
@@ -79,6 +81,48 @@ class MergeTable {
   size_t size_ = 0;
 };
 
+// Open-addressing index from a string (a token's text, or its bytes) to the token's id. The
+// strings live elsewhere: `key_of(id)` returns the string of id, so the index holds 8 bytes a
+// slot and stays valid when its owner moves.
+class TokenIndex {
+ public:
+  void Reserve(size_t count) {
+    slots_.assign(std::max<size_t>(16, std::bit_ceil(count * 2)), Slot{});
+    mask_ = slots_.size() - 1;
+  }
+  // Adds `id` under `key` unless the key is already there (the first id wins).
+  template <typename KeyOf>
+  void Insert(std::string_view key, TokenId id, const KeyOf& key_of) {
+    const size_t hash = std::hash<std::string_view>{}(key);
+    for (size_t slot = hash & mask_;; slot = (slot + 1) & mask_) {
+      Slot& entry = slots_[slot];
+      if (entry.id == kNoToken) {
+        entry = Slot{static_cast<uint32_t>(hash), id};
+        return;
+      }
+      if (entry.hash == static_cast<uint32_t>(hash) && key_of(entry.id) == key) return;
+    }
+  }
+  template <typename KeyOf>
+  TokenId Find(std::string_view key, const KeyOf& key_of) const {
+    if (slots_.empty()) return kNoToken;
+    const size_t hash = std::hash<std::string_view>{}(key);
+    for (size_t slot = hash & mask_;; slot = (slot + 1) & mask_) {
+      const Slot& entry = slots_[slot];
+      if (entry.id == kNoToken) return kNoToken;
+      if (entry.hash == static_cast<uint32_t>(hash) && key_of(entry.id) == key) return entry.id;
+    }
+  }
+
+ private:
+  struct Slot {
+    uint32_t hash = 0;  // low bits of the key's hash: most mismatches skip the compare
+    TokenId id = kNoToken;
+  };
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+};
+
 class Vocabulary {
  public:
   // Validates `data` and builds the tables. Throws moefit::Error naming the token, merge or id
@@ -137,8 +181,8 @@ class Vocabulary {
   std::vector<uint32_t> text_offsets_;  // size() + 1 offsets into text_pool_
   std::vector<char> bytes_pool_;        // all token bytes, back to back
   std::vector<uint32_t> bytes_offsets_;
-  std::unordered_map<std::string_view, TokenId> by_text_;          // views into text_pool_
-  std::unordered_map<std::string_view, TokenId> normal_by_bytes_;  // views into bytes_pool_
+  TokenIndex by_text_;          // every token, by TokenText
+  TokenIndex normal_by_bytes_;  // normal tokens, by TokenBytes
   TokenId byte_tokens_[256] = {};
   MergeTable merges_;
   std::vector<TokenId> added_tokens_;
