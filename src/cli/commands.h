@@ -9,5 +9,7 @@ namespace moefit {
 void RegisterInspectCommand(CLI::App& app);
 void RegisterSynthCommand(CLI::App& app);
 void RegisterLogitsCommand(CLI::App& app);
+void RegisterTokenizeCommand(CLI::App& app);
+void RegisterRunCommand(CLI::App& app);
 
 }  // namespace moefit

@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   moefit::RegisterInspectCommand(app);
   moefit::RegisterSynthCommand(app);
   moefit::RegisterLogitsCommand(app);
+  moefit::RegisterTokenizeCommand(app);
+  moefit::RegisterRunCommand(app);
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {
