@@ -11,10 +11,15 @@
 namespace moefit {
 namespace {
 
+// Below this many multiply-adds a matmul runs on the calling thread: waking the team costs more
+// than it saves, and on a busy machine a barrier can cost milliseconds.
+constexpr int64_t kParallelThreshold = 1 << 16;
+bool Parallel(const TensorView& w, int64_t n_tokens) { return w.rows() * w.row_length() * n_tokens >= kParallelThreshold; }
+
 void MatMulReference(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
   const int64_t rows = w.rows(), cols = w.row_length();
   const DTypeTraits& traits = Traits(w.type);
-#pragma omp parallel
+#pragma omp parallel if (Parallel(w, n_tokens))
   {
     std::vector<float> row(static_cast<size_t>(cols));
 #pragma omp for schedule(static)
@@ -33,8 +38,9 @@ void MatMulReference(const TensorView& w, const float* x, int64_t n_tokens, floa
 void MatMulFast(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
   const int64_t rows = w.rows(), cols = w.row_length();
   const DTypeTraits& traits = Traits(w.type);
+  const bool parallel = Parallel(w, n_tokens);
   if (traits.dot_row == nullptr) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t t = 0; t < n_tokens; ++t) y[t * rows + r] = traits.dot_row_float(w.row(r), x + t * cols, cols);
     return;
@@ -50,7 +56,7 @@ void MatMulFast(const TensorView& w, const float* x, int64_t n_tokens, float* y)
     activations = quantized.data();
   }
   const DotRowFn dot = traits.dot_row;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t r = 0; r < rows; ++r) {
     const void* row = w.row(r);
     for (int64_t t = 0; t < n_tokens; ++t) y[t * rows + r] = dot(row, activations + t * act_row_bytes, cols);
