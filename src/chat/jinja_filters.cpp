@@ -338,8 +338,12 @@ constexpr FilterEntry kFilters[] = {
      }},
     {"attr", [](Interpreter&, const Value& v, CallArgs& a) {
        const BoundArgs b("attr", a, {"name"});
+       // Python getattr only: methods (and namespace entries), not dict keys.
+       const std::string& name = ExpectString(b.Required(0), "attribute name");
        if (v.is_undefined()) FailUndefined(v);
-       return GetAttribute(v, ExpectString(b.Required(0), "attribute name"));
+       if (v.is_namespace()) return GetAttribute(v, name);
+       std::optional<Value> method = FindMethod(v, name);
+       return method ? *method : Value::Undefined(fmt::format("'{}' has no attribute '{}'", ObjectTypeRepr(v), name));
      }},
     {"batch", BatchFilter},
     {"capitalize", [](Interpreter&, const Value& v, CallArgs&) { return Str(CapitalizeText(ToStr(v))); }},

@@ -411,7 +411,7 @@ Value Interpreter::MakeMacro(const Stmt& stmt, const Scope& defining_scope, std:
                     ? Eval(*params[i].default_value, scope)
                     : Value::Undefined(fmt::format("parameter '{}' was not provided", params[i].name)));
     }
-    scope.Set("varargs", Value::List(std::move(varargs)));
+    scope.Set("varargs", Value::List(std::move(varargs), /*is_tuple=*/true));
     scope.Set("kwargs", std::move(kwargs));
     ++call_depth_;
     std::string text;

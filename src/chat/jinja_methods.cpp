@@ -93,8 +93,7 @@ Value SplitString(const std::string& text, const Value* sep, int64_t max_split, 
       if (i >= code_points.size()) break;
       size_t end = i;
       if (max_split >= 0 && static_cast<int64_t>(parts.size()) == max_split) {
-        end = code_points.size();
-        while (end > i && IsPythonSpace(code_points[end - 1])) --end;
+        end = code_points.size();  // the rest, keeping its whitespace, as Python does
       } else {
         while (end < code_points.size() && !IsPythonSpace(code_points[end])) ++end;
       }
