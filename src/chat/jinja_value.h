@@ -60,7 +60,9 @@ class Value {
   static Value Bool(bool value) { return Make(value); }
   static Value Int(int64_t value) { return Make(value); }
   static Value Float(double value) { return Make(value); }
-  static Value String(std::string value) { return Make(std::move(value)); }
+  static Value String(std::string value) {
+    return Make(StringPtr(std::make_shared<const std::string>(std::move(value))));
+  }
   static Value List(std::vector<Value> items, bool is_tuple = false);
   static Value Dict(std::vector<std::pair<std::string, Value>> items = {});
   static Value Namespace(std::vector<std::pair<std::string, Value>> items = {});
@@ -84,7 +86,7 @@ class Value {
   bool boolean() const { return std::get<bool>(data_); }
   int64_t integer() const { return std::get<int64_t>(data_); }
   double floating() const { return std::get<double>(data_); }
-  const std::string& string() const { return std::get<std::string>(data_); }
+  const std::string& string() const { return *std::get<StringPtr>(data_); }
   const std::vector<Value>& items() const { return std::get<ListPtr>(data_)->items; }
   bool is_tuple() const { return std::get<ListPtr>(data_)->is_tuple; }
   DictData& dict() const { return *std::get<DictPtr>(data_); }
@@ -99,10 +101,11 @@ class Value {
     std::string hint;
   };
   struct NoneData {};
+  using StringPtr = std::shared_ptr<const std::string>;  // shared: copies of values are cheap
   using ListPtr = std::shared_ptr<const ListData>;
   using DictPtr = std::shared_ptr<DictData>;
   using FunctionPtr = std::shared_ptr<const Function>;
-  using Data = std::variant<UndefinedData, NoneData, bool, int64_t, double, std::string, ListPtr,
+  using Data = std::variant<UndefinedData, NoneData, bool, int64_t, double, StringPtr, ListPtr,
                             DictPtr, FunctionPtr>;
 
   template <typename T>

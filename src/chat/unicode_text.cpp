@@ -121,19 +121,29 @@ bool IsPrintable(char32_t c) {
 std::string StripText(std::string_view text, const std::string* chars, bool left, bool right) {
   std::u32string strip_set;
   if (chars != nullptr) strip_set = DecodeUtf8(*chars);
-  auto strips = [&](char32_t c) {
+  auto strips = [&](std::string_view code_point) {
+    const char32_t c = static_cast<unsigned char>(code_point[0]) < 0x80
+                           ? static_cast<char32_t>(code_point[0])
+                           : DecodeUtf8(code_point)[0];
     return chars == nullptr ? IsPythonSpace(c) : strip_set.find(c) != std::u32string::npos;
   };
-  const std::u32string code_points = DecodeUtf8(text);
+  // Works on UTF-8 bytes, decoding only the code points at the two ends.
+  auto is_continuation = [&](size_t i) { return (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80; };
   size_t begin = 0;
-  size_t end = code_points.size();
-  if (left) {
-    while (begin < end && strips(code_points[begin])) ++begin;
+  size_t end = text.size();
+  while (left && begin < end) {
+    size_t next = begin + 1;
+    while (next < end && is_continuation(next)) ++next;
+    if (!strips(text.substr(begin, next - begin))) break;
+    begin = next;
   }
-  if (right) {
-    while (end > begin && strips(code_points[end - 1])) --end;
+  while (right && end > begin) {
+    size_t start = end - 1;
+    while (start > begin && is_continuation(start)) --start;
+    if (!strips(text.substr(start, end - start))) break;
+    end = start;
   }
-  return EncodeUtf8(std::u32string_view(code_points).substr(begin, end - begin));
+  return std::string(text.substr(begin, end - begin));
 }
 
 std::string UpperText(std::string_view text) { return MapCodePoints(text, ToUpper); }
