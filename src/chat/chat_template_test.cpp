@@ -2,14 +2,14 @@
 // Golden tests: renders must equal, byte for byte, what Hugging Face's Jinja2 setup produces.
 #include "chat/chat_template.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace moefit {
 namespace {
@@ -73,7 +73,8 @@ void CheckCases(const std::vector<Json>& cases, SourceFn source) {
       if (error.is_null()) {
         EXPECT_EQ(rendered, test_case["rendered"].get<std::string>());
       } else {
-        ADD_FAILURE() << "expected error '" << error.get<std::string>() << "', rendered:\n" << rendered;
+        ADD_FAILURE() << "expected error '" << error.get<std::string>() << "', rendered:\n"
+                      << rendered;
       }
     } catch (const ChatTemplateError& failure) {
       if (error.is_null()) {
@@ -87,7 +88,8 @@ void CheckCases(const std::vector<Json>& cases, SourceFn source) {
 }
 
 TEST(ChatTemplateGolden, SharedFixtureRenders) {
-  if (!fs::exists(kFixtures / "renders.golden.jsonl")) GTEST_SKIP() << "no fixtures at " << kFixtures;
+  if (!fs::exists(kFixtures / "renders.golden.jsonl"))
+    GTEST_SKIP() << "no fixtures at " << kFixtures;
   const std::vector<Json> cases = ReadJsonLines(kFixtures / "renders.golden.jsonl");
   ASSERT_EQ(cases.size(), 18u);
   CheckCases(cases, [](const Json& c) { return TemplateSource(c["template"]); });

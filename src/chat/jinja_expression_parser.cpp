@@ -3,9 +3,9 @@
 // (`messages|length - 1` is `(messages|length) - 1`), as in Jinja2.
 #include "chat/jinja_expression_parser.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace moefit::jinja {
 namespace {
@@ -34,9 +34,9 @@ ExprPtr MakeNode(ExprKind kind, SourcePos pos, std::string name, ExprPtr first,
 
 }  // namespace
 
-
 // A single expression, or a tuple when commas follow: `a`, `a, b`, `(a, b)`, `()`.
-ExprPtr ExpressionParser::ParseTuple(bool with_condexpr, bool explicit_parens, std::string_view end_name) {
+ExprPtr ExpressionParser::ParseTuple(bool with_condexpr, bool explicit_parens,
+                                     std::string_view end_name) {
   const SourcePos pos = Peek().pos;
   std::vector<ExprPtr> items;
   bool is_tuple = false;
@@ -143,10 +143,12 @@ ExprPtr ExpressionParser::ParseBinaryLevel(int level) {
   ExprPtr left = ParseBinaryLevel(level + 1);
   while (true) {
     const auto& ops = kLevels[static_cast<size_t>(level)];
-    const auto it = std::find_if(ops.begin(), ops.end(), [&](std::string_view op) { return IsOp(op); });
+    const auto it =
+        std::find_if(ops.begin(), ops.end(), [&](std::string_view op) { return IsOp(op); });
     if (it == ops.end()) return left;
     const Token& op = Next();
-    left = MakeNode(ExprKind::kBinary, op.pos, op.text, std::move(left), ParseBinaryLevel(level + 1));
+    left =
+        MakeNode(ExprKind::kBinary, op.pos, op.text, std::move(left), ParseBinaryLevel(level + 1));
   }
 }
 
@@ -254,7 +256,8 @@ ExprPtr ExpressionParser::ParseSubscript(ExprPtr node) {
   ExprPtr start;
   if (!IsOp(":")) {
     start = ParseExpression(true);
-    if (SkipOp("]")) return MakeNode(ExprKind::kGetItem, pos, "", std::move(node), std::move(start));
+    if (SkipOp("]"))
+      return MakeNode(ExprKind::kGetItem, pos, "", std::move(node), std::move(start));
   }
   ExpectOp(":");
   ExprPtr slice = MakeNode(ExprKind::kSlice, pos, "", std::move(node));

@@ -44,17 +44,26 @@ class ExpressionParser {
 
   static std::string Describe(const Token& token) {
     switch (token.kind) {
-      case TokenKind::kText: return "template data";
-      case TokenKind::kVariableBegin: return "'{{'";
-      case TokenKind::kVariableEnd: return "end of print statement";
-      case TokenKind::kBlockBegin: return "'{%'";
-      case TokenKind::kBlockEnd: return "end of statement block";
+      case TokenKind::kText:
+        return "template data";
+      case TokenKind::kVariableBegin:
+        return "'{{'";
+      case TokenKind::kVariableEnd:
+        return "end of print statement";
+      case TokenKind::kBlockBegin:
+        return "'{%'";
+      case TokenKind::kBlockEnd:
+        return "end of statement block";
       case TokenKind::kName:
-      case TokenKind::kOperator: return "'" + token.text + "'";
-      case TokenKind::kString: return "string";
+      case TokenKind::kOperator:
+        return "'" + token.text + "'";
+      case TokenKind::kString:
+        return "string";
       case TokenKind::kInteger:
-      case TokenKind::kFloat: return "number";
-      case TokenKind::kEnd: return "end of template";
+      case TokenKind::kFloat:
+        return "number";
+      case TokenKind::kEnd:
+        return "end of template";
     }
     return "token";
   }

@@ -2,10 +2,10 @@
 // The tree-walking interpreter: expressions, statements, loops, macros and scopes.
 #include "chat/jinja_interpreter.h"
 
+#include <fmt/format.h>
+
 #include <memory>
 #include <optional>
-
-#include <fmt/format.h>
 
 #include "chat/jinja_builtins.h"
 #include "chat/jinja_error.h"
@@ -83,7 +83,8 @@ Value Interpreter::Eval(const Expr& expr, Scope& scope) {
 
 CallArgs Interpreter::EvalArgs(const Expr& expr, size_t first, Scope& scope) {
   CallArgs args;
-  for (size_t i = first; i < expr.args.size(); ++i) args.positional.push_back(Eval(*expr.args[i], scope));
+  for (size_t i = first; i < expr.args.size(); ++i)
+    args.positional.push_back(Eval(*expr.args[i], scope));
   for (const auto& [name, value] : expr.kwargs) args.named.emplace_back(name, Eval(*value, scope));
   return args;
 }
@@ -94,10 +95,14 @@ bool Interpreter::EvalCompare(const Expr& expr, Scope& scope) {
     Value right = Eval(*expr.args[i + 1], scope);
     const std::string& op = expr.ops[i];
     bool holds = false;
-    if (op == "==") holds = Equals(left, right);
-    else if (op == "!=") holds = !Equals(left, right);
-    else if (op == "in") holds = Contains(right, left);
-    else if (op == "notin") holds = !Contains(right, left);
+    if (op == "==")
+      holds = Equals(left, right);
+    else if (op == "!=")
+      holds = !Equals(left, right);
+    else if (op == "in")
+      holds = Contains(right, left);
+    else if (op == "notin")
+      holds = !Contains(right, left);
     else {
       const int order = Compare(left, right);
       holds = op == "<" ? order < 0 : op == "<=" ? order <= 0 : op == ">" ? order > 0 : order >= 0;
@@ -115,7 +120,8 @@ Value Interpreter::EvalNode(const Expr& expr, Scope& scope) {
       return expr.literal;
     case ExprKind::kName: {
       const Value* value = scope.Find(expr.name);
-      return value != nullptr ? *value : Value::Undefined(fmt::format("'{}' is undefined", expr.name));
+      return value != nullptr ? *value
+                              : Value::Undefined(fmt::format("'{}' is undefined", expr.name));
     }
     case ExprKind::kList:
     case ExprKind::kTuple: {
@@ -349,21 +355,22 @@ Interpreter::Flow Interpreter::ExecFor(const Stmt& stmt, Scope& scope) {
         {"length", Value::Int(length)},
         {"depth", Value::Int(1)},
         {"depth0", Value::Int(0)},
-        {"previtem", i > 0 ? items[static_cast<size_t>(i - 1)]
-                           : Value::Undefined("there is no previous item")},
+        {"previtem",
+         i > 0 ? items[static_cast<size_t>(i - 1)] : Value::Undefined("there is no previous item")},
         {"nextitem", i + 1 < length ? items[static_cast<size_t>(i + 1)]
                                     : Value::Undefined("there is no next item")},
     });
     loop.dict().Set("cycle", Value::MakeFunction("loop.cycle", [i](CallArgs& args) {
-      if (args.positional.empty()) throw EvalError("no items for cycling given");
-      return args.positional[static_cast<size_t>(i) % args.positional.size()];
-    }));
+                      if (args.positional.empty()) throw EvalError("no items for cycling given");
+                      return args.positional[static_cast<size_t>(i) % args.positional.size()];
+                    }));
     loop.dict().Set("changed", Value::MakeFunction("loop.changed", [last_changed](CallArgs& args) {
-      Value current = Value::List(args.positional);
-      if (last_changed->has_value() && Equals(**last_changed, current)) return Value::Bool(false);
-      *last_changed = std::move(current);
-      return Value::Bool(true);
-    }));
+                      Value current = Value::List(args.positional);
+                      if (last_changed->has_value() && Equals(**last_changed, current))
+                        return Value::Bool(false);
+                      *last_changed = std::move(current);
+                      return Value::Bool(true);
+                    }));
     iteration.Set("loop", std::move(loop));
     if (Exec(stmt.body, iteration) == Flow::kBreak) break;
   }
@@ -394,7 +401,8 @@ Value Interpreter::MakeMacro(const Stmt& stmt, const Scope& defining_scope, std:
       while (index < params.size() && params[index].name != key) ++index;
       if (index < params.size()) {
         if (bound[index]) {
-          throw EvalError(fmt::format("macro '{}' got multiple values for argument '{}'", name, key));
+          throw EvalError(
+              fmt::format("macro '{}' got multiple values for argument '{}'", name, key));
         }
         scope.Set(key, value);
         bound[index] = true;
@@ -406,10 +414,10 @@ Value Interpreter::MakeMacro(const Stmt& stmt, const Scope& defining_scope, std:
     }
     for (size_t i = 0; i < params.size(); ++i) {
       if (bound[i]) continue;
-      scope.Set(params[i].name,
-                params[i].default_value
-                    ? Eval(*params[i].default_value, scope)
-                    : Value::Undefined(fmt::format("parameter '{}' was not provided", params[i].name)));
+      scope.Set(params[i].name, params[i].default_value
+                                    ? Eval(*params[i].default_value, scope)
+                                    : Value::Undefined(fmt::format(
+                                          "parameter '{}' was not provided", params[i].name)));
     }
     scope.Set("varargs", Value::List(std::move(varargs), /*is_tuple=*/true));
     scope.Set("kwargs", std::move(kwargs));

@@ -69,8 +69,8 @@ class Interpreter {
   const RenderOptions& options_;
   std::deque<Scope> scopes_;  // every scope of this render; macros keep pointers into it
   std::string* out_ = nullptr;
-  Value block_input_;          // the body text a {% filter %} chain applies to
-  int call_depth_ = 0;         // nested macro calls, bounded against runaway recursion
+  Value block_input_;   // the body text a {% filter %} chain applies to
+  int call_depth_ = 0;  // nested macro calls, bounded against runaway recursion
 };
 
 }  // namespace moefit::jinja

@@ -2,12 +2,12 @@
 // The Jinja tokenizer: text and tags, whitespace control, literals and operators.
 #include "chat/jinja_lexer.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
-
-#include <fmt/format.h>
 
 #include "chat/unicode_text.h"
 
@@ -77,8 +77,8 @@ class Lexer {
     const size_t line_start = *(it - 1);
     SourcePos pos;
     pos.line = static_cast<int>(it - line_starts_.begin());
-    pos.column = static_cast<int>(
-                     CodePointCount(std::string_view(source_).substr(line_start, offset - line_start))) +
+    pos.column = static_cast<int>(CodePointCount(
+                     std::string_view(source_).substr(line_start, offset - line_start))) +
                  1;
     return pos;
   }
@@ -232,8 +232,8 @@ class Lexer {
           line_starting_ = source_[pos_ - 1] == '\n';
           return;
         }
-        if (!variable && (StartsWith(offset, "%}") || StartsWith(offset, "-%}") ||
-                          StartsWith(offset, "+%}"))) {
+        if (!variable &&
+            (StartsWith(offset, "%}") || StartsWith(offset, "-%}") || StartsWith(offset, "+%}"))) {
           const char sign = source_[offset] == '%' ? 0 : source_[offset];
           Emit(TokenKind::kBlockEnd, offset);
           pos_ = AfterTagEnd(offset + (sign != 0 ? 3 : 2), sign);
@@ -280,8 +280,8 @@ class Lexer {
   // Digits with optional "_" separators, starting at offset; returns the end.
   size_t SkipDigits(size_t offset, bool (*is_digit)(char)) const {
     while (offset < source_.size() &&
-           (is_digit(source_[offset]) ||
-            (source_[offset] == '_' && offset + 1 < source_.size() && is_digit(source_[offset + 1])))) {
+           (is_digit(source_[offset]) || (source_[offset] == '_' && offset + 1 < source_.size() &&
+                                          is_digit(source_[offset + 1])))) {
       ++offset;
     }
     return offset;
@@ -297,7 +297,8 @@ class Lexer {
     std::string digits;
     int base = 10;
     size_t end = offset;
-    const char prefix = offset + 1 < source_.size() ? static_cast<char>(source_[offset + 1] | 0x20) : 0;
+    const char prefix =
+        offset + 1 < source_.size() ? static_cast<char>(source_[offset + 1] | 0x20) : 0;
     const bool after_dot = offset > 0 && source_[offset - 1] == '.';
     bool is_float = false;
     if (source_[offset] == '0' && (prefix == 'x' || prefix == 'o' || prefix == 'b')) {
@@ -306,7 +307,8 @@ class Lexer {
       digits = source_.substr(offset + 2, end - offset - 2);
     } else {
       end = SkipDigits(offset, +kDecimal);
-      if (!after_dot && end + 1 < source_.size() && source_[end] == '.' && IsDigit(source_[end + 1])) {
+      if (!after_dot && end + 1 < source_.size() && source_[end] == '.' &&
+          IsDigit(source_[end + 1])) {
         end = SkipDigits(end + 1, +kDecimal);
         is_float = true;
       }
@@ -364,22 +366,57 @@ class Lexer {
       if (++i >= source_.size()) Fail(offset, "unterminated string literal");
       const char e = source_[i];
       switch (e) {
-        case '\n': ++i; break;
-        case '\\': case '\'': case '"': value += e; ++i; break;
-        case 'a': value += '\a'; ++i; break;
-        case 'b': value += '\b'; ++i; break;
-        case 'f': value += '\f'; ++i; break;
-        case 'n': value += '\n'; ++i; break;
-        case 'r': value += '\r'; ++i; break;
-        case 't': value += '\t'; ++i; break;
-        case 'v': value += '\v'; ++i; break;
-        case 'x': hex_escape(2); break;
-        case 'u': hex_escape(4); break;
-        case 'U': hex_escape(8); break;
+        case '\n':
+          ++i;
+          break;
+        case '\\':
+        case '\'':
+        case '"':
+          value += e;
+          ++i;
+          break;
+        case 'a':
+          value += '\a';
+          ++i;
+          break;
+        case 'b':
+          value += '\b';
+          ++i;
+          break;
+        case 'f':
+          value += '\f';
+          ++i;
+          break;
+        case 'n':
+          value += '\n';
+          ++i;
+          break;
+        case 'r':
+          value += '\r';
+          ++i;
+          break;
+        case 't':
+          value += '\t';
+          ++i;
+          break;
+        case 'v':
+          value += '\v';
+          ++i;
+          break;
+        case 'x':
+          hex_escape(2);
+          break;
+        case 'u':
+          hex_escape(4);
+          break;
+        case 'U':
+          hex_escape(8);
+          break;
         default:
           if (e >= '0' && e <= '7') {
             char32_t code = 0;
-            for (int n = 0; n < 3 && i < source_.size() && source_[i] >= '0' && source_[i] <= '7'; ++n) {
+            for (int n = 0; n < 3 && i < source_.size() && source_[i] >= '0' && source_[i] <= '7';
+                 ++n) {
               code = code * 8 + static_cast<char32_t>(source_[i++] - '0');
             }
             AppendUtf8(value, code);

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Python methods templates call on values (str.startswith, dict.items, ...), the global
 // functions Hugging Face chat templates rely on, and argument binding for builtins.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <ctime>
-
-#include <fmt/format.h>
 
 #include "chat/jinja_builtins.h"
 #include "chat/jinja_error.h"
@@ -61,8 +61,8 @@ std::vector<std::string> SplitLines(const std::string& text) {
   std::u32string line;
   for (size_t i = 0; i < code_points.size(); ++i) {
     const char32_t c = code_points[i];
-    const bool breaks = c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || (c >= 0x1C && c <= 0x1E) ||
-                        c == 0x85 || c == 0x2028 || c == 0x2029;
+    const bool breaks = c == '\n' || c == '\r' || c == 0x0B || c == 0x0C ||
+                        (c >= 0x1C && c <= 0x1E) || c == 0x85 || c == 0x2028 || c == 0x2029;
     if (!breaks) {
       line.push_back(c);
       continue;
@@ -143,8 +143,8 @@ Value AffixTest(const Value& self, CallArgs& args, bool prefix) {
   const BoundArgs bound(prefix ? "startswith" : "endswith", args, {"affix", "start", "end"});
   if (!bound.Has(0)) throw EvalError("startswith/endswith need an argument");
   const std::string text = SliceArgs(self, bound, 1);
-  std::vector<Value> affixes = bound.Get(0)->is_list() ? bound.Get(0)->items()
-                                                       : std::vector<Value>{*bound.Get(0)};
+  std::vector<Value> affixes =
+      bound.Get(0)->is_list() ? bound.Get(0)->items() : std::vector<Value>{*bound.Get(0)};
   for (const Value& affix_value : affixes) {
     const std::string& affix = ExpectString(affix_value, "startswith/endswith argument");
     if (affix.size() <= text.size() &&
@@ -168,7 +168,8 @@ Value FindMethodImpl(const Value& self, CallArgs& args, bool from_right) {
   const std::string& sub = ExpectString(bound.Required(0), "find() argument");
   const size_t found = from_right ? self.string().rfind(sub) : self.string().find(sub);
   if (found == std::string::npos) return Value::Int(-1);
-  return Value::Int(static_cast<int64_t>(CodePointCount(std::string_view(self.string()).substr(0, found))));
+  return Value::Int(
+      static_cast<int64_t>(CodePointCount(std::string_view(self.string()).substr(0, found))));
 }
 
 Value Justify(const Value& self, CallArgs& args, int align) {  // -1 ljust, 0 center, 1 rjust
@@ -195,8 +196,10 @@ Value FormatMethod(const Value& self, CallArgs& args) {
   for (size_t i = 0; i < format.size(); ++i) {
     const char c = format[i];
     if (c == '}') {
-      if (i + 1 < format.size() && format[i + 1] == '}') ++i;
-      else throw EvalError("Single '}' encountered in format string");
+      if (i + 1 < format.size() && format[i + 1] == '}')
+        ++i;
+      else
+        throw EvalError("Single '}' encountered in format string");
       out += '}';
       continue;
     }
@@ -224,9 +227,11 @@ Value FormatMethod(const Value& self, CallArgs& args) {
       field.resize(bang);
     }
     const Value* value = nullptr;
-    if (field.empty() || std::all_of(field.begin(), field.end(), [](char d) { return d >= '0' && d <= '9'; })) {
+    if (field.empty() ||
+        std::all_of(field.begin(), field.end(), [](char d) { return d >= '0' && d <= '9'; })) {
       const size_t index = field.empty() ? auto_index++ : std::stoul(field);
-      if (index >= args.positional.size()) throw EvalError("Replacement index out of range for format()");
+      if (index >= args.positional.size())
+        throw EvalError("Replacement index out of range for format()");
       value = &args.positional[index];
     } else {
       for (const auto& [name, named_value] : args.named) {
@@ -240,9 +245,12 @@ Value FormatMethod(const Value& self, CallArgs& args) {
       continue;
     }
     try {
-      if (value->is_int()) out += fmt::format(fmt::runtime("{:" + spec + "}"), value->integer());
-      else if (value->is_float()) out += fmt::format(fmt::runtime("{:" + spec + "}"), value->floating());
-      else out += fmt::format(fmt::runtime("{:" + spec + "}"), ToStr(*value));
+      if (value->is_int())
+        out += fmt::format(fmt::runtime("{:" + spec + "}"), value->integer());
+      else if (value->is_float())
+        out += fmt::format(fmt::runtime("{:" + spec + "}"), value->floating());
+      else
+        out += fmt::format(fmt::runtime("{:" + spec + "}"), ToStr(*value));
     } catch (const fmt::format_error&) {
       throw EvalError(fmt::format("unsupported format spec '{}'", spec));
     }
@@ -283,7 +291,8 @@ Value JoinMethod(const Value& self, CallArgs& args) {
   size_t index = 0;
   for (const Value& item : Iterate(bound.Required(0))) {
     if (!item.is_string()) {
-      throw EvalError(fmt::format("sequence item {}: expected str instance, {} found", index, TypeName(item)));
+      throw EvalError(
+          fmt::format("sequence item {}: expected str instance, {} found", index, TypeName(item)));
     }
     if (index++ > 0) out += self.string();
     out += item.string();
@@ -320,35 +329,48 @@ constexpr std::pair<std::string_view, Method> kStringMethods[] = {
     {"strip", [](const Value& s, CallArgs& a) { return StripMethod(s, a, true, true); }},
     {"lstrip", [](const Value& s, CallArgs& a) { return StripMethod(s, a, true, false); }},
     {"rstrip", [](const Value& s, CallArgs& a) { return StripMethod(s, a, false, true); }},
-    {"split", [](const Value& s, CallArgs& a) {
+    {"split",
+     [](const Value& s, CallArgs& a) {
        const BoundArgs b("split", a, {"sep", "maxsplit"});
-       return SplitString(s.string(), b.Get(0), ExpectInt(b.Get(1, Value::Int(-1)), "maxsplit"), false);
+       return SplitString(s.string(), b.Get(0), ExpectInt(b.Get(1, Value::Int(-1)), "maxsplit"),
+                          false);
      }},
-    {"rsplit", [](const Value& s, CallArgs& a) {
+    {"rsplit",
+     [](const Value& s, CallArgs& a) {
        const BoundArgs b("rsplit", a, {"sep", "maxsplit"});
-       return SplitString(s.string(), b.Get(0), ExpectInt(b.Get(1, Value::Int(-1)), "maxsplit"), true);
+       return SplitString(s.string(), b.Get(0), ExpectInt(b.Get(1, Value::Int(-1)), "maxsplit"),
+                          true);
      }},
-    {"splitlines", [](const Value& s, CallArgs& a) {
+    {"splitlines",
+     [](const Value& s, CallArgs& a) {
        std::vector<Value> items;
        for (auto& line : SplitLines(s.string())) items.push_back(Str(std::move(line)));
        return NoArgs(a, "splitlines", Value::List(std::move(items)));
      }},
     {"replace", ReplaceMethod},
-    {"upper", [](const Value& s, CallArgs& a) { return NoArgs(a, "upper", Str(UpperText(s.string()))); }},
-    {"lower", [](const Value& s, CallArgs& a) { return NoArgs(a, "lower", Str(LowerText(s.string()))); }},
-    {"title", [](const Value& s, CallArgs& a) { return NoArgs(a, "title", Str(TitleText(s.string()))); }},
+    {"upper",
+     [](const Value& s, CallArgs& a) { return NoArgs(a, "upper", Str(UpperText(s.string()))); }},
+    {"lower",
+     [](const Value& s, CallArgs& a) { return NoArgs(a, "lower", Str(LowerText(s.string()))); }},
+    {"title",
+     [](const Value& s, CallArgs& a) { return NoArgs(a, "title", Str(TitleText(s.string()))); }},
     {"capitalize",
-     [](const Value& s, CallArgs& a) { return NoArgs(a, "capitalize", Str(CapitalizeText(s.string()))); }},
+     [](const Value& s, CallArgs& a) {
+       return NoArgs(a, "capitalize", Str(CapitalizeText(s.string())));
+     }},
     {"format", FormatMethod},
     {"join", JoinMethod},
     {"find", [](const Value& s, CallArgs& a) { return FindMethodImpl(s, a, false); }},
     {"rfind", [](const Value& s, CallArgs& a) { return FindMethodImpl(s, a, true); }},
-    {"count", [](const Value& s, CallArgs& a) {
+    {"count",
+     [](const Value& s, CallArgs& a) {
        const BoundArgs b("count", a, {"sub"});
        const std::string& sub = ExpectString(b.Required(0), "count() argument");
        if (sub.empty()) return Value::Int(static_cast<int64_t>(CodePointCount(s.string()) + 1));
        int64_t n = 0;
-       for (size_t at = s.string().find(sub); at != std::string::npos; at = s.string().find(sub, at + sub.size())) ++n;
+       for (size_t at = s.string().find(sub); at != std::string::npos;
+            at = s.string().find(sub, at + sub.size()))
+         ++n;
        return Value::Int(n);
      }},
     {"isdigit", [](const Value& s, CallArgs& a) { return CharClassTest(s, a, CharClass::kDigit); }},
@@ -367,9 +389,12 @@ constexpr std::pair<std::string_view, Method> kStringMethods[] = {
 Value DictView(const Value& self, int which) {  // 0 keys, 1 values, 2 items
   std::vector<Value> items;
   for (const auto& [key, value] : self.dict().items) {
-    if (which == 0) items.push_back(Str(key));
-    else if (which == 1) items.push_back(value);
-    else items.push_back(Value::List({Str(key), value}, /*is_tuple=*/true));
+    if (which == 0)
+      items.push_back(Str(key));
+    else if (which == 1)
+      items.push_back(value);
+    else
+      items.push_back(Value::List({Str(key), value}, /*is_tuple=*/true));
   }
   return Value::List(std::move(items));
 }
@@ -378,7 +403,8 @@ constexpr std::pair<std::string_view, Method> kDictMethods[] = {
     {"keys", [](const Value& s, CallArgs& a) { return NoArgs(a, "keys", DictView(s, 0)); }},
     {"values", [](const Value& s, CallArgs& a) { return NoArgs(a, "values", DictView(s, 1)); }},
     {"items", [](const Value& s, CallArgs& a) { return NoArgs(a, "items", DictView(s, 2)); }},
-    {"get", [](const Value& s, CallArgs& a) {
+    {"get",
+     [](const Value& s, CallArgs& a) {
        const BoundArgs b("get", a, {"key", "default"});
        const Value& key = b.Required(0);
        const Value* found = key.is_string() ? s.dict().Find(key.string()) : nullptr;
@@ -387,7 +413,8 @@ constexpr std::pair<std::string_view, Method> kDictMethods[] = {
 };
 
 constexpr std::pair<std::string_view, Method> kListMethods[] = {
-    {"index", [](const Value& s, CallArgs& a) {
+    {"index",
+     [](const Value& s, CallArgs& a) {
        const BoundArgs b("index", a, {"value"});
        const auto& items = s.items();
        for (size_t i = 0; i < items.size(); ++i) {
@@ -395,7 +422,8 @@ constexpr std::pair<std::string_view, Method> kListMethods[] = {
        }
        throw EvalError("list.index(x): x not in list");
      }},
-    {"count", [](const Value& s, CallArgs& a) {
+    {"count",
+     [](const Value& s, CallArgs& a) {
        const BoundArgs b("count", a, {"value"});
        const Value& wanted = b.Required(0);
        return Value::Int(std::count_if(s.items().begin(), s.items().end(),
@@ -403,8 +431,9 @@ constexpr std::pair<std::string_view, Method> kListMethods[] = {
      }},
 };
 
-constexpr std::string_view kUnsafeDictMethods[] = {"pop", "popitem", "setdefault", "update", "clear"};
-constexpr std::string_view kUnsafeListMethods[] = {"append", "extend", "insert", "pop",
+constexpr std::string_view kUnsafeDictMethods[] = {"pop", "popitem", "setdefault", "update",
+                                                   "clear"};
+constexpr std::string_view kUnsafeListMethods[] = {"append", "extend",  "insert", "pop",
                                                    "remove", "reverse", "sort",   "clear"};
 
 template <size_t N>
@@ -429,16 +458,19 @@ std::optional<Value> FindMethod(const Value& object, const std::string& name) {
   } else if (object.is_dict() && !object.is_namespace()) {
     method = Lookup(kDictMethods, name);
     if (method == nullptr && Listed(kUnsafeDictMethods, name)) {
-      return Value::Undefined(fmt::format("access to attribute '{}' of 'dict' object is unsafe.", name));
+      return Value::Undefined(
+          fmt::format("access to attribute '{}' of 'dict' object is unsafe.", name));
     }
   } else if (object.is_list()) {
     method = Lookup(kListMethods, name);
     if (method == nullptr && !object.is_tuple() && Listed(kUnsafeListMethods, name)) {
-      return Value::Undefined(fmt::format("access to attribute '{}' of 'list' object is unsafe.", name));
+      return Value::Undefined(
+          fmt::format("access to attribute '{}' of 'list' object is unsafe.", name));
     }
   }
   if (method == nullptr) return std::nullopt;
-  return Value::MakeFunction(name, [object, method](CallArgs& args) { return method(object, args); });
+  return Value::MakeFunction(name,
+                             [object, method](CallArgs& args) { return method(object, args); });
 }
 
 namespace {
@@ -479,7 +511,8 @@ Value DictGlobal(CallArgs& args, bool is_namespace) {
     } else {
       for (const Value& pair : Iterate(source)) {
         const std::vector<Value> parts = Iterate(pair);
-        if (parts.size() != 2) throw EvalError("dictionary update sequence element has wrong length");
+        if (parts.size() != 2)
+          throw EvalError("dictionary update sequence element has wrong length");
         result.dict().Set(ExpectString(parts[0], "dict key"), parts[1]);
       }
     }
@@ -493,28 +526,33 @@ Value DictGlobal(CallArgs& args, bool is_namespace) {
 std::vector<std::pair<std::string, Value>> MakeGlobals(const std::function<std::tm()>& now) {
   std::vector<std::pair<std::string, Value>> globals;
   globals.emplace_back("range", Value::MakeFunction("range", RangeGlobal));
-  globals.emplace_back("dict", Value::MakeFunction("dict", [](CallArgs& args) { return DictGlobal(args, false); }));
-  globals.emplace_back("namespace", Value::MakeFunction("namespace", [](CallArgs& args) { return DictGlobal(args, true); }));
-  globals.emplace_back("raise_exception", Value::MakeFunction("raise_exception", [](CallArgs& args) -> Value {
-    const BoundArgs bound("raise_exception", args, {"message"});
-    throw EvalError(ToStr(bound.Get(0, Value::String(""))), /*raised_by_template=*/true);
-  }));
-  globals.emplace_back("strftime_now", Value::MakeFunction("strftime_now", [now](CallArgs& args) {
-    const BoundArgs bound("strftime_now", args, {"format"});
-    const std::string& format = ExpectString(bound.Required(0), "strftime_now() format");
-    if (format.empty()) return Value::String("");
-    std::tm time{};
-    if (now) {
-      time = now();
-    } else {
-      const std::time_t seconds = std::time(nullptr);
-      localtime_r(&seconds, &time);
-    }
-    std::string buffer(64 + format.size() * 8, '\0');
-    const size_t length = std::strftime(buffer.data(), buffer.size(), format.c_str(), &time);
-    buffer.resize(length);
-    return Value::String(std::move(buffer));
-  }));
+  globals.emplace_back(
+      "dict", Value::MakeFunction("dict", [](CallArgs& args) { return DictGlobal(args, false); }));
+  globals.emplace_back("namespace", Value::MakeFunction("namespace", [](CallArgs& args) {
+                         return DictGlobal(args, true);
+                       }));
+  globals.emplace_back(
+      "raise_exception", Value::MakeFunction("raise_exception", [](CallArgs& args) -> Value {
+        const BoundArgs bound("raise_exception", args, {"message"});
+        throw EvalError(ToStr(bound.Get(0, Value::String(""))), /*raised_by_template=*/true);
+      }));
+  globals.emplace_back(
+      "strftime_now", Value::MakeFunction("strftime_now", [now](CallArgs& args) {
+        const BoundArgs bound("strftime_now", args, {"format"});
+        const std::string& format = ExpectString(bound.Required(0), "strftime_now() format");
+        if (format.empty()) return Value::String("");
+        std::tm time{};
+        if (now) {
+          time = now();
+        } else {
+          const std::time_t seconds = std::time(nullptr);
+          localtime_r(&seconds, &time);
+        }
+        std::string buffer(64 + format.size() * 8, '\0');
+        const size_t length = std::strftime(buffer.data(), buffer.size(), format.c_str(), &time);
+        buffer.resize(length);
+        return Value::String(std::move(buffer));
+      }));
   return globals;
 }
 

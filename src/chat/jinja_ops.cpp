@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Python's operators on template values: arithmetic, concatenation, membership, indexing,
 // slicing, iteration and printf-style formatting.
+#include <fmt/format.h>
+
 #include <cmath>
 #include <limits>
-
-#include <fmt/format.h>
 
 #include "chat/jinja_builtins.h"
 #include "chat/jinja_error.h"
@@ -107,7 +107,8 @@ Value ApplyBinary(std::string_view op, const Value& left, const Value& right) {
   if (op == "+") {
     if (left.is_string()) {
       if (!right.is_string()) {
-        throw EvalError(fmt::format("can only concatenate str (not \"{}\") to str", TypeName(right)));
+        throw EvalError(
+            fmt::format("can only concatenate str (not \"{}\") to str", TypeName(right)));
       }
       return Value::String(left.string() + right.string());
     }
@@ -128,7 +129,8 @@ Value ApplyBinary(std::string_view op, const Value& left, const Value& right) {
     if ((sequence.is_string() || sequence.is_list()) && (count.is_int() || count.is_bool())) {
       const int64_t times = count.AsInt();
       if (times > 0 && (sequence.is_string() ? sequence.string().size() : sequence.items().size()) *
-                               static_cast<uint64_t>(times) > (64u << 20)) {
+                               static_cast<uint64_t>(times) >
+                           (64u << 20)) {
         throw EvalError("repetition result is too large");
       }
       if (sequence.is_string()) return Value::String(RepeatString(sequence.string(), times));
@@ -158,8 +160,8 @@ bool Contains(const Value& container, const Value& item) {
       return false;
     case Value::Type::kString:
       if (!item.is_string()) {
-        throw EvalError(fmt::format("'in <string>' requires string as left operand, not {}",
-                                    TypeName(item)));
+        throw EvalError(
+            fmt::format("'in <string>' requires string as left operand, not {}", TypeName(item)));
       }
       return container.string().find(item.string()) != std::string::npos;
     case Value::Type::kList:
@@ -200,7 +202,8 @@ Value GetItem(const Value& object, const Value& key) {
       const auto n = static_cast<int64_t>(code_points.size());
       if (index < 0) index += n;
       if (index >= 0 && index < n) {
-        return Value::String(EncodeUtf8(std::u32string(1, code_points[static_cast<size_t>(index)])));
+        return Value::String(
+            EncodeUtf8(std::u32string(1, code_points[static_cast<size_t>(index)])));
       }
     }
   }
@@ -230,7 +233,8 @@ Value SliceValue(const Value& object, const Value* start_value, const Value* sto
   if (object.is_string()) {
     const std::u32string code_points = DecodeUtf8(object.string());
     std::u32string picked;
-    pick(static_cast<int64_t>(code_points.size()), [&](size_t i) { picked.push_back(code_points[i]); });
+    pick(static_cast<int64_t>(code_points.size()),
+         [&](size_t i) { picked.push_back(code_points[i]); });
     return Value::String(EncodeUtf8(picked));
   }
   throw EvalError(fmt::format("'{}' object is not subscriptable", TypeName(object)));
@@ -261,8 +265,10 @@ std::vector<Value> Iterate(const Value& value) {
 
 std::string PercentFormat(const std::string& format, const Value& args) {
   std::vector<Value> positional;
-  if (args.is_list() && args.is_tuple()) positional = args.items();
-  else if (!args.is_dict()) positional.push_back(args);
+  if (args.is_list() && args.is_tuple())
+    positional = args.items();
+  else if (!args.is_dict())
+    positional.push_back(args);
   size_t next = 0;
   std::string out;
   for (size_t i = 0; i < format.size(); ++i) {
@@ -278,17 +284,21 @@ std::string PercentFormat(const std::string& format, const Value& args) {
     const Value* value = nullptr;
     if (format[i] == '(') {  // %(name)s
       const size_t close = format.find(')', i);
-      if (close == std::string::npos || !args.is_dict()) throw EvalError("format requires a mapping");
+      if (close == std::string::npos || !args.is_dict())
+        throw EvalError("format requires a mapping");
       value = args.dict().Find(format.substr(i + 1, close - i - 1));
-      if (value == nullptr) throw EvalError(fmt::format("KeyError: '{}'", format.substr(i + 1, close - i - 1)));
+      if (value == nullptr)
+        throw EvalError(fmt::format("KeyError: '{}'", format.substr(i + 1, close - i - 1)));
       i = close + 1;
     }
     std::string spec;
-    while (i < format.size() && std::string_view("-+ 0#").find(format[i]) != std::string_view::npos) {
+    while (i < format.size() &&
+           std::string_view("-+ 0#").find(format[i]) != std::string_view::npos) {
       const char flag = format[i++];
       spec += flag == '-' ? '<' : flag;
     }
-    while (i < format.size() && ((format[i] >= '0' && format[i] <= '9') || format[i] == '.')) spec += format[i++];
+    while (i < format.size() && ((format[i] >= '0' && format[i] <= '9') || format[i] == '.'))
+      spec += format[i++];
     if (i >= format.size()) throw EvalError("incomplete format");
     const char conversion = format[i];
     if (value == nullptr) {
@@ -297,18 +307,37 @@ std::string PercentFormat(const std::string& format, const Value& args) {
     }
     try {
       switch (conversion) {
-        case 's': out += fmt::format(fmt::runtime("{:" + spec + "}"), ToStr(*value)); break;
-        case 'r': out += fmt::format(fmt::runtime("{:" + spec + "}"), Repr(*value)); break;
-        case 'd': case 'i': case 'u':
-          if (!value->is_number()) throw EvalError(fmt::format("%{} format: a real number is required, not {}", conversion, TypeName(*value)));
+        case 's':
+          out += fmt::format(fmt::runtime("{:" + spec + "}"), ToStr(*value));
+          break;
+        case 'r':
+          out += fmt::format(fmt::runtime("{:" + spec + "}"), Repr(*value));
+          break;
+        case 'd':
+        case 'i':
+        case 'u':
+          if (!value->is_number())
+            throw EvalError(fmt::format("%{} format: a real number is required, not {}", conversion,
+                                        TypeName(*value)));
           out += fmt::format(fmt::runtime("{:" + spec + "d}"), value->AsInt());
           break;
-        case 'x': case 'X': case 'o': case 'c':
-          out += fmt::format(fmt::runtime("{:" + spec + conversion + "}"), ExpectInt(*value, "%x format"));
+        case 'x':
+        case 'X':
+        case 'o':
+        case 'c':
+          out += fmt::format(fmt::runtime("{:" + spec + conversion + "}"),
+                             ExpectInt(*value, "%x format"));
           break;
-        case 'f': case 'F': case 'e': case 'E': case 'g': case 'G':
-          if (!value->is_number()) throw EvalError(fmt::format("must be real number, not {}", TypeName(*value)));
-          if (spec.find('.') == std::string::npos && conversion != 'g' && conversion != 'G') spec += ".6";
+        case 'f':
+        case 'F':
+        case 'e':
+        case 'E':
+        case 'g':
+        case 'G':
+          if (!value->is_number())
+            throw EvalError(fmt::format("must be real number, not {}", TypeName(*value)));
+          if (spec.find('.') == std::string::npos && conversion != 'g' && conversion != 'G')
+            spec += ".6";
           out += fmt::format(fmt::runtime("{:" + spec + conversion + "}"), value->AsDouble());
           break;
         default:

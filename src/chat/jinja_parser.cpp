@@ -2,11 +2,11 @@
 // The statement half of the template parser: text, {{ }} and {% %} blocks with their bodies.
 #include "chat/jinja_parser.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <initializer_list>
 #include <string_view>
-
-#include <fmt/format.h>
 
 #include "chat/jinja_expression_parser.h"
 
@@ -24,7 +24,6 @@ class Parser : public ExpressionParser {
   }
 
  private:
-
   // Statements up to a `{% tag %}` with tag in end_tags; consumes "{%" and the tag name and
   // stores it in *found. With no end tags, parses to the end of the template.
   Body ParseBody(std::initializer_list<std::string_view> end_tags, std::string* found) {
@@ -61,7 +60,8 @@ class Parser : public ExpressionParser {
         case TokenKind::kEnd:
           if (end_tags.size() > 0) {
             std::string wanted;
-            for (std::string_view tag : end_tags) wanted += (wanted.empty() ? "'" : " or '") + std::string(tag) + "'";
+            for (std::string_view tag : end_tags)
+              wanted += (wanted.empty() ? "'" : " or '") + std::string(tag) + "'";
             Fail(token, "unexpected end of template, expected " + wanted);
           }
           return body;

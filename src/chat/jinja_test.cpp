@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 // Unit tests of the Jinja interpreter: whitespace control, loops, macros, namespaces, filters,
 // Python-style printing, tojson, errors with their positions, and the ChatTemplate API.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "chat/chat_template.h"
 
@@ -39,7 +39,7 @@ TEST(JinjaWhitespace, TrimBlocksDropsTheNewlineAfterABlockTag) {
 TEST(JinjaWhitespace, LstripBlocksDropsIndentBeforeABlockTag) {
   EXPECT_EQ(Render("a\n    {% if true %}\n    b\n    {% endif %}\nc"), "a\n    b\nc");
   EXPECT_EQ(Render("a  {% if true %}b{% endif %}"), "a  b");  // not alone on its line
-  EXPECT_EQ(Render("a\n    {{ 'v' }}"), "a\n    v");         // variables are not stripped
+  EXPECT_EQ(Render("a\n    {{ 'v' }}"), "a\n    v");          // variables are not stripped
 }
 
 TEST(JinjaWhitespace, MinusMarkersStripAllWhitespaceOnTheirSide) {
@@ -68,9 +68,10 @@ TEST(JinjaWhitespace, OneTrailingNewlineIsDroppedAndCrLfIsNormalised) {
 // ---- loops ----
 
 TEST(JinjaLoop, LoopVariables) {
-  EXPECT_EQ(Render("{% for x in 'abc' %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}"
-                   "{{ loop.revindex0 }}{{ loop.first }}{{ loop.last }}{{ loop.length }} {% endfor %}"),
-            "1032TrueFalse3 2121FalseFalse3 3210FalseTrue3 ");
+  EXPECT_EQ(
+      Render("{% for x in 'abc' %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}"
+             "{{ loop.revindex0 }}{{ loop.first }}{{ loop.last }}{{ loop.length }} {% endfor %}"),
+      "1032TrueFalse3 2121FalseFalse3 3210FalseTrue3 ");
   EXPECT_EQ(Render("{% for x in [1, 2, 3] %}[{{ loop.previtem }}|{{ loop.nextitem }}]{% endfor %}"),
             "[|2][1|3][2|]");
   EXPECT_EQ(Render("{% for x in range(3) %}{{ loop.cycle('a', 'b') }}{% endfor %}"), "aba");
@@ -79,7 +80,8 @@ TEST(JinjaLoop, LoopVariables) {
 TEST(JinjaLoop, ElseFilterBreakContinue) {
   EXPECT_EQ(Render("{% for x in [] %}{{ x }}{% else %}empty{% endfor %}"), "empty");
   EXPECT_EQ(Render("{% for x in nothing %}{{ x }}{% else %}undefined{% endfor %}"), "undefined");
-  EXPECT_EQ(Render("{% for x in [3, 1, 2] if x > 1 %}{{ loop.index }}/{{ loop.length }}={{ x }} {% endfor %}"),
+  EXPECT_EQ(Render("{% for x in [3, 1, 2] if x > 1 %}{{ loop.index }}/{{ loop.length }}={{ x }} {% "
+                   "endfor %}"),
             "1/2=3 2/2=2 ");
   EXPECT_EQ(Render("{% for x in [1, 2, 3, 4] %}{% if x == 2 %}{% continue %}{% endif %}"
                    "{% if x == 4 %}{% break %}{% endif %}{{ x }}{% endfor %}"),
@@ -87,45 +89,55 @@ TEST(JinjaLoop, ElseFilterBreakContinue) {
 }
 
 TEST(JinjaLoop, UnpackingAndDictIteration) {
-  EXPECT_EQ(Render("{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}{% for k in d %}{{ k }}{% endfor %}",
+  EXPECT_EQ(Render("{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}{% for k in d %}{{ k "
+                   "}}{% endfor %}",
                    R"({"d": {"b": 1, "a": 2}})"),
             "b=1;a=2;ba");
 }
 
 TEST(JinjaLoop, EachIterationHasItsOwnScope) {
   // As in Jinja2: a set inside the loop is not seen by later iterations or after the loop.
-  EXPECT_EQ(Render("{% set x = 1 %}{% for i in range(3) %}{% set x = x + 1 %}{{ x }}{% endfor %}{{ x }}"),
-            "2221");
+  EXPECT_EQ(
+      Render("{% set x = 1 %}{% for i in range(3) %}{% set x = x + 1 %}{{ x }}{% endfor %}{{ x }}"),
+      "2221");
   EXPECT_EQ(Render("{% if true %}{% set y = 'leaks' %}{% endif %}{{ y }}"), "leaks");
 }
 
 TEST(JinjaLoop, NamespaceCarriesStateOutOfTheLoop) {
   EXPECT_EQ(Render("{% set ns = namespace(total=0, last=none) %}"
-                   "{% for x in [1, 2, 3] %}{% set ns.total = ns.total + x %}{% set ns.last = x %}{% endfor %}"
+                   "{% for x in [1, 2, 3] %}{% set ns.total = ns.total + x %}{% set ns.last = x "
+                   "%}{% endfor %}"
                    "{{ ns.total }} {{ ns.last }}"),
             "6 3");
-  EXPECT_EQ(Render("{% set ns = namespace(d, c=3) %}{{ ns.a }}{{ ns.c }}", R"({"d": {"a": 1}})"), "13");
+  EXPECT_EQ(Render("{% set ns = namespace(d, c=3) %}{{ ns.a }}{{ ns.c }}", R"({"d": {"a": 1}})"),
+            "13");
 }
 
 // ---- macros ----
 
 TEST(JinjaMacro, ArgumentsDefaultsAndKeywords) {
-  const std::string macro = "{% macro greet(who, greeting='Hi') %}{{ greeting }}, {{ who }}!{% endmacro %}";
-  EXPECT_EQ(Render(macro + "{{ greet('Ana') }} {{ greet('Bo', greeting='Yo') }} {{ greet(who='Cy') }}"),
-            "Hi, Ana! Yo, Bo! Hi, Cy!");
-  EXPECT_EQ(Render("{% macro m(a, b) %}[{{ a }}|{{ b is defined }}]{% endmacro %}{{ m(1) }}"), "[1|False]");
+  const std::string macro =
+      "{% macro greet(who, greeting='Hi') %}{{ greeting }}, {{ who }}!{% endmacro %}";
+  EXPECT_EQ(
+      Render(macro + "{{ greet('Ana') }} {{ greet('Bo', greeting='Yo') }} {{ greet(who='Cy') }}"),
+      "Hi, Ana! Yo, Bo! Hi, Cy!");
+  EXPECT_EQ(Render("{% macro m(a, b) %}[{{ a }}|{{ b is defined }}]{% endmacro %}{{ m(1) }}"),
+            "[1|False]");
   EXPECT_EQ(Render("{% macro m(a) %}{{ varargs }}{{ kwargs }}{% endmacro %}{{ m(1, 2, x=3) }}"),
             "(2,){'x': 3}");
 }
 
 TEST(JinjaMacro, CallBlockAndRecursion) {
-  EXPECT_EQ(Render("{% macro box(t) %}[{{ t }}: {{ caller() }}]{% endmacro %}{% call box('x') %}body{% endcall %}"),
+  EXPECT_EQ(Render("{% macro box(t) %}[{{ t }}: {{ caller() }}]{% endmacro %}{% call box('x') "
+                   "%}body{% endcall %}"),
             "[x: body]");
   EXPECT_EQ(Render("{% macro each(xs) %}{% for x in xs %}{{ caller(x) }}{% endfor %}{% endmacro %}"
                    "{% call(x) each([1, 2]) %}<{{ x }}>{% endcall %}"),
             "<1><2>");
-  EXPECT_EQ(Render("{% macro f(n) %}{% if n > 0 %}{{ n }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(3) }}"),
-            "321");
+  EXPECT_EQ(
+      Render(
+          "{% macro f(n) %}{% if n > 0 %}{{ n }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(3) }}"),
+      "321");
   EXPECT_NE(std::string(RenderError("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}").what())
                 .find("recursion"),
             std::string::npos);
@@ -146,53 +158,65 @@ TEST(JinjaExpression, PythonArithmeticAndPrinting) {
 TEST(JinjaExpression, StringsSlicesAndMembership) {
   EXPECT_EQ(Render("{{ 'a' + 'b' ~ 1 ~ none }} {{ '-' * 3 }} {{ 'abc'[::-1] }} {{ 'héllo'[1:3] }}"),
             "ab1None --- cba él");
-  EXPECT_EQ(Render("{{ [1, 2, 3][1:] }} {{ [1, 2, 3][-1] }} {{ 'ell' in 'hello' }} {{ 4 not in [1] }}"),
-            "[2, 3] 3 True True");
-  EXPECT_EQ(Render("{{ 'y' if x else 'n' }}[{{ 'y' if false }}] {{ '' or 'dflt' }}", R"({"x": [0]})"),
-            "y[] dflt");
+  EXPECT_EQ(
+      Render("{{ [1, 2, 3][1:] }} {{ [1, 2, 3][-1] }} {{ 'ell' in 'hello' }} {{ 4 not in [1] }}"),
+      "[2, 3] 3 True True");
+  EXPECT_EQ(
+      Render("{{ 'y' if x else 'n' }}[{{ 'y' if false }}] {{ '' or 'dflt' }}", R"({"x": [0]})"),
+      "y[] dflt");
   EXPECT_EQ(Render("{{ m|length - 1 }} {{ -2|abs }}", R"({"m": [1, 2, 3]})"), "2 2");
 }
 
 TEST(JinjaExpression, UndefinedBehavesLikeJinja2Default) {
-  EXPECT_EQ(Render("[{{ missing }}] {{ missing is defined }} {{ missing|length }} {{ d.nokey is none }}",
-                   R"({"d": {}})"),
-            "[] False 0 False");
+  EXPECT_EQ(
+      Render("[{{ missing }}] {{ missing is defined }} {{ missing|length }} {{ d.nokey is none }}",
+             R"({"d": {}})"),
+      "[] False 0 False");
   EXPECT_EQ(Render("{{ missing|default('x') }} {{ nothing|default('x') }}", R"({"nothing": null})"),
             "x None");
 }
 
 TEST(JinjaExpression, MethodsTemplatesCall) {
-  EXPECT_EQ(Render("{{ s.split('</think>')[-1].lstrip('\\n') }}|{{ s.startswith('<think>') }}|{{ s.strip('<>') }}",
+  EXPECT_EQ(Render("{{ s.split('</think>')[-1].lstrip('\\n') }}|{{ s.startswith('<think>') }}|{{ "
+                   "s.strip('<>') }}",
                    R"({"s": "<think>\nr\n</think>\n\nanswer"})"),
             "answer|True|think>\nr\n</think>\n\nanswer");
-  EXPECT_EQ(Render("{{ d.get('a') }} {{ d.get('z', 0) }} {{ d.keys()|list }} {{ '{} {x}'.format(1, x=2) }}",
-                   R"({"d": {"a": 1}})"),
-            "1 0 ['a'] 1 2");
+  EXPECT_EQ(
+      Render(
+          "{{ d.get('a') }} {{ d.get('z', 0) }} {{ d.keys()|list }} {{ '{} {x}'.format(1, x=2) }}",
+          R"({"d": {"a": 1}})"),
+      "1 0 ['a'] 1 2");
 }
 
 // ---- filters ----
 
 TEST(JinjaFilter, CommonFilters) {
-  const std::string people = R"({"p": [{"n": "Bo", "a": true}, {"n": "al", "a": false}, {"n": "Cy"}]})";
+  const std::string people =
+      R"({"p": [{"n": "Bo", "a": true}, {"n": "al", "a": false}, {"n": "Cy"}]})";
   EXPECT_EQ(Render("{{ p|map(attribute='n')|join(', ') }}", people), "Bo, al, Cy");
   EXPECT_EQ(Render("{{ p|selectattr('a')|map(attribute='n')|list }}", people), "['Bo']");
   EXPECT_EQ(Render("{{ p|rejectattr('a', 'defined')|map(attribute='n')|first }}", people), "Cy");
-  EXPECT_EQ(Render("{{ [3, 1, 2]|sort|list }} {{ ['b', 'A', 'a']|unique|list }} {{ {'b': 1, 'a': 2}|dictsort }}"),
+  EXPECT_EQ(Render("{{ [3, 1, 2]|sort|list }} {{ ['b', 'A', 'a']|unique|list }} {{ {'b': 1, 'a': "
+                   "2}|dictsort }}"),
             "[1, 2, 3] ['b', 'A'] [('a', 2), ('b', 1)]");
-  EXPECT_EQ(Render("[{{ '  x  '|trim }}] {{ 'hELLO wORLD'|capitalize }} {{ 'a-b c'|title }} {{ 'x'|upper }}"),
+  EXPECT_EQ(Render("[{{ '  x  '|trim }}] {{ 'hELLO wORLD'|capitalize }} {{ 'a-b c'|title }} {{ "
+                   "'x'|upper }}"),
             "[x] Hello world A-B C X");
-  EXPECT_EQ(Render("{{ '42'|int + 1 }} {{ 'x'|int }} {{ 2.5|round }} {{ 3.5|round }} {{ 2|float }} {{ 12|string|length }}"),
+  EXPECT_EQ(Render("{{ '42'|int + 1 }} {{ 'x'|int }} {{ 2.5|round }} {{ 3.5|round }} {{ 2|float }} "
+                   "{{ 12|string|length }}"),
             "43 0 2.0 4.0 2.0 2");
   EXPECT_EQ(Render("{{ 'a\\nb'|indent(2, true) }}|{{ [1, 2, 3]|batch(2)|list }}|{{ [1, 2]|sum }}"),
             "  a\n  b|[[1, 2], [3]]|3");
 }
 
 TEST(JinjaFilter, TojsonMatchesPythonJsonDumps) {
-  const std::string context = R"({"v": {"name": "天气", "n": [1, 2.0, null, true], "e": {}, "s": "q\"\n\u0001"}})";
+  const std::string context =
+      R"({"v": {"name": "天气", "n": [1, 2.0, null, true], "e": {}, "s": "q\"\n\u0001"}})";
   EXPECT_EQ(Render("{{ v|tojson }}", context),
             R"({"name": "天气", "n": [1, 2.0, null, true], "e": {}, "s": "q\"\n\u0001"})");
   EXPECT_EQ(Render("{{ v.n|tojson(indent=2) }}", context), "[\n  1,\n  2.0,\n  null,\n  true\n]");
-  EXPECT_EQ(Render("{{ {'a': {'b': []}}|tojson(indent=4) }}"), "{\n    \"a\": {\n        \"b\": []\n    }\n}");
+  EXPECT_EQ(Render("{{ {'a': {'b': []}}|tojson(indent=4) }}"),
+            "{\n    \"a\": {\n        \"b\": []\n    }\n}");
   EXPECT_EQ(Render("{{ v.name|tojson(ensure_ascii=true) }}", context), R"("\u5929\u6c14")");
   EXPECT_EQ(Render("{{ {'b': 1, 'a': 2}|tojson(sort_keys=true) }}"), R"({"a": 2, "b": 1})");
 }
@@ -222,14 +246,16 @@ TEST(JinjaError, RuntimeErrorsNameTheExpression) {
 
   EXPECT_EQ(RenderError("{{ m.content.startswith('x') }}", R"({"m": {"content": [1]}})").message(),
             "'list object' has no attribute 'startswith'");
-  EXPECT_EQ(RenderError("{{ 'a' + 1 }}").message(), "can only concatenate str (not \"int\") to str");
+  EXPECT_EQ(RenderError("{{ 'a' + 1 }}").message(),
+            "can only concatenate str (not \"int\") to str");
   EXPECT_EQ(RenderError("{{ [].append(1) }}").message(),
             "access to attribute 'append' of 'list' object is unsafe.");
 }
 
 TEST(JinjaError, RaiseExceptionCarriesTheMessage) {
   const ChatTemplateError error = RenderError(
-      "{% for m in messages %}\n{% if m.role == 'tool' %}{{ raise_exception('roles must alternate') }}{% endif %}{% endfor %}",
+      "{% for m in messages %}\n{% if m.role == 'tool' %}{{ raise_exception('roles must "
+      "alternate') }}{% endif %}{% endfor %}",
       R"({"messages": [{"role": "tool"}]})");
   EXPECT_TRUE(error.raised_by_template());
   EXPECT_EQ(error.message(), "roles must alternate");
@@ -240,7 +266,8 @@ TEST(JinjaError, RaiseExceptionCarriesTheMessage) {
 
 TEST(ChatTemplateApi, ParseOnceRenderManyFromManyThreads) {
   const ChatTemplate chat_template(
-      "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}");
+      "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt "
+      "%}<assistant>{% endif %}");
   std::atomic<int> mismatches{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {

@@ -2,13 +2,13 @@
 // Python semantics for template values: str(), repr(), equality, ordering, json.dumps.
 #include "chat/jinja_value.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
-
-#include <fmt/format.h>
 
 #include "chat/jinja_error.h"
 #include "chat/unicode_text.h"
@@ -99,15 +99,24 @@ int64_t Value::AsInt() const {
 
 std::string TypeName(const Value& value) {
   switch (value.type()) {
-    case Value::Type::kUndefined: return "Undefined";
-    case Value::Type::kNone: return "NoneType";
-    case Value::Type::kBool: return "bool";
-    case Value::Type::kInt: return "int";
-    case Value::Type::kFloat: return "float";
-    case Value::Type::kString: return "str";
-    case Value::Type::kList: return value.is_tuple() ? "tuple" : "list";
-    case Value::Type::kDict: return value.is_namespace() ? "Namespace" : "dict";
-    case Value::Type::kFunction: return "function";
+    case Value::Type::kUndefined:
+      return "Undefined";
+    case Value::Type::kNone:
+      return "NoneType";
+    case Value::Type::kBool:
+      return "bool";
+    case Value::Type::kInt:
+      return "int";
+    case Value::Type::kFloat:
+      return "float";
+    case Value::Type::kString:
+      return "str";
+    case Value::Type::kList:
+      return value.is_tuple() ? "tuple" : "list";
+    case Value::Type::kDict:
+      return value.is_namespace() ? "Namespace" : "dict";
+    case Value::Type::kFunction:
+      return "function";
   }
   return "object";
 }
@@ -126,14 +135,22 @@ void FailUndefined(const Value& value) {
 bool Truthy(const Value& value) {
   switch (value.type()) {
     case Value::Type::kUndefined:
-    case Value::Type::kNone: return false;
-    case Value::Type::kBool: return value.boolean();
-    case Value::Type::kInt: return value.integer() != 0;
-    case Value::Type::kFloat: return value.floating() != 0.0;
-    case Value::Type::kString: return !value.string().empty();
-    case Value::Type::kList: return !value.items().empty();
-    case Value::Type::kDict: return value.is_namespace() || !value.dict().items.empty();
-    case Value::Type::kFunction: return true;
+    case Value::Type::kNone:
+      return false;
+    case Value::Type::kBool:
+      return value.boolean();
+    case Value::Type::kInt:
+      return value.integer() != 0;
+    case Value::Type::kFloat:
+      return value.floating() != 0.0;
+    case Value::Type::kString:
+      return !value.string().empty();
+    case Value::Type::kList:
+      return !value.items().empty();
+    case Value::Type::kDict:
+      return value.is_namespace() || !value.dict().items.empty();
+    case Value::Type::kFunction:
+      return true;
   }
   return false;
 }
@@ -144,8 +161,8 @@ std::string PythonFloatRepr(double value) {
   if (value == 0.0) return std::signbit(value) ? "-0.0" : "0.0";
   // Shortest round-trip digits, then Python's layout: fixed for 1e-4 <= |x| < 1e16.
   char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, std::abs(value),
-                                    std::chars_format::scientific);
+  const auto result =
+      std::to_chars(buffer, buffer + sizeof buffer, std::abs(value), std::chars_format::scientific);
   const std::string_view text(buffer, static_cast<size_t>(result.ptr - buffer));
   const size_t e_pos = text.find('e');
   std::string digits;
@@ -202,20 +219,29 @@ std::string PythonStringRepr(std::string_view text) {
 
 std::string ToStr(const Value& value) {
   switch (value.type()) {
-    case Value::Type::kUndefined: return "";
-    case Value::Type::kString: return value.string();
-    default: return Repr(value);
+    case Value::Type::kUndefined:
+      return "";
+    case Value::Type::kString:
+      return value.string();
+    default:
+      return Repr(value);
   }
 }
 
 std::string Repr(const Value& value) {
   switch (value.type()) {
-    case Value::Type::kUndefined: return "Undefined";
-    case Value::Type::kNone: return "None";
-    case Value::Type::kBool: return value.boolean() ? "True" : "False";
-    case Value::Type::kInt: return std::to_string(value.integer());
-    case Value::Type::kFloat: return PythonFloatRepr(value.floating());
-    case Value::Type::kString: return PythonStringRepr(value.string());
+    case Value::Type::kUndefined:
+      return "Undefined";
+    case Value::Type::kNone:
+      return "None";
+    case Value::Type::kBool:
+      return value.boolean() ? "True" : "False";
+    case Value::Type::kInt:
+      return std::to_string(value.integer());
+    case Value::Type::kFloat:
+      return PythonFloatRepr(value.floating());
+    case Value::Type::kString:
+      return PythonStringRepr(value.string());
     case Value::Type::kList: {
       std::string out = value.is_tuple() ? "(" : "[";
       const auto& items = value.items();
@@ -236,7 +262,8 @@ std::string Repr(const Value& value) {
       }
       return out + (value.is_namespace() ? "}>" : "}");
     }
-    case Value::Type::kFunction: return "<function " + value.function().name + ">";
+    case Value::Type::kFunction:
+      return "<function " + value.function().name + ">";
   }
   return "";
 }
@@ -249,8 +276,10 @@ bool Equals(const Value& left, const Value& right) {
   if (left.type() != right.type()) return false;
   switch (left.type()) {
     case Value::Type::kUndefined:
-    case Value::Type::kNone: return true;
-    case Value::Type::kString: return left.string() == right.string();
+    case Value::Type::kNone:
+      return true;
+    case Value::Type::kString:
+      return left.string() == right.string();
     case Value::Type::kList: {
       const auto& a = left.items();
       const auto& b = right.items();
@@ -270,8 +299,10 @@ bool Equals(const Value& left, const Value& right) {
       }
       return true;
     }
-    case Value::Type::kFunction: return &left.function() == &right.function();
-    default: return false;
+    case Value::Type::kFunction:
+      return &left.function() == &right.function();
+    default:
+      return false;
   }
 }
 
@@ -310,13 +341,27 @@ void DumpJsonString(std::string_view text, bool ensure_ascii, std::string& out) 
   out += '"';
   for (char32_t c : DecodeUtf8(text)) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20) {
           out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
@@ -345,17 +390,28 @@ void DumpJsonValue(const Value& value, const JsonDumpOptions& options, int depth
     for (int i = 0; i < level; ++i) out += options.indent;
   };
   switch (value.type()) {
-    case Value::Type::kNone: out += "null"; return;
-    case Value::Type::kBool: out += value.boolean() ? "true" : "false"; return;
-    case Value::Type::kInt: out += std::to_string(value.integer()); return;
+    case Value::Type::kNone:
+      out += "null";
+      return;
+    case Value::Type::kBool:
+      out += value.boolean() ? "true" : "false";
+      return;
+    case Value::Type::kInt:
+      out += std::to_string(value.integer());
+      return;
     case Value::Type::kFloat: {
       const double number = value.floating();
-      if (std::isnan(number)) out += "NaN";
-      else if (std::isinf(number)) out += number > 0 ? "Infinity" : "-Infinity";
-      else out += PythonFloatRepr(number);
+      if (std::isnan(number))
+        out += "NaN";
+      else if (std::isinf(number))
+        out += number > 0 ? "Infinity" : "-Infinity";
+      else
+        out += PythonFloatRepr(number);
       return;
     }
-    case Value::Type::kString: DumpJsonString(value.string(), options.ensure_ascii, out); return;
+    case Value::Type::kString:
+      DumpJsonString(value.string(), options.ensure_ascii, out);
+      return;
     case Value::Type::kList: {
       const auto& items = value.items();
       if (items.empty()) {

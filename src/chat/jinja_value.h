@@ -6,13 +6,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace moefit::jinja {
 
@@ -127,8 +126,8 @@ std::string ObjectTypeRepr(const Value& value);
 [[noreturn]] void FailUndefined(const Value& value);
 
 bool Truthy(const Value& value);
-std::string ToStr(const Value& value);   // Python str(); Undefined gives ""
-std::string Repr(const Value& value);    // Python repr()
+std::string ToStr(const Value& value);  // Python str(); Undefined gives ""
+std::string Repr(const Value& value);   // Python repr()
 std::string PythonFloatRepr(double value);
 std::string PythonStringRepr(std::string_view text);
 

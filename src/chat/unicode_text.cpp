@@ -128,7 +128,9 @@ std::string StripText(std::string_view text, const std::string* chars, bool left
     return chars == nullptr ? IsPythonSpace(c) : strip_set.find(c) != std::u32string::npos;
   };
   // Works on UTF-8 bytes, decoding only the code points at the two ends.
-  auto is_continuation = [&](size_t i) { return (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80; };
+  auto is_continuation = [&](size_t i) {
+    return (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80;
+  };
   size_t begin = 0;
   size_t end = text.size();
   while (left && begin < end) {
@@ -193,8 +195,8 @@ bool TextIs(std::string_view text, CharClass char_class) {
       case CharClass::kUpper:
       case CharClass::kLower:
         if (category == UTF8PROC_CATEGORY_LT) return false;
-        if (category == (char_class == CharClass::kUpper ? UTF8PROC_CATEGORY_LL
-                                                          : UTF8PROC_CATEGORY_LU)) {
+        if (category ==
+            (char_class == CharClass::kUpper ? UTF8PROC_CATEGORY_LL : UTF8PROC_CATEGORY_LU)) {
           return false;
         }
         any_cased = any_cased || IsCased(c);
