@@ -7,5 +7,9 @@
 namespace moefit {
 
 void RegisterInspectCommand(CLI::App& app);
+void RegisterSynthCommand(CLI::App& app);
+void RegisterLogitsCommand(CLI::App& app);
+void RegisterTokenizeCommand(CLI::App& app);
+void RegisterRunCommand(CLI::App& app);
 
 }  // namespace moefit

@@ -13,6 +13,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "moefit 0.1.0");
   app.require_subcommand(0, 1);
   moefit::RegisterInspectCommand(app);
+  moefit::RegisterSynthCommand(app);
+  moefit::RegisterLogitsCommand(app);
+  moefit::RegisterTokenizeCommand(app);
+  moefit::RegisterRunCommand(app);
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {
