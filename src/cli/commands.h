@@ -7,5 +7,6 @@
 namespace moefit {
 
 void RegisterInspectCommand(CLI::App& app);
+void RegisterPlanCommand(CLI::App& app);
 
 }  // namespace moefit
