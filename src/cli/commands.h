@@ -7,6 +7,8 @@
 namespace moefit {
 
 void RegisterInspectCommand(CLI::App& app);
+void RegisterSynthCommand(CLI::App& app);
+void RegisterLogitsCommand(CLI::App& app);
 void RegisterPlanCommand(CLI::App& app);
 
 }  // namespace moefit

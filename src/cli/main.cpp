@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "moefit 0.1.0");
   app.require_subcommand(0, 1);
   moefit::RegisterInspectCommand(app);
+  moefit::RegisterSynthCommand(app);
+  moefit::RegisterLogitsCommand(app);
   moefit::RegisterPlanCommand(app);
   try {
     app.parse(argc, argv);

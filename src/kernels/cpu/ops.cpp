@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+// Scalar element-wise ops: RMS norm, softmax, top-k, RoPE (with YaRN), attention over F16 KV.
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "core/half.h"
+#include "kernels/ops.h"
+
+namespace moefit {
+
+void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* y) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  const float scale = static_cast<float>(1.0 / std::sqrt(sum / static_cast<double>(n) + eps));
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * weight[i];
+}
+
+void Softmax(float* x, int64_t n) {
+  float max_value = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) max_value = std::max(max_value, x[i]);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max_value);
+    sum += x[i];
+  }
+  const float inverse = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inverse;
+}
+
+void TopK(const float* values, int n, int k, int* indices) {
+  // k is small (<= a few dozen): selection by repeated scans keeps it allocation-free.
+  for (int j = 0; j < k; ++j) {
+    int best = -1;
+    for (int i = 0; i < n; ++i) {
+      bool taken = false;
+      for (int m = 0; m < j && !taken; ++m) taken = indices[m] == i;
+      if (taken) continue;
+      if (best < 0 || values[i] > values[best]) best = i;
+    }
+    indices[j] = best;
+  }
+}
+
+namespace {
+
+// YaRN: the dimension range between the "fast" and "slow" corrections.
+float YarnCorrectionDim(int dims, int original_context, float rotations, float base) {
+  return static_cast<float>(dims) * std::log(static_cast<float>(original_context) / (rotations * 2.0f * std::numbers::pi_v<float>)) /
+         (2.0f * std::log(base));
+}
+
+float YarnRamp(float low, float high, int i0) {
+  const float y = (static_cast<float>(i0 / 2) - low) / std::max(0.001f, high - low);
+  return 1.0f - std::min(1.0f, std::max(0.0f, y));
+}
+
+}  // namespace
+
+void Rope(float* heads, int n_heads, int head_dim, int64_t pos, const RopeParams& params) {
+  const int dims = params.dims;
+  const float theta_scale = std::pow(params.base, -2.0f / static_cast<float>(dims));
+  float low = 0.0f, high = 0.0f;
+  if (params.ext_factor != 0.0f) {
+    low = std::max(0.0f, std::floor(YarnCorrectionDim(dims, params.original_context, params.beta_fast, params.base)));
+    high = std::min(static_cast<float>(dims - 1),
+                    std::ceil(YarnCorrectionDim(dims, params.original_context, params.beta_slow, params.base)));
+  }
+  float theta_extrap = static_cast<float>(pos);
+  for (int i0 = 0; i0 < dims; i0 += 2) {
+    const float theta_interp = params.freq_scale * theta_extrap;
+    float theta = theta_interp;
+    float mscale = params.attn_factor;
+    if (params.ext_factor != 0.0f) {
+      const float ramp_mix = YarnRamp(low, high, i0) * params.ext_factor;
+      theta = theta_interp * (1.0f - ramp_mix) + theta_extrap * ramp_mix;
+      mscale *= 1.0f + 0.1f * std::log(1.0f / params.freq_scale);
+    }
+    const float cos_theta = std::cos(theta) * mscale;
+    const float sin_theta = std::sin(theta) * mscale;
+    for (int h = 0; h < n_heads; ++h) {
+      float* head = heads + static_cast<int64_t>(h) * head_dim;
+      // NORM rotates (i0, i0 + 1); NEOX rotates (i, i + dims / 2).
+      const int a = params.kind == RopeKind::kNorm ? i0 : i0 / 2;
+      const int b = params.kind == RopeKind::kNorm ? i0 + 1 : i0 / 2 + dims / 2;
+      const float x0 = head[a], x1 = head[b];
+      head[a] = x0 * cos_theta - x1 * sin_theta;
+      head[b] = x0 * sin_theta + x1 * cos_theta;
+    }
+    theta_extrap *= theta_scale;
+  }
+}
+
+void Attention(const AttentionArgs& args) {
+  const int group = args.n_heads / args.n_kv_heads;
+  const int64_t k_stride = static_cast<int64_t>(args.n_kv_heads) * args.head_dim;
+  const int64_t v_stride = static_cast<int64_t>(args.n_kv_heads) * args.value_head_dim;
+  const int64_t n_cells = static_cast<int64_t>(args.cells.size());
+  for (int h = 0; h < args.n_heads; ++h) {
+    const int kv_head = h / group;
+    const float* q = args.q + static_cast<int64_t>(h) * args.head_dim;
+    float max_score = -INFINITY;
+    for (int64_t c = 0; c < n_cells; ++c) {
+      const uint16_t* k = args.k_cache + args.cells[c] * k_stride + static_cast<int64_t>(kv_head) * args.head_dim;
+      float dot = 0.0f;
+      for (int d = 0; d < args.head_dim; ++d) dot += q[d] * Fp16ToFloat(k[d]);
+      args.scores[c] = dot * args.scale;
+      max_score = std::max(max_score, args.scores[c]);
+    }
+    double sum = 0.0;
+    for (int64_t c = 0; c < n_cells; ++c) {
+      args.scores[c] = std::exp(args.scores[c] - max_score);
+      sum += args.scores[c];
+    }
+    float* out = args.out + static_cast<int64_t>(h) * args.value_head_dim;
+    std::fill(out, out + args.value_head_dim, 0.0f);
+    const float inverse = static_cast<float>(1.0 / sum);
+    for (int64_t c = 0; c < n_cells; ++c) {
+      const uint16_t* v = args.v_cache + args.cells[c] * v_stride + static_cast<int64_t>(kv_head) * args.value_head_dim;
+      const float weight = args.scores[c] * inverse;
+      for (int d = 0; d < args.value_head_dim; ++d) out[d] += weight * Fp16ToFloat(v[d]);
+    }
+  }
+}
+
+}  // namespace moefit

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+// Tiny synthesized models of every architecture: the fast path agrees with the reference path,
+// a batch equals token-by-token evaluation through the KV cache, two sequences in one batch give
+// the logits each gives alone, and a removed sequence's cells are reused cleanly.
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "gguf/gguf_file.h"
+#include "model/model.h"
+#include "model/synth.h"
+#include "runtime/engine.h"
+
+namespace moefit {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ArchCase {
+  const char* name;
+  const char* architecture;
+  int n_experts;
+  int shared_ffn;
+  const char* file_type;
+};
+
+const ArchCase kArchCases[] = {
+    {"qwen3moe", "qwen3moe", 8, 0, "q8_0"},     {"qwen3moe_q4km", "qwen3moe", 8, 0, "q4_k_m"},
+    {"qwen2moe", "qwen2moe", 4, 96, "q8_0"},     {"mixtral", "llama", 4, 0, "q4_0"},
+    {"olmoe", "olmoe", 8, 0, "q8_0"},            {"qwen3", "qwen3", 0, 0, "q8_0"},
+    {"qwen2", "qwen2", 0, 0, "f16"},             {"llama", "llama", 0, 0, "q8_0"},
+};
+
+double Cosine(std::span<const float> a, std::span<const float> b) {
+  double dot = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    dot += double{a[i]} * b[i];
+    na += double{a[i]} * a[i];
+    nb += double{b[i]} * b[i];
+  }
+  return dot / std::sqrt(na * nb);
+}
+
+float MaxAbsDiff(std::span<const float> a, std::span<const float> b) {
+  float diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff = std::max(diff, std::fabs(a[i] - b[i]));
+  return diff;
+}
+
+// One synthesized model per architecture, shared by the tests of the binary.
+struct SynthesizedModel {
+  fs::path path;
+  std::unique_ptr<GgufFile> file;
+  std::unique_ptr<Model> model;
+  ~SynthesizedModel() { fs::remove(path); }
+};
+
+const Model& ModelFor(const ArchCase& c) {
+  static std::map<std::string, std::unique_ptr<SynthesizedModel>> cache;
+  std::unique_ptr<SynthesizedModel>& entry = cache[c.name];
+  if (!entry) {
+    SynthOptions options = SynthPreset("tiny");
+    options.architecture = c.architecture;
+    options.n_experts = c.n_experts;
+    options.shared_expert_ffn_dim = c.shared_ffn;
+    options.file_type = c.file_type;
+    options.model_dim = 256;  // room for 256-element K-quant blocks
+    options.head_dim = 32;
+    options.n_heads = 4;
+    options.n_kv_heads = 2;
+    options.expert_ffn_dim = 256;
+    options.ffn_dim = 256;
+    options.vocab_size = 300;
+    options.seed = 11;
+    entry = std::make_unique<SynthesizedModel>();
+    entry->path = fs::temp_directory_path() / fmt::format("moefit_consistency_{}_{}.gguf", c.name, ::getpid());
+    SynthesizeModel(options, entry->path.string());
+    entry->file = std::make_unique<GgufFile>(GgufFile::Open(entry->path.string()));
+    entry->model = std::make_unique<Model>(Model::Load(*entry->file));
+  }
+  return *entry->model;
+}
+
+class EngineConsistency : public testing::TestWithParam<ArchCase> {
+ protected:
+  void SetUp() override { model_ = &ModelFor(GetParam()); }
+  const Model* model_ = nullptr;
+};
+
+const std::vector<int32_t> kPrompt = {1, 72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100, 33, 257, 10};
+
+TEST_P(EngineConsistency, FastPathMatchesReference) {
+  Engine reference(*model_, {.kv_cells = 64, .path = MatMulPath::kReference});
+  Engine fast(*model_, {.kv_cells = 64, .path = MatMulPath::kFast});
+  const std::span<const float> reference_logits = reference.EvaluateSequence(0, kPrompt);
+  const std::vector<float> expected(reference_logits.begin(), reference_logits.end());
+  const std::span<const float> got = fast.EvaluateSequence(0, kPrompt);
+  EXPECT_GE(Cosine(got, expected), 0.999);
+  // Logits have a realistic spread: not flat, not exploding.
+  float lo = expected[0], hi = expected[0];
+  for (float v : expected) {
+    ASSERT_TRUE(std::isfinite(v));
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  EXPECT_GT(hi - lo, 1.0f);
+  EXPECT_LT(hi - lo, 60.0f);
+}
+
+TEST_P(EngineConsistency, BatchEqualsTokenByToken) {
+  std::vector<BatchItem> items;
+  for (int32_t token : kPrompt) items.push_back({0, token, true});
+  Engine batch_engine(*model_, {.kv_cells = 64});
+  const std::span<const float> batch_logits = batch_engine.Evaluate(items);
+  const std::vector<float> batch_copy(batch_logits.begin(), batch_logits.end());
+  Engine step(*model_, {.kv_cells = 64});
+  const size_t vocab = static_cast<size_t>(model_->spec().vocab_size);
+  for (size_t i = 0; i < kPrompt.size(); ++i) {
+    const int32_t one[] = {kPrompt[i]};
+    const std::span<const float> logits = step.EvaluateSequence(0, one);
+    EXPECT_LT(MaxAbsDiff(logits, std::span<const float>(batch_copy).subspan(i * vocab, vocab)), 2e-3f) << "position " << i;
+  }
+}
+
+TEST_P(EngineConsistency, SequencesInOneBatchMatchEachAlone) {
+  const std::vector<int32_t> other = {1, 84, 104, 101, 32, 113, 117, 105, 99, 107};
+  Engine a(*model_, {.kv_cells = 64});
+  const std::span<const float> la = a.EvaluateSequence(0, kPrompt);
+  const std::vector<float> expected_a(la.begin(), la.end());
+  Engine b(*model_, {.kv_cells = 64});
+  const std::span<const float> lb = b.EvaluateSequence(5, other);
+  const std::vector<float> expected_b(lb.begin(), lb.end());
+
+  // Interleave the two sequences in one batch, last token of each wanting logits.
+  Engine both(*model_, {.kv_cells = 64});
+  std::vector<BatchItem> items;
+  for (size_t i = 0; i < std::max(kPrompt.size(), other.size()); ++i) {
+    if (i < kPrompt.size()) items.push_back({0, kPrompt[i], i + 1 == kPrompt.size()});
+    if (i < other.size()) items.push_back({5, other[i], i + 1 == other.size()});
+  }
+  const std::span<const float> logits = both.Evaluate(items);
+  const size_t vocab = static_cast<size_t>(model_->spec().vocab_size);
+  // Items wanting logits, in item order: `other` ends first (10 < 16 tokens).
+  EXPECT_LT(MaxAbsDiff(logits.subspan(0, vocab), expected_b), 2e-3f);
+  EXPECT_LT(MaxAbsDiff(logits.subspan(vocab, vocab), expected_a), 2e-3f);
+
+  // Remove one sequence; a new one reuses its cells and still matches.
+  both.RemoveSequence(5);
+  const std::span<const float> again = both.EvaluateSequence(9, other);
+  EXPECT_LT(MaxAbsDiff(again, expected_b), 2e-3f);
+  // And the surviving sequence continues as if it had been alone.
+  const int32_t next[] = {42};
+  Engine continued(*model_, {.kv_cells = 64});
+  continued.EvaluateSequence(0, kPrompt);
+  const std::span<const float> continued_logits = continued.EvaluateSequence(0, next);
+  const std::vector<float> expected_next(continued_logits.begin(), continued_logits.end());
+  EXPECT_LT(MaxAbsDiff(both.EvaluateSequence(0, next), expected_next), 2e-3f);
+}
+
+TEST_P(EngineConsistency, FullCacheIsRefusedWithoutDamage) {
+  Engine engine(*model_, {.kv_cells = 20});
+  engine.EvaluateSequence(0, kPrompt);
+  EXPECT_THROW(engine.EvaluateSequence(1, kPrompt), Error);
+  EXPECT_EQ(engine.kv_cache().Length(1), 0);
+  EXPECT_EQ(engine.kv_cache().free_cells(), 4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Archs, EngineConsistency, testing::ValuesIn(kArchCases),
+                         [](const testing::TestParamInfo<ArchCase>& param_info) { return std::string(param_info.param.name); });
+
+}  // namespace
+}  // namespace moefit
