@@ -109,7 +109,7 @@ std::vector<CatalogModel> BuildCatalog() {
                     Gqa({.name = "OLMoE-1B-7B", .architecture = "olmoe", .n_layers = 16, .model_dim = 2048,
                          .n_heads = 16, .n_kv_heads = 16, .key_length = 128, .ffn_dim = 1024, .n_experts = 64,
                          .n_active_experts = 8, .expert_ffn_dim = 1024, .vocab_size = 50304, .context_length = 4096}),
-                    {.qk_norm = QkNorm::kWhole}});
+                    {.qk_norm = QkNorm::kFull}});
   // One dense model, for comparison and for the dense placement policy.
   models.push_back({"qwen3-8b", "", "Qwen3-8B (dense)", "Qwen/Qwen3-8B config.json", 8.2,
                     Gqa({.name = "Qwen3-8B", .architecture = "qwen3", .n_layers = 36, .model_dim = 4096,
@@ -170,7 +170,7 @@ void AddAttention(TensorList& list, const std::string& blk, const ModelShape& sh
   if (layout.qk_norm == QkNorm::kPerHead) {
     list.Add(blk + "attn_q_norm.weight", {dk});
     list.Add(blk + "attn_k_norm.weight", {dk});
-  } else if (layout.qk_norm == QkNorm::kWhole) {
+  } else if (layout.qk_norm == QkNorm::kFull) {
     list.Add(blk + "attn_q_norm.weight", {heads * dk});
     list.Add(blk + "attn_k_norm.weight", {kv_heads * dk});
   }

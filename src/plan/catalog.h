@@ -10,13 +10,11 @@
 
 namespace moefit {
 
-enum class QkNorm { kNone, kPerHead, kWhole };
-
 // The tensors a shape alone does not imply (biases, norms, gates), as the GGUF converter writes them.
 struct CatalogLayout {
   bool qkv_bias = false;            // attn_q/k/v.bias
   bool output_bias = false;         // attn_output.bias
-  QkNorm qk_norm = QkNorm::kNone;   // per head (qwen3) or over the whole projection (olmoe)
+  QkNorm qk_norm = QkNorm::kNone;   // per head (qwen3) or over the whole projection (olmoe: kFull)
   bool attention_sinks = false;     // attn_sinks (gpt-oss)
   bool router_bias = false;         // ffn_gate_inp.bias (gpt-oss)
   bool expert_score_bias = false;   // exp_probs_b: sigmoid routing with a selection bias

@@ -121,7 +121,7 @@ TEST(Catalog, SynthesisMatchesArchFixtures) {
   const std::pair<const char*, CatalogLayout> kArchs[] = {
       {"qwen2moe", {.qkv_bias = true, .shared_expert_gate = true}},
       {"llama-moe", {}},
-      {"olmoe", {.qk_norm = QkNorm::kWhole}},
+      {"olmoe", {.qk_norm = QkNorm::kFull}},
       {"qwen3", {.qk_norm = QkNorm::kPerHead}},
       {"qwen2", {.qkv_bias = true}},
       {"llama", {}},

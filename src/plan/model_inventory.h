@@ -9,14 +9,10 @@
 
 #include "core/dtype.h"
 #include "gguf/gguf_file.h"
+#include "model/model_spec.h"
 #include "model/tensor_role.h"
 
 namespace moefit {
-
-enum class AttentionKind {
-  kGqa,  // K and V per KV head are cached
-  kMla,  // multi-head latent attention (deepseek2): the compressed latent + rope key are cached
-};
 
 // Hyper-parameters that decide memory, in the glossary's names.
 struct ModelShape {
@@ -29,7 +25,7 @@ struct ModelShape {
   int64_t n_kv_heads = 0;
   int64_t key_length = 0;        // per head (MLA: nope + rope dims of a query head)
   int64_t value_length = 0;      // per head
-  AttentionKind attention = AttentionKind::kGqa;
+  AttentionKind attention = AttentionKind::kGqa;  // GQA caches K and V per KV head; MLA the latent + rope key
   int64_t q_lora_rank = 0;       // MLA, 0 when queries are not compressed
   int64_t kv_lora_rank = 0;      // MLA: latent width cached per token and layer
   int64_t rope_dims = 0;         // MLA: rope part of the key, cached beside the latent

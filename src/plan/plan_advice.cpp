@@ -127,10 +127,10 @@ std::vector<std::string> Notes(const PlanInput& input, const Prepared& prepared,
   if (input.ram.given() && input.ram.Resolve(machine.ram_total_bytes) > machine.ram_total_bytes)
     notes.push_back(fmt::format("the RAM cap is more than the machine's {}: planned with {}",
                                 FormatByteSize(machine.ram_total_bytes), FormatByteSize(prepared.caps.host)));
-  else if (machine.probed && prepared.caps.host > machine.ram_available_bytes)
+  else if (prepared.caps.host > machine.ram_available_bytes)
     notes.push_back(fmt::format("the RAM cap ({}) is above the memory free now ({})", FormatByteSize(prepared.caps.host),
                                 FormatByteSize(machine.ram_available_bytes)));
-  if (machine.gpus.empty() && input.gpu_mem.given() && input.gpu_mem.Resolve(0) > 0)
+  if (machine.gpus.empty() && (input.gpu_mem.bytes.value_or(0) > 0 || input.gpu_mem.fraction.value_or(0) > 0))
     notes.push_back("--gpu-mem is ignored: this machine has no GPU (describe one with --machine-gpu)");
   if (machine.gpus.size() > 1) notes.push_back("only gpu0 is used for now; the other GPUs stay free");
   if (prepared.unused_bytes > 0)

@@ -130,12 +130,18 @@ std::string FormatPlanText(const PlanInput& input, const Plan& plan, const PlanP
       out += fmt::format("layers       the CPU runs all {} layers and the LM head\n", shape.n_layers);
     }
     if (!plan.expert_layers.empty()) {
-      const ExpertLayerPlan& first = plan.expert_layers.front();
+      uint64_t smallest = UINT64_MAX, largest = 0;
+      for (const ExpertLayerPlan& layer : plan.expert_layers) {
+        smallest = std::min(smallest, layer.expert_bytes);
+        largest = std::max(largest, layer.expert_bytes);
+      }
+      const std::string each = smallest == largest ? FormatByteSize(smallest)
+                                                   : FormatByteSize(smallest) + " to " + FormatByteSize(largest);
       const bool streamed = plan.streamed_expert_bytes() > 0;
       out += fmt::format("experts      {}{} of {} per layer {} ({} each){}\n",
                          gpu_used ? fmt::format("{} of {} per layer on gpu0, ", SlotSpan(plan, true), shape.n_experts) : "",
                          SlotSpan(plan, false), shape.n_experts, streamed ? "cached in RAM" : "in RAM",
-                         FormatByteSize(first.expert_bytes), streamed ? ", the rest read from disk on demand" : "");
+                         each, streamed ? ", the rest read from disk on demand" : "");
     }
   } else {
     out += "\n";

@@ -71,9 +71,9 @@ void Validate(const PlanInput& input) {
     Fail("--parallel {} is out of range: give 1 to {} sequences", input.parallel, kMaxParallel);
   if (input.ubatch < 1 || input.ubatch > kMaxUbatch) Fail("--ubatch {} is out of range: give 1 to {}", input.ubatch, kMaxUbatch);
   if (input.model.tensors.empty()) Fail("the model has no tensors");
-  if (shape.n_layers < 1 || shape.model_dim < 1 || shape.n_heads < 1 || shape.vocab_size < 1)
-    Fail("the model's shape is incomplete ({} layers, model_dim {}, {} heads, vocabulary {})", shape.n_layers,
-         shape.model_dim, shape.n_heads, shape.vocab_size);
+  if (shape.n_layers < 1 || shape.model_dim < 1 || shape.n_heads < 1 || shape.n_kv_heads < 1 || shape.vocab_size < 1)
+    Fail("the model's shape is incomplete ({} layers, model_dim {}, {} heads, {} KV heads, vocabulary {})", shape.n_layers,
+         shape.model_dim, shape.n_heads, shape.n_kv_heads, shape.vocab_size);
   if (shape.is_moe() && (shape.n_active_experts < 1 || shape.n_active_experts > shape.n_experts))
     Fail("the model routes to {} of {} experts", shape.n_active_experts, shape.n_experts);
   if (input.policy.min_cached_experts < 0) Fail("the minimum expert cache cannot be negative");
@@ -82,8 +82,9 @@ void Validate(const PlanInput& input) {
 Caps ResolveCaps(const PlanInput& input, const PlanPolicy& policy) {
   const MachineSpec& machine = input.machine;
   Caps caps;
-  const uint64_t host_default = machine.probed ? machine.ram_available_bytes : machine.ram_total_bytes;
-  caps.host = std::min(input.ram.given() ? input.ram.Resolve(machine.ram_total_bytes) : host_default, machine.ram_total_bytes);
+  // Not given: what is free now (a described machine is all free).
+  caps.host = std::min(input.ram.given() ? input.ram.Resolve(machine.ram_total_bytes) : machine.ram_available_bytes,
+                       machine.ram_total_bytes);
   for (const GpuSpec& gpu : machine.gpus) {
     const uint64_t cap = input.gpu_mem.given() ? input.gpu_mem.Resolve(gpu.total_bytes) : gpu.free_bytes;
     caps.gpus.push_back(policy.use_gpu ? std::min(cap, gpu.total_bytes) : 0);
@@ -278,7 +279,7 @@ std::string FitVerdict(const Plan& plan, int64_t n_layers, int64_t n_experts) {
                                               : fmt::format(": gpu0 runs {} of {} layers", plan.n_gpu_layers, n_layers);
     verdict += plan.output_on_gpu ? " and the LM head" : ", the CPU the LM head";
   } else {
-    verdict += ": the CPU runs everything from RAM";
+    verdict += ": the CPU runs every layer";
   }
   if (plan.expert_layers.empty()) return verdict;
   const bool streamed = plan.streamed_expert_bytes() > 0;
