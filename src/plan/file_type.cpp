@@ -144,8 +144,6 @@ std::optional<FileType> FileTypeFromGgufId(int64_t id) {
   return std::nullopt;
 }
 
-std::optional<FileType> FileTypeFromDisplay(std::string_view display) { return ParseFileType(display); }
-
 bool IsQuantizable(const TensorEntry& tensor) {
   return tensor.dims.size() >= 2 && tensor.name.ends_with(".weight") && !Contains(tensor.name, "ffn_gate_inp.weight") &&
          tensor.role != TensorRole::kNorm;

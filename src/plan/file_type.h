@@ -32,7 +32,6 @@ std::span<const FileTypeInfo> FileTypes();
 const FileTypeInfo& Info(FileType type);
 std::optional<FileType> ParseFileType(std::string_view name);  // "q4_k_m", "Q4_K_M"
 std::optional<FileType> FileTypeFromGgufId(int64_t id);
-std::optional<FileType> FileTypeFromDisplay(std::string_view display);
 
 // True for tensors a quantizer converts: weights of two or more dimensions, except the router
 // (kept in F32 by the converter and the quantizer).

@@ -2,7 +2,9 @@
 // What would make a plan fit (smaller context, smaller KV type, a lower-bit file, fewer
 // sequences, more RAM), each checked by planning again, and the caveats worth printing.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <optional>
 
 #include <fmt/format.h>
 
