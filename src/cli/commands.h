@@ -9,6 +9,8 @@ namespace moefit {
 void RegisterInspectCommand(CLI::App& app);
 void RegisterSynthCommand(CLI::App& app);
 void RegisterLogitsCommand(CLI::App& app);
+void RegisterTokenizeCommand(CLI::App& app);
+void RegisterRunCommand(CLI::App& app);
 void RegisterPlanCommand(CLI::App& app);
 
 }  // namespace moefit

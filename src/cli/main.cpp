@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   moefit::RegisterInspectCommand(app);
   moefit::RegisterSynthCommand(app);
   moefit::RegisterLogitsCommand(app);
+  moefit::RegisterTokenizeCommand(app);
+  moefit::RegisterRunCommand(app);
   moefit::RegisterPlanCommand(app);
   try {
     app.parse(argc, argv);
