@@ -42,7 +42,6 @@ Value CaseKey(const Value& value, bool case_sensitive) {
   return !case_sensitive && value.is_string() ? Str(LowerText(value.string())) : value;
 }
 
-
 int64_t Length(const Value& input) {
   switch (input.type()) {
     case Value::Type::kUndefined:

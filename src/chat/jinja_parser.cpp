@@ -80,6 +80,7 @@ class Parser : public ExpressionParser {
 
   // After "{%": one statement, including its body and end tag.
   StmtPtr ParseStatement() {
+    const NestingGuard guard(*this);
     const Token& tag = Peek();
     if (tag.kind != TokenKind::kName) FailExpected("a statement name");
     const std::string name = tag.text;

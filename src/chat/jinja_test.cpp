@@ -262,6 +262,17 @@ TEST(JinjaError, RaiseExceptionCarriesTheMessage) {
   EXPECT_EQ(error.line(), 2);
 }
 
+TEST(JinjaError, PathologicalNestingFailsCleanly) {
+  const std::string deep_brackets =
+      "{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}";
+  EXPECT_NE(RenderError(deep_brackets).message().find("nested too deeply"), std::string::npos);
+  std::string deep_blocks;
+  for (int i = 0; i < 5000; ++i) deep_blocks += "{% if true %}";
+  EXPECT_NE(RenderError(deep_blocks).message().find("nested too deeply"), std::string::npos);
+  std::string deep_json = std::string(5000, '[') + std::string(5000, ']');
+  EXPECT_THROW(Render("{{ x }}", "{\"x\": " + deep_json + "}"), Error);
+}
+
 // ---- API ----
 
 TEST(ChatTemplateApi, ParseOnceRenderManyFromManyThreads) {
