@@ -92,6 +92,7 @@ Value SelectOrReject(Interpreter& interpreter, const Value& input, CallArgs& arg
   if (next < args.positional.size()) test = ExpectString(args.positional[next++], "test name");
   CallArgs test_args = RestArgs(args, next);
   std::vector<Value> kept;
+  if (!Truthy(input)) return Value::List({});  // Jinja2 skips falsy input without iterating
   for (const Value& item : Iterate(input)) {
     const Value subject = by_attribute ? LookupAttribute(item, attribute) : item;
     CallArgs call_args = test_args;
@@ -104,6 +105,7 @@ Value SelectOrReject(Interpreter& interpreter, const Value& input, CallArgs& arg
 
 Value MapFilter(Interpreter& interpreter, const Value& input, CallArgs& args) {
   std::vector<Value> out;
+  if (!Truthy(input)) return Value::List({});  // Jinja2 skips falsy input without iterating
   const Value* attribute = nullptr;
   const Value* fallback = nullptr;
   for (const auto& [name, value] : args.named) {
@@ -174,7 +176,10 @@ Value IndentFilter(Interpreter&, const Value& input, CallArgs& args) {
       width.is_string()
           ? width.string()
           : std::string(static_cast<size_t>(std::max<int64_t>(0, ExpectInt(width, "width"))), ' ');
-  const std::vector<std::string> lines = SplitLines(ToStr(input) + "\n");
+  // Jinja2 appends "\n" to the input itself, so only strings can be indented (and others fail
+  // as that + fails).
+  const Value text = ApplyBinary("+", input, Str("\n"));
+  const std::vector<std::string> lines = SplitLines(ExpectString(text, "indent input"));
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i) {
     if (i > 0) out += '\n';
@@ -204,6 +209,7 @@ Value RoundFilter(Interpreter&, const Value& input, CallArgs& args) {
 Value IntFilter(Interpreter&, const Value& input, CallArgs& args) {
   const BoundArgs bound("int", args, {"default", "base"});
   const Value& fallback = bound.Get(0, Value::Int(0));
+  if (input.is_undefined()) FailUndefined(input);  // int(Undefined) raises in Jinja2
   if (input.is_number()) {
     const double value = input.AsDouble();
     if (input.is_float() && (!std::isfinite(value) || std::abs(value) >= 9.2e18)) return fallback;
@@ -227,6 +233,7 @@ Value IntFilter(Interpreter&, const Value& input, CallArgs& args) {
 
 Value FloatFilter(Interpreter&, const Value& input, CallArgs& args) {
   const BoundArgs bound("float", args, {"default"});
+  if (input.is_undefined()) FailUndefined(input);
   if (input.is_number()) return Value::Float(input.AsDouble());
   if (input.is_string()) {
     const std::string text = StripText(input.string(), nullptr, true, true);
@@ -264,6 +271,7 @@ Value MinMax(const Value& input, CallArgs& args, bool want_max) {
 
 Value DictsortFilter(Interpreter&, const Value& input, CallArgs& args) {
   const BoundArgs bound("dictsort", args, {"case_sensitive", "by", "reverse"});
+  if (input.is_undefined()) FailUndefined(input);
   if (!input.is_dict()) throw EvalError("dictsort: input must be a dict");
   const bool by_value = ExpectString(bound.Get(1, Str("key")), "by") == "value";
   const bool case_sensitive = Truthy(bound.Get(0, kFalse));
@@ -486,10 +494,15 @@ constexpr FilterEntry kFilters[] = {
     {"unique", UniqueFilter},
     {"upper", [](Interpreter&, const Value& v, CallArgs&) { return Str(UpperText(ToStr(v))); }},
     {"wordcount",
-     [](Interpreter&, const Value& v, CallArgs&) {
-       CallArgs none;
-       return Value::Int(static_cast<int64_t>(
-           FindMethod(Str(ToStr(v)), "split")->function().call(none).items().size()));
+     [](Interpreter&, const Value& v, CallArgs&) {  // runs of word characters, like \w+
+       int64_t words = 0;
+       bool in_word = false;
+       for (char32_t c : DecodeUtf8(ToStr(v))) {
+         const bool word_char = c == '_' || TextIs(EncodeUtf8(std::u32string(1, c)), CharClass::kAlnum);
+         words += word_char && !in_word;
+         in_word = word_char;
+       }
+       return Value::Int(words);
      }},
 };
 
@@ -504,7 +517,8 @@ using TestEntry = std::pair<std::string_view, TestFn>;
 
 constexpr TestEntry kTests[] = {
     {"boolean", [](Interpreter&, const Value& v, CallArgs&) { return v.is_bool(); }},
-    {"callable", [](Interpreter&, const Value& v, CallArgs&) { return v.is_function(); }},
+    {"callable",  // Undefined is callable (calling it fails), as in Jinja2
+     [](Interpreter&, const Value& v, CallArgs&) { return v.is_function() || v.is_undefined(); }},
     {"defined", [](Interpreter&, const Value& v, CallArgs&) { return !v.is_undefined(); }},
     {"divisibleby",
      [](Interpreter&, const Value& v, CallArgs& a) {
@@ -517,7 +531,10 @@ constexpr TestEntry kTests[] = {
      [](Interpreter&, const Value& v, CallArgs& a) { return Equals(v, TestArg(a, "eq")); }},
     {"==", [](Interpreter&, const Value& v, CallArgs& a) { return Equals(v, TestArg(a, "eq")); }},
     {"escaped", [](Interpreter&, const Value&, CallArgs&) { return false; }},
-    {"even", [](Interpreter&, const Value& v, CallArgs&) { return ExpectInt(v, "even") % 2 == 0; }},
+    {"even",
+     [](Interpreter&, const Value& v, CallArgs&) {
+       return Equals(ApplyBinary("%", v, Value::Int(2)), Value::Int(0));
+     }},
     {"false", [](Interpreter&, const Value& v, CallArgs&) { return v.is_bool() && !v.boolean(); }},
     {"filter", [](Interpreter&, const Value& v,
                   CallArgs&) { return v.is_string() && FindFilter(v.string()) != nullptr; }},
@@ -557,7 +574,10 @@ constexpr TestEntry kTests[] = {
     {"!=", [](Interpreter&, const Value& v, CallArgs& a) { return !Equals(v, TestArg(a, "ne")); }},
     {"none", [](Interpreter&, const Value& v, CallArgs&) { return v.is_none(); }},
     {"number", [](Interpreter&, const Value& v, CallArgs&) { return v.is_number(); }},
-    {"odd", [](Interpreter&, const Value& v, CallArgs&) { return ExpectInt(v, "odd") % 2 != 0; }},
+    {"odd",
+     [](Interpreter&, const Value& v, CallArgs&) {
+       return Equals(ApplyBinary("%", v, Value::Int(2)), Value::Int(1));
+     }},
     {"sameas",
      [](Interpreter&, const Value& v, CallArgs& a) {
        const Value& other = TestArg(a, "sameas");  // identity approximated by type and value
@@ -565,7 +585,8 @@ constexpr TestEntry kTests[] = {
      }},
     {"sequence",
      [](Interpreter&, const Value& v, CallArgs&) {
-       return v.is_string() || v.is_list() || (v.is_dict() && !v.is_namespace());
+       // Undefined counts: it has a length and item access (which fails), as in Jinja2.
+       return v.is_undefined() || v.is_string() || v.is_list() || (v.is_dict() && !v.is_namespace());
      }},
     {"string", [](Interpreter&, const Value& v, CallArgs&) { return v.is_string(); }},
     {"test", [](Interpreter&, const Value& v,

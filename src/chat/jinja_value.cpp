@@ -336,7 +336,7 @@ int Compare(const Value& left, const Value& right) {
     const int order = left.string().compare(right.string());
     return order < 0 ? -1 : (order > 0 ? 1 : 0);
   }
-  if (left.is_list() && right.is_list()) {
+  if (left.is_list() && right.is_list() && left.is_tuple() == right.is_tuple()) {
     const auto& a = left.items();
     const auto& b = right.items();
     for (size_t i = 0; i < a.size() && i < b.size(); ++i) {

@@ -223,6 +223,11 @@ FEATURES = [
     ("slices", "{{ nums[1:] }} {{ nums[:-1] }} {{ nums[::2] }} {{ nums[::-1] }} {{ nums[5:10] }} {{ nums[-2:] }} {{ zh[1:3] }} {{ zh[::-1] }} {{ 'abcdef'[4:1:-1] }} {{ 'abcdef'[-100:100] }}", {}),
     ("percent_format", "{{ '%s and %d' % ('a', 3) }}|{{ '%05.2f' % pi }}|{{ '%r' % 'x' }}|{{ '%-5s|' % 'ab' }}|{{ '%s' % [1, 2] }}|{{ '%x %o %%' % (255, 8) }}|{{ '%(a)s-%(b)s' % d }}", {}),
     ("str_format", "{{ '{} {}'.format(1, 'a') }}|{{ '{0}{1}{0}'.format('x', 'y') }}|{{ '{n}!'.format(n=name) }}|{{ '{:>5}'.format('r') }}|{{ '{:.2f}'.format(pi) }}|{{ '{{}}{}'.format(none) }}|{{ '{!r}'.format('q') }}", {}),
+    ("python_edge_cases", "{{ 1 // 0.1 }} {{ -7.5 // 2 }} {{ false % -3.0 }} {{ 2.5 is even }} {{ 3.0 is odd }} {{ missing is sequence }} {{ missing is callable }} {{ 0|reject('none')|list }} {{ none|map('string')|list }} {{ '' % [1] }} {{ (1/3)|wordcount }} {{ 'a_b c-d'|wordcount }} {{ (1, 2) in {'k': 1} }}", {}),
+    ("error_list_plus_tuple", "{{ [1] + (2,) }}", {}),
+    ("error_unhashable", "{{ [1] in {'k': 1} }}", {}),
+    ("error_int_of_undefined", "{{ missing|int }}", {}),
+    ("error_indent_list", "{{ [1]|indent }}", {}),
     # --- filters ---
     ("tojson_basic", "{{ d|tojson }} {{ people|tojson }} {{ zh|tojson }} {{ nothing|tojson }} {{ [1.0, 2.5, 1e20, -0.0]|tojson }}", {}),
     ("tojson_indent", "{{ {'a': [1, {}, [], {'b': 'é'}], 'c': none}|tojson(indent=2) }}", {}),
