@@ -178,6 +178,9 @@ Value IndentFilter(Interpreter&, const Value& input, CallArgs& args) {
           : std::string(static_cast<size_t>(std::max<int64_t>(0, ExpectInt(width, "width"))), ' ');
   // Jinja2 appends "\n" to the input itself, so only strings can be indented (and others fail
   // as that + fails).
+  if (input.is_list() && !input.is_tuple()) {  // list += str extends the list in Python
+    throw EvalError("'list' object has no attribute 'splitlines'");
+  }
   const Value text = ApplyBinary("+", input, Str("\n"));
   const std::vector<std::string> lines = SplitLines(ExpectString(text, "indent input"));
   std::string out;
