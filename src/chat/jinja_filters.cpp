@@ -501,7 +501,8 @@ constexpr FilterEntry kFilters[] = {
        int64_t words = 0;
        bool in_word = false;
        for (char32_t c : DecodeUtf8(ToStr(v))) {
-         const bool word_char = c == '_' || TextIs(EncodeUtf8(std::u32string(1, c)), CharClass::kAlnum);
+         const bool word_char =
+             c == '_' || TextIs(EncodeUtf8(std::u32string(1, c)), CharClass::kAlnum);
          words += word_char && !in_word;
          in_word = word_char;
        }
@@ -534,10 +535,8 @@ constexpr TestEntry kTests[] = {
      [](Interpreter&, const Value& v, CallArgs& a) { return Equals(v, TestArg(a, "eq")); }},
     {"==", [](Interpreter&, const Value& v, CallArgs& a) { return Equals(v, TestArg(a, "eq")); }},
     {"escaped", [](Interpreter&, const Value&, CallArgs&) { return false; }},
-    {"even",
-     [](Interpreter&, const Value& v, CallArgs&) {
-       return Equals(ApplyBinary("%", v, Value::Int(2)), Value::Int(0));
-     }},
+    {"even", [](Interpreter&, const Value& v,
+                CallArgs&) { return Equals(ApplyBinary("%", v, Value::Int(2)), Value::Int(0)); }},
     {"false", [](Interpreter&, const Value& v, CallArgs&) { return v.is_bool() && !v.boolean(); }},
     {"filter", [](Interpreter&, const Value& v,
                   CallArgs&) { return v.is_string() && FindFilter(v.string()) != nullptr; }},
@@ -577,10 +576,8 @@ constexpr TestEntry kTests[] = {
     {"!=", [](Interpreter&, const Value& v, CallArgs& a) { return !Equals(v, TestArg(a, "ne")); }},
     {"none", [](Interpreter&, const Value& v, CallArgs&) { return v.is_none(); }},
     {"number", [](Interpreter&, const Value& v, CallArgs&) { return v.is_number(); }},
-    {"odd",
-     [](Interpreter&, const Value& v, CallArgs&) {
-       return Equals(ApplyBinary("%", v, Value::Int(2)), Value::Int(1));
-     }},
+    {"odd", [](Interpreter&, const Value& v,
+               CallArgs&) { return Equals(ApplyBinary("%", v, Value::Int(2)), Value::Int(1)); }},
     {"sameas",
      [](Interpreter&, const Value& v, CallArgs& a) {
        const Value& other = TestArg(a, "sameas");  // identity approximated by type and value
@@ -589,7 +586,8 @@ constexpr TestEntry kTests[] = {
     {"sequence",
      [](Interpreter&, const Value& v, CallArgs&) {
        // Undefined counts: it has a length and item access (which fails), as in Jinja2.
-       return v.is_undefined() || v.is_string() || v.is_list() || (v.is_dict() && !v.is_namespace());
+       return v.is_undefined() || v.is_string() || v.is_list() ||
+              (v.is_dict() && !v.is_namespace());
      }},
     {"string", [](Interpreter&, const Value& v, CallArgs&) { return v.is_string(); }},
     {"test", [](Interpreter&, const Value& v,

@@ -365,8 +365,8 @@ std::string PercentFormat(const std::string& format, const Value& args) {
   }
   // Python takes anything with item access but not a tuple or str (dict, list, Undefined) for a
   // mapping here, and does not complain about unused arguments.
-  const bool mapping_like = args.is_dict() || args.is_undefined() ||
-                            (args.is_list() && !args.is_tuple());
+  const bool mapping_like =
+      args.is_dict() || args.is_undefined() || (args.is_list() && !args.is_tuple());
   if (next < positional.size() && !mapping_like) {
     throw EvalError("not all arguments converted during string formatting");
   }

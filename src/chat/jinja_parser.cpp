@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "chat/jinja_expression_parser.h"
+#include "chat/jinja_scopes.h"
 
 namespace moefit::jinja {
 namespace {
@@ -246,6 +247,10 @@ class Parser : public ExpressionParser {
 
 }  // namespace
 
-Program Parse(std::vector<Token> tokens) { return Parser(std::move(tokens)).ParseTemplate(); }
+Program Parse(std::vector<Token> tokens) {
+  Program program = Parser(std::move(tokens)).ParseTemplate();
+  AnalyzeScopes(program);
+  return program;
+}
 
 }  // namespace moefit::jinja

@@ -103,6 +103,21 @@ TEST(JinjaLoop, EachIterationHasItsOwnScope) {
   EXPECT_EQ(Render("{% if true %}{% set y = 'leaks' %}{% endif %}{{ y }}"), "leaks");
 }
 
+TEST(JinjaLoop, FramesOwnTheNamesTheyAssign) {
+  // Jinja2 binds names per frame at compile time: the top level assigns b without reading it
+  // first, so the loop (a nested frame) sees b undefined until then, not the context's b.
+  EXPECT_EQ(Render("{% for i in [1] %}[{{ b }}]{% endfor %}{% set b = 2 %}{{ b }}", R"({"b": 1})"),
+            "[]2");
+  EXPECT_EQ(Render("{{ b }}{% for i in [1] %}[{{ b }}]{% endfor %}{% set b = 2 %}", R"({"b": 1})"),
+            "1[1]");
+  EXPECT_EQ(Render("{% for i in [1] %}[{{ b }}]{% endfor %}{% if x %}{% set b = 2 %}{% endif %}",
+                   R"({"b": 1})"),
+            "[1]");
+  EXPECT_EQ(Render("{% macro m() %}[{{ b }}]{% endmacro %}{{ m() }}{% set b = 2 %}{{ m() }}",
+                   R"({"b": 1})"),
+            "[][2]");
+}
+
 TEST(JinjaLoop, NamespaceCarriesStateOutOfTheLoop) {
   EXPECT_EQ(Render("{% set ns = namespace(total=0, last=none) %}"
                    "{% for x in [1, 2, 3] %}{% set ns.total = ns.total + x %}{% set ns.last = x "
