@@ -84,6 +84,30 @@ TEST(Cli, TemplateRendersTheQwen3GoldensFromTheModelsOwnTemplate) {
   }
 }
 
+TEST(Cli, InspectReadsEveryFixtureFile) {
+  if (!fs::exists(kFixtures)) GTEST_SKIP() << "fixtures not found at " << kFixtures;
+  int files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(kFixtures)) {
+    if (entry.path().extension() != ".gguf") continue;
+    SCOPED_TRACE(entry.path().string());
+    const Result text = Shell(fmt::format("{} inspect {}", kMoefit, entry.path().string()));
+    EXPECT_EQ(text.status, 0);
+    EXPECT_NE(text.out.find("architecture"), std::string::npos);
+    const Result json = Shell(fmt::format("{} inspect --json --tensors {}", kMoefit, entry.path().string()));
+    ASSERT_EQ(json.status, 0);
+    const nlohmann::json summary = nlohmann::json::parse(json.out);
+    int64_t total = 0, tensors = 0;
+    for (const auto& [role, totals] : summary["roles"].items()) {
+      total += totals["params"].get<int64_t>();
+      tensors += totals["tensors"].get<int64_t>();
+    }
+    EXPECT_EQ(total, summary["total_params"].get<int64_t>());
+    EXPECT_EQ(tensors, static_cast<int64_t>(summary["tensors"].size()));
+    ++files;
+  }
+  EXPECT_GE(files, 13);
+}
+
 TEST(Cli, TokenizeJsonlMatchesTheQwen3Goldens) {
   const fs::path goldens = kFixtures / "tokenizer/qwen3.golden.jsonl";
   if (!fs::exists(goldens)) GTEST_SKIP() << "fixtures not found at " << kFixtures;
