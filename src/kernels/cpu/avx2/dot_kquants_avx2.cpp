@@ -56,24 +56,20 @@ struct K4Kernel {
   static void Run(const uint8_t* w, int64_t stride, const uint8_t* act, int64_t elements, float* out) {
     const __m256i low_mask = _mm256_set1_epi8(0x0f);
     __m256 acc[kRows];
-    float min_acc[kRows];
-    for (int r = 0; r < kRows; ++r) {
-      acc[r] = _mm256_setzero_ps();
-      min_acc[r] = 0;
-    }
+    for (int r = 0; r < kRows; ++r) acc[r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < elements / kQK_K; ++b) {
       const uint8_t* y = act + b * kActBlock;
       const float yd = LoadFloat(y);
       const int8_t* yq = reinterpret_cast<const int8_t*>(y + kActLevels);
-      const __m256i bsums = Load256(y + kActSums);
-      // Sums of each sub-block's 32 activations (8 x int16).
-      const __m128i sub_sums = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+      const __m256i bsums = Load256(y + kActSums);  // 16 x int16: sums of each 16 activations
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * kBlockBytes;
+        Prefetch<kBlockBytes>(x);
         uint64_t scales, mins;
         UnpackScalesMinsK4(x + 4, scales, mins);
-        const int min_sum =
-            HorizontalSum(_mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mins))), sub_sums));
+        // min_j * (bsums[2j] + bsums[2j + 1]) in 8 int32 lanes, from the mins doubled up.
+        const __m128i mins8 = _mm_cvtsi64_si128(static_cast<int64_t>(mins));
+        const __m256i min_sums = _mm256_madd_epi16(bsums, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins8, mins8)));
         const __m256i scales16 =
             _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(scales))));
         const uint8_t* qs = x + kQs;
@@ -96,10 +92,10 @@ struct K4Kernel {
                                  _mm256_madd_epi16(dot_high, _mm256_shuffle_epi8(scales16, BroadcastLane16(2 * p + 1))));
         }
         acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(HalfToFloat(x) * yd), acc[r]);
-        min_acc[r] += (HalfToFloat(x + 2) * yd) * static_cast<float>(min_sum);
+        acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sums), _mm256_set1_ps(HalfToFloat(x + 2) * yd), acc[r]);
       }
     }
-    for (int r = 0; r < kRows; ++r) out[r] = HorizontalSum(acc[r]) - min_acc[r];
+    StoreSums<kRows>(acc, out);
   }
 };
 
@@ -120,6 +116,7 @@ struct Q6_KKernel {
       const __m256i bsums = Load256(y + kActSums);
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockQ6_K));
+        Prefetch<sizeof(BlockQ6_K)>(x);
         const __m128i scales8 = Load128(x + 192);
         const __m256i offset = _mm256_madd_epi16(bsums, _mm256_cvtepi8_epi16(scales8));
         __m256i sum = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5));
@@ -170,6 +167,7 @@ struct IQ4_XSKernel {
       const int8_t* yq = reinterpret_cast<const int8_t*>(y + kActLevels);
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockIQ4_XS));
+        Prefetch<sizeof(BlockIQ4_XS)>(x);
         const __m256i low = _mm256_and_si256(
             _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int32_t>(LoadU32(x + 4))), low_shifts), _mm256_set1_epi32(15));
         const __m256i high = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(LoadU16(x + 2)), high_shifts),

@@ -56,17 +56,16 @@ struct K4Kernel {
   static void Run(const uint8_t* w, int64_t stride, const uint8_t* act, int64_t elements, float* out) {
     const __m512i low_mask = _mm512_set1_epi8(0x0f);
     __m512 acc[kRows];
-    float min_acc[kRows];
+    __m256 min_acc[kRows];
     for (int r = 0; r < kRows; ++r) {
       acc[r] = _mm512_setzero_ps();
-      min_acc[r] = 0;
+      min_acc[r] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < elements / kQK_K; ++b) {
       const uint8_t* y = act + b * kActBlock;
       const float yd = LoadFloat(y);
       const uint8_t* yq = y + kActLevels;
-      const __m256i bsums = Load256(y + kActSums);
-      const __m128i sub_sums = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+      const __m256i bsums = Load256(y + kActSums);  // 16 x int16: sums of each 16 activations
       __m512i y_low[2], y_high[2];
       for (int c = 0; c < 2; ++c) {
         y_low[c] = Concat(Load256(yq + 128 * c), Load256(yq + 128 * c + 64));
@@ -74,10 +73,12 @@ struct K4Kernel {
       }
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * kBlockBytes;
+        Prefetch<kBlockBytes>(x);
         uint64_t scales, mins;
         UnpackScalesMinsK4(x + 4, scales, mins);
-        const int min_sum =
-            HorizontalSum(_mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mins))), sub_sums));
+        // min_j * (bsums[2j] + bsums[2j + 1]) in 8 int32 lanes, from the mins doubled up.
+        const __m128i mins8 = _mm_cvtsi64_si128(static_cast<int64_t>(mins));
+        const __m256i min_sums = _mm256_madd_epi16(bsums, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins8, mins8)));
         const __m512i scales16 =
             _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(scales))));
         __m512i high_bits = _mm512_setzero_si512();
@@ -104,10 +105,10 @@ struct K4Kernel {
                                     _mm512_shuffle_epi8(scales16, BroadcastLanes16(4 * c + 1, 4 * c + 3)));
         }
         acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_set1_ps(HalfToFloat(x) * yd), acc[r]);
-        min_acc[r] += (HalfToFloat(x + 2) * yd) * static_cast<float>(min_sum);
+        min_acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(min_sums), _mm256_set1_ps(HalfToFloat(x + 2) * yd), min_acc[r]);
       }
     }
-    for (int r = 0; r < kRows; ++r) out[r] = HorizontalSum(acc[r]) - min_acc[r];
+    for (int r = 0; r < kRows; ++r) out[r] = HorizontalSum(acc[r]) - HorizontalSum(min_acc[r]);
   }
 };
 
@@ -132,6 +133,7 @@ struct Q6_KKernel {
       for (int i = 0; i < 4; ++i) ys[i] = Load512(yq + 64 * i);
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockQ6_K));
+        Prefetch<sizeof(BlockQ6_K)>(x);
         const __m256i scales16 = _mm256_cvtepi8_epi16(Load128(x + 192));
         const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(bsums, scales16), 5);
         __m512i sum = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), offset));
@@ -182,6 +184,7 @@ struct IQ4_XSKernel {
       }
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockIQ4_XS));
+        Prefetch<sizeof(BlockIQ4_XS)>(x);
         const __m256i low = _mm256_and_si256(
             _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int32_t>(LoadU32(x + 4))), low_shifts), _mm256_set1_epi32(15));
         const __m256i high = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(LoadU16(x + 2)), high_shifts),
