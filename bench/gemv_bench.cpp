@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // GEMV throughput of the dispatched CPU dot kernels, per ISA level, on Qwen3-30B-A3B expert
 // shapes (768 x 2048 gate/up, 2048 x 768 down), against the machine's read bandwidth.
-//   hot:  one matrix, re-read from cache: what the kernel can compute
+//   hot:  one matrix, re-read from cache: what the kernel can compute (l2_*: small enough for
+//         any L2, the kernel's compute speed alone)
 //   cold: a rotation through 1 GiB of matrices (like experts), so every call reads DRAM: the
 //         regime of decode, to be compared with BM_ReadBandwidth at the same thread count.
 // GB/s counts weight bytes read per second (1 GB = 1e9 B); wall time (threads inside).
@@ -135,8 +136,8 @@ void BM_Gemv(benchmark::State& state, CpuIsa isa, Shape shape, int threads, bool
   state.SetLabel(std::string(IsaName(kernel.isa)) + (kernel.tile != nullptr ? " tile" : " row"));
 }
 
-// Plain read bandwidth: each thread sums its half of a 1 GiB huge-page buffer (8 independent
-// 64-bit accumulators, software prefetch like the kernels; baseline x86-64 code).
+// Read bandwidth: each thread sums its share of a 1 GiB huge-page buffer as 4 streams read in
+// lockstep (as a 4-row kernel does), software prefetch 1 KiB ahead; baseline x86-64 code.
 void BM_ReadBandwidth(benchmark::State& state, int threads) {
   const int64_t bytes = 1ll << 30;
   static HugeBuffer buffer(bytes);
@@ -152,13 +153,17 @@ void BM_ReadBandwidth(benchmark::State& state, int threads) {
 #pragma omp parallel num_threads(threads) reduction(+ : total)
     {
       const int64_t n = omp_get_num_threads(), id = omp_get_thread_num();
-      const int64_t begin = count * id / n / 8 * 8, end = count * (id + 1) / n / 8 * 8;
-      uint64_t a[8] = {};
-      for (int64_t i = begin; i < end; i += 8) {
-        __builtin_prefetch(words + i + 128);  // 1 KiB ahead, as the kernels do
-        for (int k = 0; k < 8; ++k) a[k] += words[i + k];
+      const int64_t begin = count * id / n, stream = (count / n) / 4 / 8 * 8;  // words per stream
+      uint64_t a[4][2] = {};
+      for (int64_t i = 0; i < stream; i += 8) {
+        for (int s = 0; s < 4; ++s) {
+          const uint64_t* p = words + begin + s * stream + i;
+          __builtin_prefetch(p + 128);
+          a[s][0] += p[0] + p[2] + p[4] + p[6];
+          a[s][1] += p[1] + p[3] + p[5] + p[7];
+        }
       }
-      for (int k = 0; k < 8; ++k) total += a[k];
+      for (int s = 0; s < 4; ++s) total += a[s][0] + a[s][1];
     }
     benchmark::DoNotOptimize(total);
   }
@@ -213,6 +218,15 @@ void RegisterAll() {
       const std::string name = std::string("BM_Gemv/") + shape.name + "/" + std::string(IsaName(isa)) + "/threads:" +
                                std::to_string(max_threads) + "/cold";
       benchmark::RegisterBenchmark(name.c_str(), BM_Gemv, isa, shape, max_threads, true)->UseRealTime()->MinTime(0.3);
+    }
+  // Kernel compute speed: 128 x 2048 (128-280 KB) stays in any L2; one thread.
+  for (DType type : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS, DType::kQ8_0, DType::kQ4_0})
+    for (CpuIsa isa : isas) {
+      const std::string name = "BM_Gemv/l2_" + std::string(DTypeName(type)) + "_128x2048/" + std::string(IsaName(isa)) +
+                               "/threads:1/hot";
+      benchmark::RegisterBenchmark(name.c_str(), BM_Gemv, isa, Shape{"l2", type, 128, 2048}, 1, false)
+          ->UseRealTime()
+          ->MinTime(0.3);
     }
   for (CpuIsa isa : isas)
     for (DType type : {DType::kQ8_K, DType::kQ8_0})
