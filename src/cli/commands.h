@@ -11,5 +11,7 @@ void RegisterSynthCommand(CLI::App& app);
 void RegisterLogitsCommand(CLI::App& app);
 void RegisterTokenizeCommand(CLI::App& app);
 void RegisterRunCommand(CLI::App& app);
+void RegisterTemplateCommand(CLI::App& app);
+void RegisterPlanCommand(CLI::App& app);
 
 }  // namespace moefit

@@ -87,7 +87,9 @@ void Attention(const ModelSpec& spec, const LayerWeights& l, const ForwardBatch&
   const int64_t out_dim = int64_t{spec.n_heads} * spec.value_head_dim;
   float* attention = Grow(s.attention, n * out_dim);
   const float scale = 1.0f / std::sqrt(static_cast<float>(spec.head_dim));
-#pragma omp parallel
+  int64_t attention_work = 0;  // query-key products in this batch
+  for (int64_t t = 0; t < n; ++t) attention_work += static_cast<int64_t>(batch.attend[t].size()) * q_dim;
+#pragma omp parallel if (attention_work >= (1 << 16))
   {
     std::vector<float> scores;
 #pragma omp for schedule(dynamic, 1)

@@ -13,10 +13,15 @@
 namespace moefit {
 namespace {
 
+// Below this many multiply-adds a matmul runs on the calling thread: waking the team costs more
+// than it saves, and on a busy machine a barrier can cost milliseconds.
+constexpr int64_t kParallelThreshold = 1 << 16;
+bool Parallel(const TensorView& w, int64_t n_tokens) { return w.rows() * w.row_length() * n_tokens >= kParallelThreshold; }
+
 void MatMulReference(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
   const int64_t rows = w.rows(), cols = w.row_length();
   const DTypeTraits& traits = Traits(w.type);
-#pragma omp parallel
+#pragma omp parallel if (Parallel(w, n_tokens))
   {
     std::vector<float> row(static_cast<size_t>(cols));
 #pragma omp for schedule(static)
