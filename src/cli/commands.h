@@ -11,5 +11,6 @@ void RegisterSynthCommand(CLI::App& app);
 void RegisterLogitsCommand(CLI::App& app);
 void RegisterTokenizeCommand(CLI::App& app);
 void RegisterRunCommand(CLI::App& app);
+void RegisterServeCommand(CLI::App& app);
 
 }  // namespace moefit

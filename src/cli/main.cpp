@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   moefit::RegisterLogitsCommand(app);
   moefit::RegisterTokenizeCommand(app);
   moefit::RegisterRunCommand(app);
+  moefit::RegisterServeCommand(app);
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {
