@@ -118,11 +118,13 @@ void RegisterServeCommand(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--reasoning", o->served.reasoning, "Split <think> reasoning out: auto, on, off")->capture_default_str();
   command->add_option("--timeout", o->server.timeout_seconds, "Seconds a read or write may take")->capture_default_str();
+  command->add_option("--keep-alive", o->server.keep_alive_seconds, "Seconds an idle keep-alive connection stays open")
+      ->capture_default_str();
   command->add_option("--max-body", o->server.max_body_bytes, "Largest request body in bytes")->capture_default_str();
   command->add_flag("--reference", o->reference, "Use the scalar reference path (slow; the oracle)");
   command->add_option("--exit-after", o->exit_after_seconds, "Stop after this many seconds (for scripts and tests)");
   command->add_option("--testing-scripted-replies", o->served.scripted_replies_file,
-                      "TESTING ONLY: JSON {last user message: reply}; matching chats get the reply instead of sampled text");
+                      "TESTING ONLY: JSON {last message: reply}; matching chats get the reply instead of sampled text");
   command->callback([o] {
     if (o->scheduler.max_sequences < 1 || o->scheduler.batch_tokens < 1 || o->context < 0 || o->kv_cells < 0)
       Fail("--parallel, --batch, --ctx and --kv-cells must be positive");

@@ -120,10 +120,12 @@ std::shared_ptr<GenerationStream> Scheduler::Submit(GenerationRequest request) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) throw SchedulerRefusal(Kind::kStopped, "the server is shutting down");
-    if (static_cast<int>(queue_.size()) >= options_.queue_capacity &&
-        static_cast<int>(active_.size()) + static_cast<int>(queue_.size()) >= options_.max_sequences)
+    // Requests that a free sequence will take at the next step are not waiting.
+    const int free_sequences = std::max(0, options_.max_sequences - static_cast<int>(active_.size()));
+    const int waiting = static_cast<int>(queue_.size()) - free_sequences;
+    if (waiting >= options_.queue_capacity)
       throw SchedulerRefusal(Kind::kQueueFull,
-                             fmt::format("The server is busy: {} requests are waiting. Retry later.", queue_.size()));
+                             fmt::format("The server is busy: {} requests are waiting. Retry later.", std::max(waiting, 0)));
     queue_.emplace_back(std::move(request), stream);
     stats_.queued = static_cast<int>(queue_.size());
   }

@@ -23,7 +23,7 @@ namespace moefit {
 
 struct SchedulerOptions {
   int max_sequences = 4;     // sequences decoding together (--parallel)
-  int queue_capacity = 64;   // requests waiting for a sequence; beyond it Submit refuses
+  int queue_capacity = 64;   // requests waiting for a sequence (none free); beyond it Submit refuses
   int64_t context = 4096;    // positions one sequence may use, prompt + generated (capped by the cache)
   int batch_tokens = 512;    // tokens per forward pass; prompts are cut into chunks to fit
   int threads = 0;           // compute threads of the scheduler thread (0: the OpenMP default)

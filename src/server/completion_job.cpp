@@ -70,15 +70,11 @@ CompletionJob PrepareChatJob(const ServedModel& model, const ChatCompletionReque
   job.output.reasoning_options.start_inside = prompt.reasoning_open;
   job.output.tool_call_format = prompt.tools_offered ? model.tool_call_format : ToolCallFormat::kNone;
   job.output.parallel_tool_calls = request.parallel_tool_calls;
-  if (!model.scripted_replies.empty()) {
-    // Testing hook (--testing-scripted-replies): the reply keyed by the last user message.
-    for (auto message = request.messages.rbegin(); message != request.messages.rend(); ++message) {
-      if ((*message)["role"] != "user") continue;
-      const auto reply = model.scripted_replies.find((*message)["content"].get<std::string>());
-      if (reply != model.scripted_replies.end())
-        job.generation.scripted_tokens = model.tokenizer.Encode(reply->second, {.parse_special = true});
-      break;
-    }
+  if (!model.scripted_replies.empty() && !request.messages.empty()) {
+    // Testing hook (--testing-scripted-replies): the reply keyed by the last message's text.
+    const auto reply = model.scripted_replies.find(request.messages.back()["content"].get<std::string>());
+    if (reply != model.scripted_replies.end())
+      job.generation.scripted_tokens = model.tokenizer.Encode(reply->second, {.parse_special = true});
   }
   return job;
 }

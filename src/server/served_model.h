@@ -21,8 +21,8 @@ struct ServedModelOptions {
   std::string chat_template_file;  // replaces the GGUF template when set
   std::string tool_call_format = "auto";  // auto (from the vocabulary), none, hermes, llama3, deepseek-v3
   std::string reasoning = "auto";         // auto (when the vocabulary has <think> and </think>), on, off
-  // Testing hook: a JSON file {"<last user message>": "<reply text>", ...}. A chat request whose
-  // last user message matches a key gets that reply (tokenized, fed through the model and every
+  // Testing hook: a JSON file {"<last message>": "<reply text>", ...}. A chat request whose last
+  // message (user or tool) has a key's text gets that reply (tokenized, fed through the model and every
   // parser) instead of sampled text, so protocol tests can script tool calls and reasoning.
   std::string scripted_replies_file;
 };
