@@ -11,6 +11,8 @@ void RegisterSynthCommand(CLI::App& app);
 void RegisterLogitsCommand(CLI::App& app);
 void RegisterTokenizeCommand(CLI::App& app);
 void RegisterRunCommand(CLI::App& app);
+void RegisterTemplateCommand(CLI::App& app);
+void RegisterPlanCommand(CLI::App& app);
 void RegisterServeCommand(CLI::App& app);
 
 }  // namespace moefit

@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   moefit::RegisterLogitsCommand(app);
   moefit::RegisterTokenizeCommand(app);
   moefit::RegisterRunCommand(app);
+  moefit::RegisterTemplateCommand(app);
+  moefit::RegisterPlanCommand(app);
   moefit::RegisterServeCommand(app);
   try {
     app.parse(argc, argv);

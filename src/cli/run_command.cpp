@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 
+#include "cli/chat_prompt.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "gguf/gguf_file.h"
@@ -24,6 +25,8 @@ struct RunOptions {
   int threads = 0;
   int batch = 512;  // prompt tokens per forward pass
   bool chat = false;
+  std::string template_file;
+  std::string system;
   bool reference = false;
   bool quiet_stats = false;
   std::vector<std::string> stop;
@@ -52,13 +55,25 @@ void Run(const RunOptions& o) {
   const GgufFile file = GgufFile::Open(o.model);
   const Model model = Model::Load(file);
   const Tokenizer tokenizer = LoadTokenizer(file);
-  if (o.chat) Fail("--chat needs the chat-template renderer, which is not in this build yet; give the formatted prompt with -p");
+  std::string prompt_text = o.prompt;
+  if (o.chat) {
+    // One user turn (after an optional system message), rendered by the model's own template.
+    const ChatTemplate chat_template(ChatTemplateSource(file, o.template_file));
+    nlohmann::ordered_json context;
+    context["messages"] = nlohmann::ordered_json::array();
+    if (!o.system.empty()) context["messages"].push_back({{"role", "system"}, {"content", o.system}});
+    context["messages"].push_back({{"role", "user"}, {"content", o.prompt}});
+    context["add_generation_prompt"] = true;
+    AddDefaultTemplateVariables(file, context);
+    prompt_text = chat_template.Render(context);
+  }
   Engine engine(model, {.kv_cells = o.context,
                         .path = o.reference ? MatMulPath::kReference : MatMulPath::kFast,
                         .threads = o.threads});
   const double load_seconds = Seconds(load_start);
 
-  std::vector<TokenId> prompt = tokenizer.Encode(o.prompt, {.parse_special = true, .add_special = true});
+  // A rendered template already carries BOS where the model wants it.
+  std::vector<TokenId> prompt = tokenizer.Encode(prompt_text, {.parse_special = true, .add_special = !o.chat});
   if (prompt.empty()) Fail("the prompt is empty");
   if (static_cast<int64_t>(prompt.size()) + o.max_tokens > o.context)
     Fail("prompt ({} tokens) + {} new tokens exceed the context of {} (raise --ctx)", prompt.size(), o.max_tokens,
@@ -69,7 +84,7 @@ void Run(const RunOptions& o) {
   Sampler sampler(sampler_options);
   for (TokenId id : prompt) sampler.Accept(id);
 
-  std::fputs(o.prompt.c_str(), stdout);
+  std::fputs(prompt_text.c_str(), stdout);
   std::fflush(stdout);
   const Clock::time_point prompt_start = Clock::now();
   std::span<const float> logits;
@@ -130,7 +145,9 @@ void RegisterRunCommand(CLI::App& app) {
   command->add_option("-c,--ctx", o->context, "Context (KV cache positions)")->capture_default_str();
   command->add_option("-t,--threads", o->threads, "Threads (default: all cores)");
   command->add_option("-b,--batch", o->batch, "Prompt tokens per forward pass")->capture_default_str();
-  command->add_flag("--chat", o->chat, "Apply the model's chat template to the prompt");
+  command->add_flag("--chat", o->chat, "Apply the model's chat template to the prompt (one user turn)");
+  command->add_option("--system", o->system, "System message for --chat");
+  command->add_option("--chat-template-file", o->template_file, "Use this chat template instead of the model's");
   command->add_flag("--reference", o->reference, "Use the scalar reference path (slow; the oracle)");
   command->add_flag("--no-stats", o->quiet_stats, "Do not print timings");
   command->add_option("--stop", o->stop, "Stop when this text appears (repeatable)");

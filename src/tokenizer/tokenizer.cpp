@@ -15,8 +15,8 @@ namespace moefit {
 namespace {
 
 constexpr size_t kMaxCachedPieceBytes = 128;  // longer pieces are rare; BPE them every time
-constexpr size_t kMaxCacheEntries = 1 << 16;  // then start over, keeping memory bounded
-constexpr size_t kMaxIdleScratches = 16;
+constexpr size_t kMaxCacheEntries = 1 << 15;  // then start over: ~3 MB per cache at most
+constexpr size_t kMaxIdleScratches = 8;
 
 struct StringHash {
   using is_transparent = void;

@@ -62,7 +62,9 @@ class Tokenizer {
   Vocabulary vocabulary_;
   PreTokenizer pre_tokenizer_;
   AddedTokenMatcher added_tokens_;
-  std::unique_ptr<ScratchPool> scratch_pool_;  // per-call working memory and word caches
+  // Working memory and word caches for Encode, one per concurrent call; at most 8 are kept
+  // idle, each cache bounded (~3 MB), so memory stays bounded however many threads encode.
+  std::unique_ptr<ScratchPool> scratch_pool_;
 };
 
 // Decodes ids one at a time for streaming: text is released only once it is complete UTF-8,

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+// AVX-512 dots of plain float weights (F32, F16, BF16) against F32 activations: 32 elements per
+// step in two accumulators per row; the tail is a masked load.
+#include "kernels/cpu/avx512/simd_avx512.h"
+#include "kernels/cpu/isa_kernels.h"
+#include "kernels/cpu/tile_runner.h"
+
+namespace moefit::avx512 {
+namespace {
+
+struct F32Format {
+  static __m512 Load16(const uint8_t* row, int64_t i) { return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i); }
+  static __m512 LoadPart(const uint8_t* row, int64_t i, __mmask16 mask) {
+    return _mm512_maskz_loadu_ps(mask, reinterpret_cast<const float*>(row) + i);
+  }
+};
+
+struct F16Format {
+  static __m512 Load16(const uint8_t* row, int64_t i) { return _mm512_cvtph_ps(Load256(row + 2 * i)); }
+  static __m512 LoadPart(const uint8_t* row, int64_t i, __mmask16 mask) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, row + 2 * i));
+  }
+};
+
+struct BF16Format {
+  static __m512 Widen(__m256i bits) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16)); }
+  static __m512 Load16(const uint8_t* row, int64_t i) { return Widen(Load256(row + 2 * i)); }
+  static __m512 LoadPart(const uint8_t* row, int64_t i, __mmask16 mask) {
+    return Widen(_mm256_maskz_loadu_epi16(mask, row + 2 * i));
+  }
+};
+
+template <typename Format>
+struct FloatKernel {
+  static constexpr int kMaxRows = 4;
+  template <int kRows>
+  static void Run(const uint8_t* w, int64_t stride, const uint8_t* act, int64_t elements, float* out) {
+    const float* x = reinterpret_cast<const float*>(act);
+    __m512 acc0[kRows], acc1[kRows];
+    for (int r = 0; r < kRows; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= elements; i += 32) {
+      const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
+      for (int r = 0; r < kRows; ++r) {
+        acc0[r] = _mm512_fmadd_ps(Format::Load16(w + r * stride, i), x0, acc0[r]);
+        acc1[r] = _mm512_fmadd_ps(Format::Load16(w + r * stride, i + 16), x1, acc1[r]);
+      }
+    }
+    for (; i < elements; i += 16) {
+      const int64_t left = elements - i;
+      const __mmask16 mask = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1);
+      const __m512 x0 = _mm512_maskz_loadu_ps(mask, x + i);
+      for (int r = 0; r < kRows; ++r) acc0[r] = _mm512_fmadd_ps(Format::LoadPart(w + r * stride, i, mask), x0, acc0[r]);
+    }
+    for (int r = 0; r < kRows; ++r) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
+  }
+};
+
+}  // namespace
+
+float DotRowF32(const void* w, const void* a, int64_t n) { return cpu_detail::DotOneRow<FloatKernel<F32Format>>(w, a, n); }
+void DotTileF32(const DotTile& tile) { cpu_detail::RunDotTile<FloatKernel<F32Format>>(tile); }
+float DotRowF16(const void* w, const void* a, int64_t n) { return cpu_detail::DotOneRow<FloatKernel<F16Format>>(w, a, n); }
+void DotTileF16(const DotTile& tile) { cpu_detail::RunDotTile<FloatKernel<F16Format>>(tile); }
+float DotRowBF16(const void* w, const void* a, int64_t n) {
+  return cpu_detail::DotOneRow<FloatKernel<BF16Format>>(w, a, n);
+}
+void DotTileBF16(const DotTile& tile) { cpu_detail::RunDotTile<FloatKernel<BF16Format>>(tile); }
+
+}  // namespace moefit::avx512

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+// CPU kernel dispatch: the instruction sets this machine has (read once, here and nowhere else)
+// and the KernelTable of the fastest tested kernel per op x dtype. Scalar references fill every
+// entry that has no SIMD variant.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/dtype.h"
+#include "kernels/cpu/dot_tile.h"
+#include "quant/dtype_traits.h"
+
+namespace moefit {
+
+// Kernel levels, each a superset of the one before. kAvx2 needs AVX2 + FMA + F16C (and the OS
+// saving YMM state); kAvx512 adds AVX-512 F/BW/VL/DQ/VNNI (and the OS saving ZMM state).
+enum class CpuIsa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+std::string_view IsaName(CpuIsa isa);                   // "scalar", "avx2", "avx512"
+std::optional<CpuIsa> ParseIsa(std::string_view name);  // the inverse, case-insensitive
+
+struct CpuFeatures {
+  bool avx2 = false, fma = false, f16c = false, bmi2 = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
+  bool avx512vnni = false, avx512bf16 = false;
+  bool os_saves_ymm = false;  // XCR0 has the SSE and AVX state bits
+  bool os_saves_zmm = false;  // XCR0 also has the opmask and ZMM state bits
+};
+
+// This machine's features (cpuid + xgetbv), read on first use.
+const CpuFeatures& DetectCpuFeatures();
+// Whether a level's kernels may run on a machine with these features.
+bool IsaSupported(CpuIsa isa, const CpuFeatures& features);
+CpuIsa BestIsa(const CpuFeatures& features);
+// "avx2 fma f16c ..." for what is present, for doctor / bench output.
+std::string DescribeCpuFeatures(const CpuFeatures& features);
+
+// The level to use: `request` ("scalar", "avx2", "avx512", "auto" or empty) or else the best one.
+// Throws moefit::Error for an unknown name or a level these features lack.
+CpuIsa ResolveIsa(std::string_view request, const CpuFeatures& features);
+
+struct DotKernel {
+  DType activation_type = DType::kF32;  // what `row` and `tile` expect the activations in
+  DotRowFn row = nullptr;               // weights row . one activation row -> float
+  DotTileFn tile = nullptr;             // rows x tokens at once; nullptr: loop `row`
+  CpuIsa isa = CpuIsa::kScalar;         // where `row` / `tile` come from
+};
+
+struct QuantizeKernel {
+  QuantizeRowFn row = nullptr;  // floats -> activation blocks, bit-exact with the reference
+  CpuIsa isa = CpuIsa::kScalar;
+};
+
+struct KernelTable {
+  CpuIsa isa = CpuIsa::kScalar;                           // the level it was built for
+  std::array<DotKernel, kDTypeIdLimit> dot{};             // by weight type id
+  std::array<QuantizeKernel, kDTypeIdLimit> quantize{};   // by activation type id (Q8_0, Q8_K, ...)
+
+  const DotKernel& Dot(DType weight_type) const { return dot[static_cast<uint32_t>(weight_type)]; }
+  const QuantizeKernel& Quantize(DType activation_type) const {
+    return quantize[static_cast<uint32_t>(activation_type)];
+  }
+};
+
+// The table of one level: scalar references overlaid with that level's kernels (and those of
+// the levels below it). Throws moefit::Error when this machine cannot run the level.
+KernelTable BuildKernelTable(CpuIsa isa);
+
+// The process-wide table, built on first use for ResolveIsa(MOEFIT_ISA, this machine). Call
+// InitCpuKernels() at start-up to hear about a bad MOEFIT_ISA as a moefit::Error; a later first
+// use (from inside a kernel) logs the error and falls back to the best level instead.
+const KernelTable& InitCpuKernels();
+const KernelTable& CpuKernels();
+
+// What was chosen, one entry per op x dtype with a kernel, for `moefit doctor` / `bench`.
+struct KernelChoice {
+  std::string op;  // "dot" or "quantize"
+  DType type;      // weight type (dot) or activation type (quantize)
+  DType activation_type;
+  CpuIsa isa;
+  bool multi_row;  // has a rows x tokens tile kernel
+};
+std::vector<KernelChoice> ListKernelChoices(const KernelTable& table);
+// One line per SIMD choice, e.g. "dot Q4_K x Q8_K: avx2 (multi-row)".
+std::string DescribeKernelTable(const KernelTable& table);
+
+}  // namespace moefit

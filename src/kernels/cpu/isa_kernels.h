@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: MIT
+// Entry points of the ISA variant files (cpu/avx2/*.cpp, cpu/avx512/*.cpp). Only dispatch.cpp
+// and the kernel tests call them, and only after checking that the machine has the level.
+//
+// Rule for the variant files (they are compiled with -mavx2 / -mavx512*): everything they define
+// is either one of the functions declared here or has internal linkage (anonymous namespace,
+// `static`, or a template instantiated on such a type). An inline function or template from a
+// shared header that they instantiate with external linkage would be emitted as a weak symbol
+// with AVX encodings, and the linker may pick that copy for the baseline code too. The test
+// `kernels_isa_objects_export_only_kernels` checks the object files for this.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cpu/dot_tile.h"
+
+// Declares the row and tile kernels of one weight type: DotRow<T> and DotTile<T>.
+#define MOEFIT_DECLARE_DOT_KERNELS(type)                                                     \
+  float DotRow##type(const void* weights, const void* activations, int64_t elements); \
+  void DotTile##type(const DotTile& tile);
+
+namespace moefit {
+
+namespace avx2 {
+MOEFIT_DECLARE_DOT_KERNELS(F32)
+MOEFIT_DECLARE_DOT_KERNELS(F16)
+MOEFIT_DECLARE_DOT_KERNELS(BF16)
+MOEFIT_DECLARE_DOT_KERNELS(Q4_0)
+MOEFIT_DECLARE_DOT_KERNELS(Q8_0)
+MOEFIT_DECLARE_DOT_KERNELS(IQ4_NL)
+MOEFIT_DECLARE_DOT_KERNELS(Q4_K)
+MOEFIT_DECLARE_DOT_KERNELS(Q5_K)
+MOEFIT_DECLARE_DOT_KERNELS(Q6_K)
+MOEFIT_DECLARE_DOT_KERNELS(IQ4_XS)
+void QuantizeRowQ8_0(const float* src, void* dst, int64_t elements);
+void QuantizeRowQ8_K(const float* src, void* dst, int64_t elements);
+}  // namespace avx2
+
+namespace avx512 {
+MOEFIT_DECLARE_DOT_KERNELS(F32)
+MOEFIT_DECLARE_DOT_KERNELS(F16)
+MOEFIT_DECLARE_DOT_KERNELS(BF16)
+MOEFIT_DECLARE_DOT_KERNELS(Q4_0)
+MOEFIT_DECLARE_DOT_KERNELS(Q8_0)
+MOEFIT_DECLARE_DOT_KERNELS(IQ4_NL)
+MOEFIT_DECLARE_DOT_KERNELS(Q4_K)
+MOEFIT_DECLARE_DOT_KERNELS(Q5_K)
+MOEFIT_DECLARE_DOT_KERNELS(Q6_K)
+MOEFIT_DECLARE_DOT_KERNELS(IQ4_XS)
+void QuantizeRowQ8_0(const float* src, void* dst, int64_t elements);
+void QuantizeRowQ8_K(const float* src, void* dst, int64_t elements);
+}  // namespace avx512
+
+}  // namespace moefit
+
+#undef MOEFIT_DECLARE_DOT_KERNELS

@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: MIT
+// Every dispatched CPU kernel against its scalar reference, on every ISA level this machine has:
+// dots (row and rows x tokens tile) per weight type, activation quantizers byte for byte, and
+// the MatMul fast path against the reference path.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/half.h"
+#include "kernels/cpu/dispatch.h"
+#include "kernels/ops.h"
+#include "quant/dtype_traits.h"
+
+namespace moefit {
+namespace {
+
+constexpr DType kDotTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ4_0, DType::kQ8_0,
+                               DType::kIQ4_NL, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS};
+constexpr DType kActivationTypes[] = {DType::kQ8_0, DType::kQ8_K};
+
+std::vector<CpuIsa> AvailableIsas() {
+  std::vector<CpuIsa> isas;
+  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512})
+    if (IsaSupported(isa, DetectCpuFeatures())) isas.push_back(isa);
+  return isas;
+}
+
+// Byte offsets of the F16 scale fields of one block, for the types whose random bytes need sane
+// scales (random F16 bits would be NaN / inf now and then).
+std::vector<int> ScaleOffsets(DType type) {
+  switch (type) {
+    case DType::kQ4_0: case DType::kQ8_0: case DType::kIQ4_NL: case DType::kIQ4_XS: return {0};
+    case DType::kQ4_K: case DType::kQ5_K: return {0, 2};
+    case DType::kQ6_K: return {208};
+    default: return {};
+  }
+}
+
+enum class Scales { kRandom, kExtreme, kUnit };
+
+uint16_t PickScale(Scales scales, std::mt19937& rng) {
+  if (scales == Scales::kUnit) return FloatToFp16(1.0f);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  if (scales == Scales::kRandom) return FloatToFp16(uniform(rng) * 0.05f);
+  // Largest and smallest F16 magnitudes, subnormals, zero, both signs.
+  constexpr uint16_t kExtremes[] = {0x7bff, 0xfbff, 0x0001, 0x8001, 0x03ff, 0x0400, 0x0000, 0x8000, 0x3c00, 0x5bff};
+  return kExtremes[std::uniform_int_distribution<int>(0, std::size(kExtremes) - 1)(rng)];
+}
+
+// A weight row of `elements`: random bytes for block types (every level and sub-block scale
+// pattern occurs) with F16 scales from `scales`; random floats for plain types.
+std::vector<uint8_t> RandomWeights(DType type, int64_t elements, Scales scales, std::mt19937& rng) {
+  const DTypeLayout& layout = Layout(type);
+  std::vector<uint8_t> bytes(static_cast<size_t>(RowBytes(type, elements)));
+  if (!layout.quantized) {
+    std::vector<float> values(static_cast<size_t>(elements));
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    std::uniform_int_distribution<int> small_int(-8, 8);
+    for (float& v : values) v = scales == Scales::kUnit ? static_cast<float>(small_int(rng)) : uniform(rng);
+    if (scales == Scales::kExtreme)
+      for (size_t i = 0; i < values.size(); ++i) values[i] *= (i % 3 == 0) ? 1e4f : 1e-4f;
+    QuantizeRow(type, values.data(), bytes.data(), elements);
+    return bytes;
+  }
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (uint8_t& b : bytes) b = static_cast<uint8_t>(byte(rng));
+  for (int64_t block = 0; block < elements / layout.block_elements; ++block)
+    for (int offset : ScaleOffsets(type)) {
+      const uint16_t bits = PickScale(scales, rng);
+      std::memcpy(bytes.data() + block * layout.block_bytes + offset, &bits, sizeof bits);
+    }
+  return bytes;
+}
+
+// Activations of one token: floats (F32 dots) or their quantization with the reference quantizer.
+std::vector<uint8_t> RandomActivations(DType activation_type, int64_t elements, Scales scales, std::mt19937& rng) {
+  std::vector<float> x(static_cast<size_t>(elements));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_int_distribution<int> small_int(-8, 8);
+  for (size_t i = 0; i < x.size(); ++i) {
+    x[i] = scales == Scales::kUnit && activation_type == DType::kF32 ? static_cast<float>(small_int(rng)) : normal(rng);
+    if (scales == Scales::kExtreme) x[i] *= (i / 32 % 2 == 0) ? 1e3f : 1e-3f;
+  }
+  std::vector<uint8_t> bytes(static_cast<size_t>(RowBytes(activation_type, elements)));
+  QuantizeRow(activation_type, x.data(), bytes.data(), elements);
+  if (scales == Scales::kUnit && activation_type != DType::kF32) {
+    // Unit scales make every dot an exact integer (in range): fast and reference must agree bit
+    // for bit.
+    const DTypeLayout& layout = Layout(activation_type);
+    for (int64_t block = 0; block < elements / layout.block_elements; ++block) {
+      uint8_t* p = bytes.data() + block * layout.block_bytes;
+      if (activation_type == DType::kQ8_K) {
+        const float one = 1.0f;
+        std::memcpy(p, &one, sizeof one);
+      } else {
+        const uint16_t one = FloatToFp16(1.0f);
+        std::memcpy(p, &one, sizeof one);
+      }
+    }
+  }
+  return bytes;
+}
+
+// sum |w_i * x_i| over the dequantized rows: the scale of the rounding error of any order of
+// summation.
+double Magnitude(DType type, const uint8_t* weights, DType activation_type, const uint8_t* activations,
+                 int64_t elements) {
+  std::vector<float> w(static_cast<size_t>(elements)), x(static_cast<size_t>(elements));
+  DequantizeRow(type, weights, w.data(), elements);
+  DequantizeRow(activation_type, activations, x.data(), elements);
+  double sum = 0;
+  for (int64_t i = 0; i < elements; ++i) sum += std::fabs(static_cast<double>(w[i]) * x[i]);
+  return sum;
+}
+
+constexpr double kRelativeTolerance = 1e-5;
+
+std::string Label(CpuIsa isa, DType type) { return std::string(IsaName(isa)) + "_" + std::string(DTypeName(type)); }
+
+class DotKernelTest : public testing::TestWithParam<std::tuple<CpuIsa, DType>> {
+ protected:
+  CpuIsa isa() const { return std::get<0>(GetParam()); }
+  DType type() const { return std::get<1>(GetParam()); }
+  const DotKernel& kernel() {
+    if (!table_) table_ = BuildKernelTable(isa());
+    return table_->Dot(type());
+  }
+  DType activation_type() const { return Traits(type()).dot_type; }
+  // Row lengths to try: 1..16 blocks (odd counts, not multiples of any unroll) and, for plain
+  // types, lengths that are not multiples of 8 or 16.
+  std::vector<int64_t> Lengths() const {
+    const int64_t block = Layout(type()).block_elements;
+    std::vector<int64_t> lengths;
+    for (int64_t blocks : {1, 2, 3, 5, 7, 8, 16}) lengths.push_back(blocks * (block == 1 ? 32 : block));
+    if (block == 1)
+      for (int64_t n : {1, 7, 9, 15, 17, 31, 33, 100, 2049}) lengths.push_back(n);
+    if (block == 32) lengths.push_back(2048 + 32);
+    if (block == 256) lengths.push_back(2048 + 256);
+    return lengths;
+  }
+
+  std::optional<KernelTable> table_;
+};
+
+TEST_P(DotKernelTest, RegisteredAtThisLevel) {
+  ASSERT_NE(kernel().row, nullptr);
+  EXPECT_EQ(kernel().activation_type, activation_type());
+  if (isa() != CpuIsa::kScalar) {
+    EXPECT_EQ(kernel().isa, isa()) << "no " << IsaName(isa()) << " kernel registered for " << DTypeName(type());
+    EXPECT_NE(kernel().tile, nullptr);
+  }
+}
+
+TEST_P(DotKernelTest, RowMatchesReference) {
+  std::mt19937 rng(1234 + static_cast<int>(type()));
+  const DotRowFn reference = Traits(type()).dot_row;
+  for (Scales scales : {Scales::kRandom, Scales::kExtreme}) {
+    for (int64_t elements : Lengths()) {
+      for (int trial = 0; trial < 4; ++trial) {
+        const auto w = RandomWeights(type(), elements, scales, rng);
+        const auto x = RandomActivations(activation_type(), elements, scales, rng);
+        const float expected = reference(w.data(), x.data(), elements);
+        const float actual = kernel().row(w.data(), x.data(), elements);
+        const double magnitude = Magnitude(type(), w.data(), activation_type(), x.data(), elements);
+        ASSERT_TRUE(std::isfinite(expected));
+        EXPECT_LE(std::fabs(static_cast<double>(actual) - expected), kRelativeTolerance * magnitude + 1e-30)
+            << "elements " << elements << " trial " << trial << " scales " << static_cast<int>(scales)
+            << ": expected " << expected << " got " << actual << " (sum |w x| " << magnitude << ")";
+      }
+    }
+  }
+}
+
+TEST_P(DotKernelTest, IntegerSumsAreExact) {
+  // Unit scales: every product and partial sum is an integer below 2^24, so any order of
+  // summation gives the same float.
+  std::mt19937 rng(99 + static_cast<int>(type()));
+  const DotRowFn reference = Traits(type()).dot_row;
+  const int64_t block = Layout(type()).block_elements;
+  for (int64_t blocks : {1, 2, 3, 4}) {
+    const int64_t elements = blocks * (block == 1 ? 40 : block);
+    for (int trial = 0; trial < 8; ++trial) {
+      const auto w = RandomWeights(type(), elements, Scales::kUnit, rng);
+      const auto x = RandomActivations(activation_type(), elements, Scales::kUnit, rng);
+      EXPECT_EQ(kernel().row(w.data(), x.data(), elements), reference(w.data(), x.data(), elements))
+          << "elements " << elements << " trial " << trial;
+    }
+  }
+}
+
+TEST_P(DotKernelTest, TileMatchesReferenceForEveryRowAndToken) {
+  std::mt19937 rng(777 + static_cast<int>(type()));
+  const DotRowFn reference = Traits(type()).dot_row;
+  const int64_t elements = Layout(type()).block_elements == 1 ? 300 : 512;
+  const int64_t row_bytes = RowBytes(type(), elements), act_bytes = RowBytes(activation_type(), elements);
+  for (int64_t rows : {1, 2, 3, 4, 5, 7, 13}) {
+    for (int64_t tokens : {1, 2, 3, 5}) {
+      std::vector<uint8_t> w, x;
+      for (int64_t r = 0; r < rows; ++r) {
+        const auto row = RandomWeights(type(), elements, Scales::kRandom, rng);
+        w.insert(w.end(), row.begin(), row.end());
+      }
+      for (int64_t t = 0; t < tokens; ++t) {
+        const auto row = RandomActivations(activation_type(), elements, Scales::kRandom, rng);
+        x.insert(x.end(), row.begin(), row.end());
+      }
+      const int64_t stride = rows + 3;  // untouched gaps between tokens must stay untouched
+      std::vector<float> out(static_cast<size_t>(tokens * stride), -12345.0f);
+      const DotTileFn tile = kernel().tile;
+      if (tile == nullptr) return;  // scalar level: MatMul loops `row` (tested above)
+      tile({.weights = w.data(), .weight_row_bytes = row_bytes, .rows = rows, .activations = x.data(),
+            .activation_row_bytes = act_bytes, .tokens = tokens, .elements = elements, .out = out.data(),
+            .out_token_stride = stride});
+      for (int64_t t = 0; t < tokens; ++t) {
+        for (int64_t r = 0; r < rows; ++r) {
+          const uint8_t* wr = w.data() + r * row_bytes;
+          const uint8_t* xt = x.data() + t * act_bytes;
+          const double magnitude = Magnitude(type(), wr, activation_type(), xt, elements);
+          EXPECT_LE(std::fabs(static_cast<double>(out[t * stride + r]) - reference(wr, xt, elements)),
+                    kRelativeTolerance * magnitude + 1e-30)
+              << "rows " << rows << " tokens " << tokens << " at row " << r << " token " << t;
+        }
+        for (int64_t r = rows; r < stride; ++r) {
+          EXPECT_EQ(out[t * stride + r], -12345.0f) << "wrote past the tile";
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, DotKernelTest, testing::Combine(testing::ValuesIn(AvailableIsas()), testing::ValuesIn(kDotTypes)),
+                         [](const auto& test) { return Label(std::get<0>(test.param), std::get<1>(test.param)); });
+
+// ---- Activation quantizers: bit-exact ---------------------------------------------------------
+
+class QuantizeKernelTest : public testing::TestWithParam<std::tuple<CpuIsa, DType>> {};
+
+// Blocks with ties (x.5 after scaling), equal-magnitude maxima of both signs, zeros, denormals.
+std::vector<float> CraftedActivations(int64_t elements, std::mt19937& rng) {
+  std::vector<float> x(static_cast<size_t>(elements));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int64_t i = 0; i < elements; ++i) {
+    const int64_t block = i / 256, j = i % 256;
+    switch (block % 6) {
+      case 0: x[i] = normal(rng); break;
+      case 1: x[i] = (j == 0) ? 127.0f : static_cast<float>(static_cast<int>(j % 61) - 30) + 0.5f; break;  // ties
+      case 2: x[i] = (j == 3) ? -5.0f : (j == 40 ? 5.0f : normal(rng)); break;  // -max first
+      case 3: x[i] = 0.0f; break;
+      case 4: x[i] = normal(rng) * 1e-40f; break;  // float denormals
+      default: x[i] = normal(rng) * ((j % 32 < 16) ? 3e4f : 1e-6f); break;
+    }
+  }
+  // Q8_0 ties: blocks of 32 whose max is 127 (d = 1) with halves elsewhere.
+  for (int64_t i = 0; i + 32 <= elements && i < 64; ++i) x[i] = (i % 32 == 0) ? 127.0f : (i % 7) - 3.5f;
+  return x;
+}
+
+TEST_P(QuantizeKernelTest, BitExactWithReference) {
+  const auto [isa, type] = GetParam();
+  const KernelTable table = BuildKernelTable(isa);
+  const QuantizeKernel& kernel = table.Quantize(type);
+  ASSERT_NE(kernel.row, nullptr);
+  if (isa != CpuIsa::kScalar) {
+    EXPECT_EQ(kernel.isa, isa);
+  }
+  std::mt19937 rng(42);
+  for (int64_t elements : {256, 512, 1536, 2048, 6144}) {
+    for (int trial = 0; trial < 3; ++trial) {
+      std::vector<float> x = trial == 0 ? CraftedActivations(elements, rng) : std::vector<float>(elements);
+      if (trial > 0) {
+        std::normal_distribution<float> normal(0.0f, trial == 1 ? 1.0f : 1e4f);
+        for (float& v : x) v = normal(rng);
+      }
+      const int64_t bytes = RowBytes(type, elements);
+      std::vector<uint8_t> expected(static_cast<size_t>(bytes), 0xaa), actual(static_cast<size_t>(bytes), 0x55);
+      Traits(type).quantize_row(x.data(), expected.data(), elements);
+      kernel.row(x.data(), actual.data(), elements);
+      size_t first = 0;
+      while (first < expected.size() && expected[first] == actual[first]) ++first;
+      ASSERT_EQ(first, expected.size()) << DTypeName(type) << " elements " << elements << " trial " << trial
+                                        << ": first difference at byte " << first << " (block "
+                                        << first / static_cast<size_t>(Layout(type).block_bytes) << "): expected "
+                                        << int{expected[first]} << " got " << int{actual[first]};
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, QuantizeKernelTest,
+                         testing::Combine(testing::ValuesIn(AvailableIsas()), testing::ValuesIn(kActivationTypes)),
+                         [](const auto& test) { return Label(std::get<0>(test.param), std::get<1>(test.param)); });
+
+TEST(KernelLevels, ReportsLevelsThisCpuCannotTest) {
+  std::string missing;
+  for (CpuIsa isa : {CpuIsa::kAvx2, CpuIsa::kAvx512})
+    if (!IsaSupported(isa, DetectCpuFeatures())) missing += std::string(missing.empty() ? "" : ", ") + std::string(IsaName(isa));
+  if (!missing.empty())
+    GTEST_SKIP() << "kernels of " << missing << " not tested: this CPU lacks them (" << DescribeCpuFeatures(DetectCpuFeatures())
+                 << ")";
+}
+
+// ---- MatMul: fast path (process table) against the reference path ----------------------------
+
+TEST(MatMulFast, MatchesReferencePath) {
+  std::mt19937 rng(5);
+  for (DType type : {DType::kQ4_K, DType::kQ6_K, DType::kQ8_0, DType::kF16}) {
+    for (int64_t rows : {1, 6, 67, 300}) {
+      for (int64_t tokens : {1, 3, 40}) {
+        const int64_t cols = 512;
+        std::vector<uint8_t> w;
+        for (int64_t r = 0; r < rows; ++r) {
+          const auto row = RandomWeights(type, cols, Scales::kRandom, rng);
+          w.insert(w.end(), row.begin(), row.end());
+        }
+        std::vector<float> x(static_cast<size_t>(tokens * cols));
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        for (float& v : x) v = normal(rng);
+        TensorView view{.data = w.data(), .type = type, .dims = {cols, rows, 1, 1}, .n_dims = 2};
+        std::vector<float> fast(static_cast<size_t>(tokens * rows)), reference(fast.size());
+        MatMul(view, x.data(), tokens, fast.data(), MatMulPath::kFast);
+        MatMul(view, x.data(), tokens, reference.data(), MatMulPath::kReference);
+        // The fast path quantizes activations: compare by normalised error over all outputs.
+        double error = 0, norm = 0;
+        for (size_t i = 0; i < fast.size(); ++i) {
+          error += (fast[i] - reference[i]) * static_cast<double>(fast[i] - reference[i]);
+          norm += static_cast<double>(reference[i]) * reference[i];
+        }
+        EXPECT_LE(error, 1e-3 * norm) << DTypeName(type) << " rows " << rows << " tokens " << tokens;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace moefit

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+// Machine probe: /proc/meminfo, cgroup memory limit, CPU affinity, ISA flags for reports.
+#include "plan/hardware.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "plan/byte_size.h"
+
+namespace moefit {
+namespace {
+
+std::string ReadSmallFile(const char* path) {
+  std::ifstream in(path);
+  if (!in) return {};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// "MemTotal:       24567892 kB" -> bytes, for the line starting with `key`.
+std::optional<uint64_t> MeminfoValue(std::string_view text, std::string_view key) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (!line.starts_with(key) || line.size() <= key.size() || line[key.size()] != ':') continue;
+    line.remove_prefix(key.size() + 1);
+    while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+    uint64_t value = 0;
+    const auto [ptr, error] = std::from_chars(line.data(), line.data() + line.size(), value);
+    if (error != std::errc()) return std::nullopt;
+    const std::string_view unit = line.substr(static_cast<size_t>(ptr - line.data()));
+    return unit.find("kB") != std::string_view::npos ? value * 1024 : value;
+  }
+  return std::nullopt;
+}
+
+int UsableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+MeminfoFigures ParseMeminfo(std::string_view text) {
+  MeminfoFigures figures;
+  const std::optional<uint64_t> total = MeminfoValue(text, "MemTotal");
+  if (!total) Fail("/proc/meminfo has no MemTotal line");
+  figures.total_bytes = *total;
+  // Kernels before 3.14 lack MemAvailable: approximate with free + page cache.
+  if (const std::optional<uint64_t> available = MeminfoValue(text, "MemAvailable")) {
+    figures.available_bytes = *available;
+  } else {
+    figures.available_bytes = MeminfoValue(text, "MemFree").value_or(0) + MeminfoValue(text, "Cached").value_or(0);
+  }
+  figures.available_bytes = std::min(figures.available_bytes, figures.total_bytes);
+  return figures;
+}
+
+std::optional<uint64_t> ParseCgroupLimit(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  uint64_t value = 0;
+  const auto [ptr, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+std::vector<std::string> ProbeIsaForReport() {
+  std::vector<std::string> isa;
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx")) isa.emplace_back("avx");
+  if (__builtin_cpu_supports("avx2")) isa.emplace_back("avx2");
+  if (__builtin_cpu_supports("fma")) isa.emplace_back("fma");
+  if (__builtin_cpu_supports("f16c")) isa.emplace_back("f16c");
+  if (__builtin_cpu_supports("avx512f")) isa.emplace_back("avx512f");
+  if (__builtin_cpu_supports("avx512bw")) isa.emplace_back("avx512bw");
+  if (__builtin_cpu_supports("avx512vl")) isa.emplace_back("avx512vl");
+  if (__builtin_cpu_supports("avx512vnni")) isa.emplace_back("avx512vnni");
+  if (__builtin_cpu_supports("avx512bf16")) isa.emplace_back("avx512bf16");
+#endif
+  return isa;
+}
+
+MachineSpec ProbeMachine() {
+  MachineSpec machine;
+  machine.probed = true;
+  const std::string meminfo = ReadSmallFile("/proc/meminfo");
+  if (!meminfo.empty()) {
+    const MeminfoFigures figures = ParseMeminfo(meminfo);
+    machine.ram_total_bytes = figures.total_bytes;
+    machine.ram_available_bytes = figures.available_bytes;
+  } else {
+    const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page_size > 0)
+      machine.ram_total_bytes = machine.ram_available_bytes = static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size);
+  }
+  // A container's memory limit is the machine as far as this process is concerned.
+  if (const std::optional<uint64_t> limit = ParseCgroupLimit(ReadSmallFile("/sys/fs/cgroup/memory.max"));
+      limit && *limit < machine.ram_total_bytes) {
+    const uint64_t current = ParseCgroupLimit(ReadSmallFile("/sys/fs/cgroup/memory.current")).value_or(0);
+    machine.ram_total_bytes = *limit;
+    machine.ram_available_bytes = std::min(machine.ram_available_bytes, *limit > current ? *limit - current : 0);
+  }
+  machine.cores = UsableCores();
+  machine.isa = ProbeIsaForReport();
+  return machine;
+}
+
+MachineSpec ApplyOverrides(MachineSpec machine, const MachineOverrides& overrides) {
+  if (overrides.ram_bytes) {
+    machine.ram_total_bytes = machine.ram_available_bytes = *overrides.ram_bytes;
+    machine.probed = false;
+  }
+  if (overrides.cores) {
+    machine.cores = *overrides.cores;
+    machine.probed = false;
+  }
+  if (overrides.gpu_bytes) {
+    machine.gpus.clear();
+    for (size_t i = 0; i < overrides.gpu_bytes->size(); ++i)
+      machine.gpus.push_back({fmt::format("gpu{}", i), (*overrides.gpu_bytes)[i], (*overrides.gpu_bytes)[i]});
+    machine.probed = false;
+  }
+  return machine;
+}
+
+std::string DescribeMachine(const MachineSpec& machine) {
+  std::string text = FormatByteSize(machine.ram_total_bytes) + " RAM";
+  if (machine.ram_available_bytes != machine.ram_total_bytes)
+    text += fmt::format(" ({} free)", FormatByteSize(machine.ram_available_bytes));
+  if (machine.cores > 0) text += fmt::format(", {} cores", machine.cores);
+  for (size_t i = 0; i < machine.gpus.size(); ++i) {
+    const GpuSpec& gpu = machine.gpus[i];
+    const std::string name = fmt::format("gpu{}", i);
+    text += fmt::format(", {} {}{}", name, FormatByteSize(gpu.total_bytes), gpu.name == name ? "" : " (" + gpu.name + ")");
+  }
+  if (machine.gpus.empty()) text += ", no GPU";
+  if (!machine.isa.empty()) {
+    text += ",";
+    for (const std::string& flag : machine.isa) text += " " + flag;
+  }
+  return text;
+}
+
+}  // namespace moefit

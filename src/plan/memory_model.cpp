@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+// KV cache and compute buffer sizes from the model's shape.
+#include "plan/memory_model.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace moefit {
+namespace {
+
+uint64_t U(int64_t value) { return static_cast<uint64_t>(std::max<int64_t>(value, 0)); }
+
+void CheckKvWidth(DType kv_type, int64_t width, const char* what) {
+  const DTypeLayout& layout = Layout(kv_type);
+  if (width % layout.block_elements != 0)
+    Fail("KV type {} stores blocks of {} values, but this model's {} is {} wide: use f16 or bf16", layout.name,
+         layout.block_elements, what, width);
+}
+
+}  // namespace
+
+uint64_t KvBytesPerCell(const ModelShape& shape, DType kv_type) {
+  if (kv_type != DType::kF16 && kv_type != DType::kBF16 && kv_type != DType::kQ8_0 && kv_type != DType::kQ4_0)
+    Fail("KV type {} is not supported: use f16, bf16, q8_0 or q4_0", DTypeName(kv_type));
+  if (shape.attention == AttentionKind::kMla) {
+    CheckKvWidth(kv_type, shape.kv_lora_rank, "KV latent (kv_lora_rank)");
+    CheckKvWidth(kv_type, shape.rope_dims, "rope key");
+    return U(RowBytes(kv_type, shape.kv_lora_rank) + RowBytes(kv_type, shape.rope_dims));
+  }
+  CheckKvWidth(kv_type, shape.key_length, "key head");
+  CheckKvWidth(kv_type, shape.value_length, "value head");
+  return U(RowBytes(kv_type, shape.n_kv_heads * shape.key_length) + RowBytes(kv_type, shape.n_kv_heads * shape.value_length));
+}
+
+int64_t KvCells(const ModelShape& shape, int64_t layer, int64_t ctx, int64_t parallel, int64_t ubatch) {
+  if (!shape.LayerSlides(layer)) return ctx * parallel;
+  const int64_t tokens = std::min(ubatch, ctx * parallel);
+  return parallel * std::min(ctx, shape.sliding_window + tokens);
+}
+
+uint64_t ComputeFigures::Layers() const { return hidden + std::max({attention, dense_ffn, moe}) + quantized; }
+uint64_t ComputeFigures::ExpertsOnly() const { return hidden + moe + quantized; }
+
+ComputeFigures ComputeSizes(const ModelShape& shape, int64_t tokens, int64_t parallel) {
+  const uint64_t t = U(tokens), f32 = 4;
+  const uint64_t d = U(shape.model_dim), heads = U(shape.n_heads), dk = U(shape.key_length), dv = U(shape.value_length);
+  const bool mla = shape.attention == AttentionKind::kMla;
+  const uint64_t kv_heads = mla ? heads : U(shape.n_kv_heads);
+  ComputeFigures figures;
+  figures.hidden = f32 * t * 3 * d;
+  figures.attention = f32 * t * (heads * dk + kv_heads * dk + kv_heads * dv + heads * dv) +
+                      f32 * t * heads * U(kAttentionChunk);
+  if (mla) figures.attention += f32 * t * U(shape.kv_lora_rank + shape.rope_dims);
+  const bool has_dense = !shape.is_moe() || shape.leading_dense_layers > 0;
+  if (has_dense) figures.dense_ffn = f32 * t * 2 * U(shape.ffn_dim);
+  if (shape.is_moe()) {
+    const uint64_t active = U(shape.n_active_experts);
+    figures.moe = f32 * t * U(shape.n_experts) + f32 * t * active * (2 * U(shape.expert_ffn_dim) + d) +
+                  f32 * t * 2 * U(shape.shared_expert_ffn_dim);
+  }
+  const int64_t widest = std::max({shape.model_dim, has_dense ? shape.ffn_dim : 0, shape.expert_ffn_dim,
+                                   shape.shared_expert_ffn_dim, shape.n_heads * shape.value_length});
+  figures.quantized = 2 * t * U(widest);
+  figures.logits = f32 * U(shape.vocab_size) * U(parallel);
+  return figures;
+}
+
+uint64_t HostOverhead(const ModelShape& shape) {
+  return kHostBaseOverhead + kHostBytesPerVocabEntry * U(shape.vocab_size);
+}
+
+}  // namespace moefit

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+// The moefit binary end to end: template and tokenize against the goldens (through the GGUF
+// files' own templates and vocabularies), logits against the engine, synth + inspect + run.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace moefit {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kFixtures = MOEFIT_FIXTURES_DIR;
+const std::string kMoefit = std::string(MOEFIT_BIN_DIR) + "/moefit";
+
+struct Result {
+  int status;
+  std::string out;
+};
+
+// Runs a shell command line, stdout captured (stderr to the test log).
+Result Shell(const std::string& command) {
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  EXPECT_NE(pipe, nullptr);
+  std::string out;
+  char buffer[65536];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  return {WEXITSTATUS(status), out};
+}
+
+fs::path TempFile(const std::string& name) {
+  return fs::temp_directory_path() / fmt::format("moefit_cli_{}_{}", ::getpid(), name);
+}
+
+std::vector<nlohmann::json> ReadJsonl(const std::string& text) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+TEST(Cli, TemplateRendersTheQwen3GoldensFromTheModelsOwnTemplate) {
+  const fs::path goldens = kFixtures / "chat/renders.golden.jsonl";
+  if (!fs::exists(goldens)) GTEST_SKIP() << "fixtures not found at " << kFixtures;
+  const fs::path input = TempFile("contexts.jsonl");
+  std::vector<nlohmann::ordered_json> expected;
+  {
+    std::ifstream in(goldens);
+    std::ofstream out(input);
+    std::string line;
+    while (std::getline(in, line)) {
+      // Ordered: the template prints dicts in their given key order.
+      const nlohmann::ordered_json golden = nlohmann::ordered_json::parse(line);
+      if (golden["template"] != "qwen3") continue;
+      out << golden["context"].dump() << "\n";
+      expected.push_back(golden);
+    }
+  }
+  ASSERT_FALSE(expected.empty());
+  const Result result =
+      Shell(fmt::format("{} template -m {} --jsonl < {}", kMoefit, (kFixtures / "models/tiny-qwen3moe-q8_0.gguf").string(), input.string()));
+  fs::remove(input);
+  ASSERT_EQ(result.status, 0);
+  const std::vector<nlohmann::json> lines = ReadJsonl(result.out);
+  ASSERT_EQ(lines.size(), expected.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    SCOPED_TRACE(expected[i]["case"].get<std::string>());
+    if (expected[i]["error"].is_null()) {
+      EXPECT_EQ(lines[i].value("rendered", "<missing>"), expected[i]["rendered"].get<std::string>());
+    } else {
+      ASSERT_TRUE(lines[i].contains("error"));
+      EXPECT_NE(lines[i]["error"].get<std::string>().find(expected[i]["error"].get<std::string>()), std::string::npos)
+          << lines[i]["error"];
+    }
+  }
+}
+
+TEST(Cli, TokenizeJsonlMatchesTheQwen3Goldens) {
+  const fs::path goldens = kFixtures / "tokenizer/qwen3.golden.jsonl";
+  if (!fs::exists(goldens)) GTEST_SKIP() << "fixtures not found at " << kFixtures;
+  const Result result = Shell(fmt::format("{} tokenize -m {} --special --jsonl < {}", kMoefit,
+                                          (kFixtures / "tokenizer/vocab-qwen3.gguf").string(), goldens.string()));
+  ASSERT_EQ(result.status, 0);
+  std::ifstream in(goldens);
+  std::string line;
+  const std::vector<nlohmann::json> lines = ReadJsonl(result.out);
+  size_t i = 0;
+  while (std::getline(in, line)) {
+    ASSERT_LT(i, lines.size());
+    EXPECT_EQ(lines[i]["ids"], nlohmann::json::parse(line)["ids"]) << line;
+    ++i;
+  }
+  EXPECT_EQ(i, lines.size());
+}
+
+TEST(Cli, LogitsFileMatchesTheReferenceLastLogits) {
+  const fs::path model = kFixtures / "models/tiny-qwen3moe-q8_0.gguf";
+  const fs::path prompt = kFixtures / "models/reference/tiny-qwen3moe-q8_0.prompt3.json";
+  if (!fs::exists(prompt)) GTEST_SKIP() << "fixtures not found at " << kFixtures;
+  std::ifstream in(prompt);
+  const nlohmann::json reference = nlohmann::json::parse(in);
+  std::string ids;
+  for (int id : reference["tokens"]) ids += fmt::format("{} ", id);
+  const fs::path out = TempFile("logits.f32");
+  const Result result = Shell(fmt::format("{} logits -m {} --tokens \"{}\" --out {}", kMoefit, model.string(), ids, out.string()));
+  ASSERT_EQ(result.status, 0);
+  const std::vector<float> last = reference["last_logits"].get<std::vector<float>>();
+  const size_t positions = reference["tokens"].size();
+  ASSERT_EQ(fs::file_size(out), positions * last.size() * sizeof(float));
+  std::vector<float> logits(positions * last.size());
+  std::ifstream file(out, std::ios::binary);
+  file.read(reinterpret_cast<char*>(logits.data()), static_cast<std::streamsize>(logits.size() * sizeof(float)));
+  fs::remove(out);
+  double dot = 0, a = 0, b = 0;
+  for (size_t i = 0; i < last.size(); ++i) {
+    const double x = logits[(positions - 1) * last.size() + i], y = last[i];
+    dot += x * y;
+    a += x * x;
+    b += y * y;
+  }
+  EXPECT_GE(dot / std::sqrt(a * b), 0.999);
+  EXPECT_NE(result.out.find("top5:"), std::string::npos);
+}
+
+TEST(Cli, SynthInspectRunAndClearErrors) {
+  const fs::path model = TempFile("synth.gguf");
+  Result result = Shell(fmt::format("{} synth --arch qwen2moe --experts 4 --active 2 --shared-ffn 64 -o {} 2>/dev/null", kMoefit, model.string()));
+  ASSERT_EQ(result.status, 0) << result.out;
+  result = Shell(fmt::format("{} inspect {} --json", kMoefit, model.string()));
+  ASSERT_EQ(result.status, 0);
+  const nlohmann::json summary = nlohmann::json::parse(result.out);
+  EXPECT_EQ(summary["architecture"], "qwen2moe");
+  EXPECT_EQ(summary["n_experts"], 4);
+  EXPECT_TRUE(summary["roles"].contains("shared experts"));
+  result = Shell(fmt::format("{} run -m {} --chat -p hi -n 8 --seed 3 2>&1", kMoefit, model.string()));
+  EXPECT_EQ(result.status, 0) << result.out;
+  EXPECT_NE(result.out.find("<|im_start|>assistant"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("tokens/s"), std::string::npos) << result.out;
+  // Bad input: a message and a non-zero status, never a crash.
+  result = Shell(fmt::format("{} run -m /nonexistent.gguf 2>&1", kMoefit));
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.out.find("cannot open '/nonexistent.gguf'"), std::string::npos) << result.out;
+  result = Shell(fmt::format("{} logits -m {} --tokens \"1 x\" 2>&1", kMoefit, model.string()));
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.out.find("'x' is not a token id"), std::string::npos) << result.out;
+  result = Shell(fmt::format("{} logits -m {} --tokens \"999999\" 2>&1", kMoefit, model.string()));
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.out.find("outside the vocabulary"), std::string::npos) << result.out;
+  result = Shell(fmt::format("{} synth --arch mamba -o {} 2>&1", kMoefit, model.string()));
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.out.find("not supported"), std::string::npos) << result.out;
+  fs::remove(model);
+}
+
+}  // namespace
+}  // namespace moefit
