@@ -203,7 +203,8 @@ void Scheduler::Step() {
   // Decoding sequences feed their last token; prompts share what is left of the batch, in
   // admission order. `wanting` lists the sequences whose logits come back, in item order.
   items_.clear();
-  std::vector<Sequence*> wanting;
+  std::vector<Sequence*>& wanting = wanting_;
+  wanting.clear();
   for (std::unique_ptr<Sequence>& sequence : active_)
     if (sequence->decoding()) {
       items_.push_back({.seq = sequence->slot, .token = sequence->next_token, .want_logits = true});
@@ -211,7 +212,8 @@ void Scheduler::Step() {
     }
   int64_t budget = options_.batch_tokens - static_cast<int64_t>(items_.size());
   int64_t prompt_items = 0;
-  std::vector<std::pair<Sequence*, size_t>> chunks;
+  std::vector<std::pair<Sequence*, size_t>>& chunks = chunks_;
+  chunks.clear();
   for (std::unique_ptr<Sequence>& sequence : active_) {
     if (sequence->decoding() || budget <= 0) continue;
     const std::vector<int32_t>& prompt = sequence->request.prompt;
@@ -243,7 +245,8 @@ void Scheduler::Step() {
 
   const size_t vocab = static_cast<size_t>(engine_.spec().vocab_size);
   int64_t emitted = 0;
-  std::vector<std::pair<Sequence*, FinishReason>> finished;
+  std::vector<std::pair<Sequence*, FinishReason>>& finished = finished_;
+  finished.clear();
   for (size_t i = 0; i < wanting.size(); ++i) {
     Sequence& sequence = *wanting[i];
     const GenerationRequest& request = sequence.request;

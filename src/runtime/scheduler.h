@@ -151,7 +151,12 @@ class Scheduler {
 
   std::vector<std::unique_ptr<Sequence>> active_;  // scheduler thread only (admitted under mutex_)
   std::vector<int32_t> free_slots_;
+  // Per-step scratch, reused: the batch, the sequences whose logits come back (in item order),
+  // the prompt chunks taken, the sequences that end.
   std::vector<BatchItem> items_;
+  std::vector<Sequence*> wanting_;
+  std::vector<std::pair<Sequence*, size_t>> chunks_;
+  std::vector<std::pair<Sequence*, FinishReason>> finished_;
   std::thread thread_;
 };
 

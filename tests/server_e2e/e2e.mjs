@@ -235,19 +235,30 @@ test('legacy completions, streamed and not', async () => {
   assert.equal(text, response.choices[0].text);
 });
 
-test('8 concurrent streams finish with correct usage; same seed gives the same text alone and batched', async () => {
-  const params = (i) => ({ messages: user(`Request ${i}: a few words about the sea, please.`), max_tokens: 24,
-    temperature: i === 3 ? 0.9 : 0, seed: 100 + i });
+test('8 concurrent streams all finish with correct usage', async () => {
+  const params = (i) => ({ messages: user(`Stream ${i}: a few words about the sea, please.`), max_tokens: 24 + i });
+  const alone = await client.chat.completions.create({ model: MODEL, ...params(0), max_tokens: 1 });
+  const streams = await Promise.all(Array.from({ length: 8 }, (_, i) => streamChat(params(i))));
+  for (const [i, out] of streams.entries()) {
+    assertUsage(out.usage, 24 + i, out.finish);
+    assert.equal(out.usage.prompt_tokens, alone.usage.prompt_tokens, `stream ${i}: prompt tokens`);
+  }
+  await waitIdle();
+});
+
+test('same seed and temperature 0: identical text alone and batched with others', async () => {
+  const params = (i) => ({ messages: user(`Request ${i}: describe a lighthouse.`), max_tokens: 32, seed: 7 + (i % 2),
+    temperature: i < 2 ? 0 : 0.9 });
+  // Requests 0 and 1 are greedy; 2 and 3 sample with a seed: each must repeat exactly.
   const alone = [];
   for (let i = 0; i < 4; ++i) alone.push(await client.chat.completions.create({ model: MODEL, ...params(i) }));
   await waitIdle();
-  const batched = await Promise.all(Array.from({ length: 8 }, (_, i) => streamChat(params(i))));
-  for (const [i, out] of batched.entries()) {
-    assertUsage(out.usage, 24, out.finish);
-    if (i < 4) {
-      assert.equal(out.content, alone[i].choices[0].message.content, `request ${i}: same text alone and batched`);
-      assert.deepEqual(out.usage, alone[i].usage);
-    }
+  const noise = (i) => ({ messages: user(`Noise ${i}: anything at all.`), max_tokens: 40, temperature: 1 });
+  const batched = await Promise.all([...[0, 1, 2, 3].map((i) => streamChat(params(i))), ...[0, 1, 2, 3].map((i) => streamChat(noise(i)))]);
+  for (let i = 0; i < 4; ++i) {
+    assert.equal(batched[i].content, alone[i].choices[0].message.content, `request ${i}: same text alone and batched`);
+    assert.equal(batched[i].finish, alone[i].choices[0].finish_reason);
+    assert.deepEqual(batched[i].usage, alone[i].usage);
   }
   await waitIdle();
 });
