@@ -174,6 +174,16 @@ test('max_completion_tokens and stop strings', async () => {
   assert.ok(response.usage.completion_tokens < 40);
 });
 
+test('chat_template_kwargs and response_format reach the prompt', async () => {
+  const promptTokens = async (extra) => (await client.chat.completions.create({ model: MODEL, messages: user('Hi'), max_tokens: 1, ...extra })).usage.prompt_tokens;
+  const plain = await promptTokens({});
+  // Qwen3's template adds an empty <think></think> block when thinking is off.
+  assert.ok(await promptTokens({ chat_template_kwargs: { enable_thinking: false } }) > plain);
+  assert.ok(await promptTokens({ response_format: { type: 'json_object' } }) > plain);
+  const parts = await promptTokens({ messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }] });
+  assert.equal(parts, plain, 'a text part is the same as string content');
+});
+
 test('a tool call, sent back with its result', async () => {
   const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Current weather', parameters: { type: 'object', properties: { city: { type: 'string' }, unit: { type: 'string' } }, required: ['city'] } } }];
   const messages = user('What is the weather in Paris?');
