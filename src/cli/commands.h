@@ -14,5 +14,6 @@ void RegisterRunCommand(CLI::App& app);
 void RegisterTemplateCommand(CLI::App& app);
 void RegisterBenchCommand(CLI::App& app);
 void RegisterPlanCommand(CLI::App& app);
+void RegisterServeCommand(CLI::App& app);
 
 }  // namespace moefit

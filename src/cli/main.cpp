@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   moefit::RegisterTemplateCommand(app);
   moefit::RegisterBenchCommand(app);
   moefit::RegisterPlanCommand(app);
+  moefit::RegisterServeCommand(app);
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {
