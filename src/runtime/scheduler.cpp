@@ -135,7 +135,9 @@ std::shared_ptr<GenerationStream> Scheduler::Submit(GenerationRequest request) {
 
 SchedulerStats Scheduler::Stats() const {
   std::lock_guard lock(mutex_);
-  return stats_;
+  SchedulerStats stats = stats_;
+  if (stats.active == 0 && Clock::now() - last_step_ > std::chrono::seconds(2)) stats.recent_tokens_per_second = 0;
+  return stats;
 }
 
 void Scheduler::Loop() {
@@ -293,6 +295,7 @@ void Scheduler::Step() {
   recent_tokens_ = recent_tokens_ * kDecay + static_cast<double>(emitted);
   recent_seconds_ = recent_seconds_ * kDecay + seconds;
   stats_.recent_tokens_per_second = recent_seconds_ > 0 ? recent_tokens_ / recent_seconds_ : 0;
+  last_step_ = Clock::now();
 }
 
 }  // namespace moefit

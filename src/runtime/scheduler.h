@@ -107,7 +107,7 @@ struct SchedulerStats {
   int64_t generated_tokens_total = 0;  // tokens emitted
   int64_t steps_total = 0;             // forward passes
   double busy_seconds_total = 0;       // time spent in forward passes and sampling
-  double recent_tokens_per_second = 0; // generated tokens/s over the last few seconds of work
+  double recent_tokens_per_second = 0; // generated tokens/s over the last few dozen steps; 0 when idle
 };
 
 // Usage (any thread):
@@ -148,6 +148,7 @@ class Scheduler {
   SchedulerStats stats_;
   int64_t reserved_cells_ = 0;
   double recent_tokens_ = 0, recent_seconds_ = 0;  // decaying sums behind recent_tokens_per_second
+  std::chrono::steady_clock::time_point last_step_;
 
   std::vector<std::unique_ptr<Sequence>> active_;  // scheduler thread only (admitted under mutex_)
   std::vector<int32_t> free_slots_;
