@@ -84,6 +84,30 @@ TEST(Cli, TemplateRendersTheQwen3GoldensFromTheModelsOwnTemplate) {
   }
 }
 
+TEST(Cli, InspectReadsEveryFixtureFile) {
+  if (!fs::exists(kFixtures)) GTEST_SKIP() << "fixtures not found at " << kFixtures;
+  int files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(kFixtures)) {
+    if (entry.path().extension() != ".gguf") continue;
+    SCOPED_TRACE(entry.path().string());
+    const Result text = Shell(fmt::format("{} inspect {}", kMoefit, entry.path().string()));
+    EXPECT_EQ(text.status, 0);
+    EXPECT_NE(text.out.find("architecture"), std::string::npos);
+    const Result json = Shell(fmt::format("{} inspect --json --tensors {}", kMoefit, entry.path().string()));
+    ASSERT_EQ(json.status, 0);
+    const nlohmann::json summary = nlohmann::json::parse(json.out);
+    int64_t total = 0, tensors = 0;
+    for (const auto& [role, totals] : summary["roles"].items()) {
+      total += totals["params"].get<int64_t>();
+      tensors += totals["tensors"].get<int64_t>();
+    }
+    EXPECT_EQ(total, summary["total_params"].get<int64_t>());
+    EXPECT_EQ(tensors, static_cast<int64_t>(summary["tensors"].size()));
+    ++files;
+  }
+  EXPECT_GE(files, 13);
+}
+
 TEST(Cli, TokenizeJsonlMatchesTheQwen3Goldens) {
   const fs::path goldens = kFixtures / "tokenizer/qwen3.golden.jsonl";
   if (!fs::exists(goldens)) GTEST_SKIP() << "fixtures not found at " << kFixtures;
@@ -145,6 +169,13 @@ TEST(Cli, SynthInspectRunAndClearErrors) {
   EXPECT_EQ(result.status, 0) << result.out;
   EXPECT_NE(result.out.find("<|im_start|>assistant"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("tokens/s"), std::string::npos) << result.out;
+  result = Shell(fmt::format("{} bench -m {} -p 8 -n 4 -r 2 --parallel 2 -o json", kMoefit, model.string()));
+  ASSERT_EQ(result.status, 0) << result.out;
+  const nlohmann::json bench = nlohmann::json::parse(result.out);
+  ASSERT_EQ(bench["tests"].size(), 2u);
+  EXPECT_EQ(bench["tests"][0]["test"], "pp8");
+  EXPECT_EQ(bench["tests"][1]["test"], "tg4 x2");
+  EXPECT_GT(bench["tests"][1]["tokens_per_s_median"].get<double>(), 0.0);
   // Bad input: a message and a non-zero status, never a crash.
   result = Shell(fmt::format("{} run -m /nonexistent.gguf 2>&1", kMoefit));
   EXPECT_EQ(result.status, 1);

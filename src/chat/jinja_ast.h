@@ -84,10 +84,15 @@ struct Stmt {
   std::vector<Body> branches;
   Body body;
   Body else_body;
+  // Names that read as undefined when `body` / `else_body` starts running, until assigned there
+  // (see jinja_scopes.h); filled in after parsing.
+  std::vector<std::string> body_locals;
+  std::vector<std::string> else_locals;
 };
 
 struct Program {
   Body body;
+  std::vector<std::string> locals;  // as Stmt::body_locals, for the template's top level
 };
 
 }  // namespace moefit::jinja

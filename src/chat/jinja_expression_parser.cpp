@@ -96,6 +96,7 @@ ExprPtr ExpressionParser::ParseAnd() {
 }
 
 ExprPtr ExpressionParser::ParseNot() {
+  const NestingGuard guard(*this);
   if (IsName("not")) {
     const SourcePos pos = Next().pos;
     return MakeNode(ExprKind::kUnary, pos, "not", ParseNot());
@@ -153,6 +154,7 @@ ExprPtr ExpressionParser::ParseBinaryLevel(int level) {
 }
 
 ExprPtr ExpressionParser::ParseUnary(bool with_filter) {
+  const NestingGuard guard(*this);
   ExprPtr node;
   if (IsOp("-") || IsOp("+")) {
     const Token& op = Next();

@@ -3,8 +3,12 @@
 // and operator precedence; jinja_parser.cpp adds the statements on top.
 #pragma once
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "chat/jinja_ast.h"
@@ -98,6 +102,24 @@ class ExpressionParser {
   // "(" positional..., name=value... ")" appended to node's args and kwargs.
   void ParseArguments(Expr& node);
 
+  // Bounds the parser's recursion, so that a pathological template (thousands of nested
+  // brackets or blocks) fails with an error instead of exhausting the stack.
+  class NestingGuard {
+   public:
+    explicit NestingGuard(ExpressionParser& parser) : parser_(parser) {
+      if (++parser_.depth_ > kMaxNesting) {
+        --parser_.depth_;
+        parser_.Fail(parser_.Peek(), "template nested too deeply");
+      }
+    }
+    ~NestingGuard() { --parser_.depth_; }
+    NestingGuard(const NestingGuard&) = delete;
+    NestingGuard& operator=(const NestingGuard&) = delete;
+
+   private:
+    ExpressionParser& parser_;
+  };
+
  private:
   ExprPtr ParseCondition();
   ExprPtr ParseOr();
@@ -116,8 +138,11 @@ class ExpressionParser {
   ExprPtr ParseFilterExpression(ExprPtr node);
   ExprPtr ParseTest(ExprPtr node);
 
+  static constexpr int kMaxNesting = 200;
+
   std::vector<Token> tokens_;
   size_t index_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace moefit::jinja

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Jinja2's built-in filters and tests as Hugging Face chat templates use them, with tojson
-// replaced by Hugging Face's json.dumps(ensure_ascii=False) version.
+// Jinja2's built-in filters as Hugging Face chat templates use them, with tojson replaced by
+// Hugging Face's json.dumps(ensure_ascii=False) version.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -41,7 +41,6 @@ Value LookupAttribute(const Value& item, const std::string& path) {
 Value CaseKey(const Value& value, bool case_sensitive) {
   return !case_sensitive && value.is_string() ? Str(LowerText(value.string())) : value;
 }
-
 
 int64_t Length(const Value& input) {
   switch (input.type()) {
@@ -93,6 +92,7 @@ Value SelectOrReject(Interpreter& interpreter, const Value& input, CallArgs& arg
   if (next < args.positional.size()) test = ExpectString(args.positional[next++], "test name");
   CallArgs test_args = RestArgs(args, next);
   std::vector<Value> kept;
+  if (!Truthy(input)) return Value::List({});  // Jinja2 skips falsy input without iterating
   for (const Value& item : Iterate(input)) {
     const Value subject = by_attribute ? LookupAttribute(item, attribute) : item;
     CallArgs call_args = test_args;
@@ -105,6 +105,7 @@ Value SelectOrReject(Interpreter& interpreter, const Value& input, CallArgs& arg
 
 Value MapFilter(Interpreter& interpreter, const Value& input, CallArgs& args) {
   std::vector<Value> out;
+  if (!Truthy(input)) return Value::List({});  // Jinja2 skips falsy input without iterating
   const Value* attribute = nullptr;
   const Value* fallback = nullptr;
   for (const auto& [name, value] : args.named) {
@@ -175,7 +176,13 @@ Value IndentFilter(Interpreter&, const Value& input, CallArgs& args) {
       width.is_string()
           ? width.string()
           : std::string(static_cast<size_t>(std::max<int64_t>(0, ExpectInt(width, "width"))), ' ');
-  const std::vector<std::string> lines = SplitLines(ToStr(input) + "\n");
+  // Jinja2 appends "\n" to the input itself, so only strings can be indented (and others fail
+  // as that + fails).
+  if (input.is_list() && !input.is_tuple()) {  // list += str extends the list in Python
+    throw EvalError("'list' object has no attribute 'splitlines'");
+  }
+  const Value text = ApplyBinary("+", input, Str("\n"));
+  const std::vector<std::string> lines = SplitLines(ExpectString(text, "indent input"));
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i) {
     if (i > 0) out += '\n';
@@ -205,6 +212,7 @@ Value RoundFilter(Interpreter&, const Value& input, CallArgs& args) {
 Value IntFilter(Interpreter&, const Value& input, CallArgs& args) {
   const BoundArgs bound("int", args, {"default", "base"});
   const Value& fallback = bound.Get(0, Value::Int(0));
+  if (input.is_undefined()) FailUndefined(input);  // int(Undefined) raises in Jinja2
   if (input.is_number()) {
     const double value = input.AsDouble();
     if (input.is_float() && (!std::isfinite(value) || std::abs(value) >= 9.2e18)) return fallback;
@@ -228,6 +236,7 @@ Value IntFilter(Interpreter&, const Value& input, CallArgs& args) {
 
 Value FloatFilter(Interpreter&, const Value& input, CallArgs& args) {
   const BoundArgs bound("float", args, {"default"});
+  if (input.is_undefined()) FailUndefined(input);
   if (input.is_number()) return Value::Float(input.AsDouble());
   if (input.is_string()) {
     const std::string text = StripText(input.string(), nullptr, true, true);
@@ -265,6 +274,7 @@ Value MinMax(const Value& input, CallArgs& args, bool want_max) {
 
 Value DictsortFilter(Interpreter&, const Value& input, CallArgs& args) {
   const BoundArgs bound("dictsort", args, {"case_sensitive", "by", "reverse"});
+  if (input.is_undefined()) FailUndefined(input);
   if (!input.is_dict()) throw EvalError("dictsort: input must be a dict");
   const bool by_value = ExpectString(bound.Get(1, Str("key")), "by") == "value";
   const bool case_sensitive = Truthy(bound.Get(0, kFalse));
@@ -487,94 +497,17 @@ constexpr FilterEntry kFilters[] = {
     {"unique", UniqueFilter},
     {"upper", [](Interpreter&, const Value& v, CallArgs&) { return Str(UpperText(ToStr(v))); }},
     {"wordcount",
-     [](Interpreter&, const Value& v, CallArgs&) {
-       CallArgs none;
-       return Value::Int(static_cast<int64_t>(
-           FindMethod(Str(ToStr(v)), "split")->function().call(none).items().size()));
+     [](Interpreter&, const Value& v, CallArgs&) {  // runs of word characters, like \w+
+       int64_t words = 0;
+       bool in_word = false;
+       for (char32_t c : DecodeUtf8(ToStr(v))) {
+         const bool word_char =
+             c == '_' || TextIs(EncodeUtf8(std::u32string(1, c)), CharClass::kAlnum);
+         words += word_char && !in_word;
+         in_word = word_char;
+       }
+       return Value::Int(words);
      }},
-};
-
-// ---- tests ----
-
-const Value& TestArg(const CallArgs& args, std::string_view test) {
-  if (args.positional.empty()) throw EvalError(fmt::format("test '{}' needs an argument", test));
-  return args.positional[0];
-}
-
-using TestEntry = std::pair<std::string_view, TestFn>;
-
-constexpr TestEntry kTests[] = {
-    {"boolean", [](Interpreter&, const Value& v, CallArgs&) { return v.is_bool(); }},
-    {"callable", [](Interpreter&, const Value& v, CallArgs&) { return v.is_function(); }},
-    {"defined", [](Interpreter&, const Value& v, CallArgs&) { return !v.is_undefined(); }},
-    {"divisibleby",
-     [](Interpreter&, const Value& v, CallArgs& a) {
-       const int64_t divisor = ExpectInt(TestArg(a, "divisibleby"), "divisibleby argument");
-       if (divisor == 0) throw EvalError("integer division or modulo by zero");
-       return ApplyBinary("%", v, Value::Int(divisor)).AsDouble() == 0.0;
-     }},
-    {"eq", [](Interpreter&, const Value& v, CallArgs& a) { return Equals(v, TestArg(a, "eq")); }},
-    {"equalto",
-     [](Interpreter&, const Value& v, CallArgs& a) { return Equals(v, TestArg(a, "eq")); }},
-    {"==", [](Interpreter&, const Value& v, CallArgs& a) { return Equals(v, TestArg(a, "eq")); }},
-    {"escaped", [](Interpreter&, const Value&, CallArgs&) { return false; }},
-    {"even", [](Interpreter&, const Value& v, CallArgs&) { return ExpectInt(v, "even") % 2 == 0; }},
-    {"false", [](Interpreter&, const Value& v, CallArgs&) { return v.is_bool() && !v.boolean(); }},
-    {"filter", [](Interpreter&, const Value& v,
-                  CallArgs&) { return v.is_string() && FindFilter(v.string()) != nullptr; }},
-    {"float", [](Interpreter&, const Value& v, CallArgs&) { return v.is_float(); }},
-    {"ge",
-     [](Interpreter&, const Value& v, CallArgs& a) { return Compare(v, TestArg(a, "ge")) >= 0; }},
-    {">=",
-     [](Interpreter&, const Value& v, CallArgs& a) { return Compare(v, TestArg(a, "ge")) >= 0; }},
-    {"gt",
-     [](Interpreter&, const Value& v, CallArgs& a) { return Compare(v, TestArg(a, "gt")) > 0; }},
-    {">",
-     [](Interpreter&, const Value& v, CallArgs& a) { return Compare(v, TestArg(a, "gt")) > 0; }},
-    {"greaterthan",
-     [](Interpreter&, const Value& v, CallArgs& a) { return Compare(v, TestArg(a, "gt")) > 0; }},
-    {"in", [](Interpreter&, const Value& v, CallArgs& a) { return Contains(TestArg(a, "in"), v); }},
-    {"integer", [](Interpreter&, const Value& v, CallArgs&) { return v.is_int(); }},
-    {"iterable",
-     [](Interpreter&, const Value& v, CallArgs&) {
-       return v.is_undefined() || v.is_string() || v.is_list() ||
-              (v.is_dict() && !v.is_namespace());
-     }},
-    {"le",
-     [](Interpreter&, const Value& v, CallArgs& a) { return Compare(v, TestArg(a, "le")) <= 0; }},
-    {"<=",
-     [](Interpreter&, const Value& v, CallArgs& a) { return Compare(v, TestArg(a, "le")) <= 0; }},
-    {"lower", [](Interpreter&, const Value& v,
-                 CallArgs&) { return v.is_string() && TextIs(v.string(), CharClass::kLower); }},
-    {"lt",
-     [](Interpreter&, const Value& v, CallArgs& a) { return Compare(v, TestArg(a, "lt")) < 0; }},
-    {"<",
-     [](Interpreter&, const Value& v, CallArgs& a) { return Compare(v, TestArg(a, "lt")) < 0; }},
-    {"lessthan",
-     [](Interpreter&, const Value& v, CallArgs& a) { return Compare(v, TestArg(a, "lt")) < 0; }},
-    {"mapping",
-     [](Interpreter&, const Value& v, CallArgs&) { return v.is_dict() && !v.is_namespace(); }},
-    {"ne", [](Interpreter&, const Value& v, CallArgs& a) { return !Equals(v, TestArg(a, "ne")); }},
-    {"!=", [](Interpreter&, const Value& v, CallArgs& a) { return !Equals(v, TestArg(a, "ne")); }},
-    {"none", [](Interpreter&, const Value& v, CallArgs&) { return v.is_none(); }},
-    {"number", [](Interpreter&, const Value& v, CallArgs&) { return v.is_number(); }},
-    {"odd", [](Interpreter&, const Value& v, CallArgs&) { return ExpectInt(v, "odd") % 2 != 0; }},
-    {"sameas",
-     [](Interpreter&, const Value& v, CallArgs& a) {
-       const Value& other = TestArg(a, "sameas");  // identity approximated by type and value
-       return v.type() == other.type() && Equals(v, other);
-     }},
-    {"sequence",
-     [](Interpreter&, const Value& v, CallArgs&) {
-       return v.is_string() || v.is_list() || (v.is_dict() && !v.is_namespace());
-     }},
-    {"string", [](Interpreter&, const Value& v, CallArgs&) { return v.is_string(); }},
-    {"test", [](Interpreter&, const Value& v,
-                CallArgs&) { return v.is_string() && FindTest(v.string()) != nullptr; }},
-    {"true", [](Interpreter&, const Value& v, CallArgs&) { return v.is_bool() && v.boolean(); }},
-    {"undefined", [](Interpreter&, const Value& v, CallArgs&) { return v.is_undefined(); }},
-    {"upper", [](Interpreter&, const Value& v,
-                 CallArgs&) { return v.is_string() && TextIs(v.string(), CharClass::kUpper); }},
 };
 
 }  // namespace
@@ -582,13 +515,6 @@ constexpr TestEntry kTests[] = {
 FilterFn FindFilter(std::string_view name) {
   for (const auto& [filter_name, filter] : kFilters) {
     if (filter_name == name) return filter;
-  }
-  return nullptr;
-}
-
-TestFn FindTest(std::string_view name) {
-  for (const auto& [test_name, test] : kTests) {
-    if (test_name == name) return test;
   }
   return nullptr;
 }

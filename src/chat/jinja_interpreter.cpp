@@ -36,16 +36,25 @@ void Scope::Set(const std::string& name, Value value) {
   vars_.emplace_back(name, std::move(value));
 }
 
+Scope& Interpreter::NewFrame(const Scope* parent, const std::vector<std::string>& locals) {
+  Scope& scope = NewScope(parent);
+  for (const std::string& name : locals) {
+    scope.Set(name, Value::Undefined(fmt::format("'{}' is undefined", name)));
+  }
+  return scope;
+}
+
 std::string Interpreter::Render(const Program& program, const Value& context) {
   Scope& globals = NewScope(nullptr);
   for (auto& [name, value] : MakeGlobals(options_.now)) globals.Set(name, std::move(value));
-  Scope& root = NewScope(&globals);
+  Scope& context_scope = NewScope(&globals);
   if (context.is_dict()) {
-    for (const auto& [name, value] : context.dict().items) root.Set(name, value);
+    for (const auto& [name, value] : context.dict().items) context_scope.Set(name, value);
   }
+  Scope& top_level = NewFrame(&context_scope, program.locals);
   std::string out;
   out_ = &out;
-  Exec(program.body, root);
+  Exec(program.body, top_level);
   out_ = nullptr;
   return out;
 }
@@ -283,7 +292,7 @@ Interpreter::Flow Interpreter::ExecStmt(const Stmt& stmt, Scope& scope) {
       return Flow::kNormal;
     }
     case StmtKind::kSetBlock: {
-      std::string text = Capture(stmt.body, scope);
+      std::string text = Capture(stmt.body, NewFrame(&scope, stmt.body_locals));
       scope.Set(stmt.targets[0], stmt.expr ? ApplyBlockFilter(*stmt.expr, std::move(text), scope)
                                            : Value::String(std::move(text)));
       return Flow::kNormal;
@@ -304,10 +313,11 @@ Interpreter::Flow Interpreter::ExecStmt(const Stmt& stmt, Scope& scope) {
       return Flow::kNormal;
     }
     case StmtKind::kFilterBlock:
-      *out_ += ToStr(ApplyBlockFilter(*stmt.expr, Capture(stmt.body, scope), scope));
+      *out_ += ToStr(ApplyBlockFilter(
+          *stmt.expr, Capture(stmt.body, NewFrame(&scope, stmt.body_locals)), scope));
       return Flow::kNormal;
     case StmtKind::kWith: {
-      Scope& inner = NewScope(&scope);
+      Scope& inner = NewFrame(&scope, stmt.body_locals);
       for (size_t i = 0; i < stmt.targets.size(); ++i) {
         inner.Set(stmt.targets[i], Eval(*stmt.values[i], scope));
       }
@@ -338,12 +348,12 @@ Interpreter::Flow Interpreter::ExecFor(const Stmt& stmt, Scope& scope) {
     }
     items = std::move(kept);
   }
-  if (items.empty()) return Exec(stmt.else_body, scope);
+  if (items.empty()) return Exec(stmt.else_body, NewFrame(&scope, stmt.else_locals));
 
   const auto length = static_cast<int64_t>(items.size());
   auto last_changed = std::make_shared<std::optional<Value>>();
   for (int64_t i = 0; i < length; ++i) {
-    Scope& iteration = NewScope(&scope);
+    Scope& iteration = NewFrame(&scope, stmt.body_locals);
     Bind(stmt, stmt.targets, items[static_cast<size_t>(i)], iteration);
     Value loop = Value::Dict({
         {"index", Value::Int(i + 1)},
@@ -383,7 +393,7 @@ Interpreter::Flow Interpreter::ExecFor(const Stmt& stmt, Scope& scope) {
 Value Interpreter::MakeMacro(const Stmt& stmt, const Scope& defining_scope, std::string name) {
   return Value::MakeFunction(name, [this, &stmt, &defining_scope, name](CallArgs& args) {
     if (call_depth_ >= kMaxCallDepth) throw EvalError("maximum macro recursion depth exceeded");
-    Scope& scope = NewScope(&defining_scope);
+    Scope& scope = NewFrame(&defining_scope, stmt.body_locals);
     const auto& params = stmt.params;
     std::vector<bool> bound(params.size(), false);
     std::vector<Value> varargs;

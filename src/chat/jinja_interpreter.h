@@ -51,6 +51,8 @@ class Interpreter {
   enum class Flow { kNormal, kBreak, kContinue };
 
   Scope& NewScope(const Scope* parent) { return scopes_.emplace_back(parent); }
+  // A scope for a frame's body, with its locals (see jinja_scopes.h) undefined until assigned.
+  Scope& NewFrame(const Scope* parent, const std::vector<std::string>& locals);
 
   Value Eval(const Expr& expr, Scope& scope);
   Value EvalNode(const Expr& expr, Scope& scope);

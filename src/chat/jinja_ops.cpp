@@ -28,10 +28,23 @@ Value IntOp(char op, int64_t a, int64_t b) {
   return Value::Int(result);
 }
 
+// Python's float %: the result takes the divisor's sign (zero too).
 double FloatMod(double a, double b) {
   double r = std::fmod(a, b);
-  if (r != 0.0 && ((r < 0) != (b < 0))) r += b;
+  if (r == 0.0) return std::copysign(0.0, b);
+  if ((r < 0) != (b < 0)) r += b;
   return r;
+}
+
+// Python's float floor division: derived from fmod so that 1 // 0.1 is 9.0, as in Python.
+double FloatFloorDiv(double a, double b) {
+  double mod = std::fmod(a, b);
+  double div = (a - mod) / b;
+  if (mod != 0.0 && ((b < 0) != (mod < 0))) div -= 1.0;
+  if (div == 0.0) return std::copysign(0.0, a / b);
+  double floor_div = std::floor(div);
+  if (div - floor_div > 0.5) floor_div += 1.0;
+  return floor_div;
 }
 
 Value Arithmetic(std::string_view op, const Value& left, const Value& right) {
@@ -50,7 +63,7 @@ Value Arithmetic(std::string_view op, const Value& left, const Value& right) {
   }
   if (op == "//" || op == "%") {
     if (y == 0.0) throw EvalError("integer division or modulo by zero");
-    if (use_float) return Value::Float(op == "%" ? FloatMod(x, y) : std::floor(x / y));
+    if (use_float) return Value::Float(op == "%" ? FloatMod(x, y) : FloatFloorDiv(x, y));
     if (a == std::numeric_limits<int64_t>::min() && b == -1) throw EvalError("integer overflow");
     int64_t quotient = a / b;
     int64_t remainder = a % b;
@@ -113,7 +126,7 @@ Value ApplyBinary(std::string_view op, const Value& left, const Value& right) {
       return Value::String(left.string() + right.string());
     }
     if (left.is_list()) {
-      if (!right.is_list()) {
+      if (!right.is_list() || left.is_tuple() != right.is_tuple()) {
         throw EvalError(fmt::format("can only concatenate {} (not \"{}\") to {}", TypeName(left),
                                     TypeName(right), TypeName(left)));
       }
@@ -170,6 +183,9 @@ bool Contains(const Value& container, const Value& item) {
       }
       return false;
     case Value::Type::kDict:
+      if ((item.is_list() && !item.is_tuple()) || item.is_dict()) {
+        throw EvalError(fmt::format("unhashable type: '{}'", TypeName(item)));
+      }
       return item.is_string() && container.dict().Find(item.string()) != nullptr;
     default:
       throw EvalError(fmt::format("argument of type '{}' is not iterable", TypeName(container)));
@@ -347,7 +363,11 @@ std::string PercentFormat(const std::string& format, const Value& args) {
       throw EvalError(fmt::format("bad format '%{}{}': {}", spec, conversion, error.what()));
     }
   }
-  if (next < positional.size() && !args.is_dict()) {
+  // Python takes anything with item access but not a tuple or str (dict, list, Undefined) for a
+  // mapping here, and does not complain about unused arguments.
+  const bool mapping_like =
+      args.is_dict() || args.is_undefined() || (args.is_list() && !args.is_tuple());
+  if (next < positional.size() && !mapping_like) {
     throw EvalError("not all arguments converted during string formatting");
   }
   return out;

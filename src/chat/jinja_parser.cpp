@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "chat/jinja_expression_parser.h"
+#include "chat/jinja_scopes.h"
 
 namespace moefit::jinja {
 namespace {
@@ -80,6 +81,7 @@ class Parser : public ExpressionParser {
 
   // After "{%": one statement, including its body and end tag.
   StmtPtr ParseStatement() {
+    const NestingGuard guard(*this);
     const Token& tag = Peek();
     if (tag.kind != TokenKind::kName) FailExpected("a statement name");
     const std::string name = tag.text;
@@ -245,6 +247,10 @@ class Parser : public ExpressionParser {
 
 }  // namespace
 
-Program Parse(std::vector<Token> tokens) { return Parser(std::move(tokens)).ParseTemplate(); }
+Program Parse(std::vector<Token> tokens) {
+  Program program = Parser(std::move(tokens)).ParseTemplate();
+  AnalyzeScopes(program);
+  return program;
+}
 
 }  // namespace moefit::jinja

@@ -103,6 +103,21 @@ TEST(JinjaLoop, EachIterationHasItsOwnScope) {
   EXPECT_EQ(Render("{% if true %}{% set y = 'leaks' %}{% endif %}{{ y }}"), "leaks");
 }
 
+TEST(JinjaLoop, FramesOwnTheNamesTheyAssign) {
+  // Jinja2 binds names per frame at compile time: the top level assigns b without reading it
+  // first, so the loop (a nested frame) sees b undefined until then, not the context's b.
+  EXPECT_EQ(Render("{% for i in [1] %}[{{ b }}]{% endfor %}{% set b = 2 %}{{ b }}", R"({"b": 1})"),
+            "[]2");
+  EXPECT_EQ(Render("{{ b }}{% for i in [1] %}[{{ b }}]{% endfor %}{% set b = 2 %}", R"({"b": 1})"),
+            "1[1]");
+  EXPECT_EQ(Render("{% for i in [1] %}[{{ b }}]{% endfor %}{% if x %}{% set b = 2 %}{% endif %}",
+                   R"({"b": 1})"),
+            "[1]");
+  EXPECT_EQ(Render("{% macro m() %}[{{ b }}]{% endmacro %}{{ m() }}{% set b = 2 %}{{ m() }}",
+                   R"({"b": 1})"),
+            "[][2]");
+}
+
 TEST(JinjaLoop, NamespaceCarriesStateOutOfTheLoop) {
   EXPECT_EQ(Render("{% set ns = namespace(total=0, last=none) %}"
                    "{% for x in [1, 2, 3] %}{% set ns.total = ns.total + x %}{% set ns.last = x "
@@ -260,6 +275,17 @@ TEST(JinjaError, RaiseExceptionCarriesTheMessage) {
   EXPECT_TRUE(error.raised_by_template());
   EXPECT_EQ(error.message(), "roles must alternate");
   EXPECT_EQ(error.line(), 2);
+}
+
+TEST(JinjaError, PathologicalNestingFailsCleanly) {
+  const std::string deep_brackets =
+      "{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}";
+  EXPECT_NE(RenderError(deep_brackets).message().find("nested too deeply"), std::string::npos);
+  std::string deep_blocks;
+  for (int i = 0; i < 5000; ++i) deep_blocks += "{% if true %}";
+  EXPECT_NE(RenderError(deep_blocks).message().find("nested too deeply"), std::string::npos);
+  std::string deep_json = std::string(5000, '[') + std::string(5000, ']');
+  EXPECT_THROW(Render("{{ x }}", "{\"x\": " + deep_json + "}"), Error);
 }
 
 // ---- API ----

@@ -48,8 +48,20 @@ Value Value::MakeFunction(std::string name, std::function<Value(CallArgs&)> call
   return Make(FunctionPtr(new Function{std::move(name), std::move(call)}));
 }
 
-Value Value::FromJson(const nlohmann::ordered_json& json) {
+namespace {
+
+constexpr int kMaxJsonDepth = 512;
+
+}  // namespace
+
+Value Value::FromJson(const nlohmann::ordered_json& json) { return FromJsonAt(json, 0); }
+
+Value Value::FromJsonAt(const nlohmann::ordered_json& json, int depth) {
   using Kind = nlohmann::ordered_json::value_t;
+  if (depth > kMaxJsonDepth) {
+    throw Error(
+        fmt::format("chat template: the context nests more than {} levels deep", kMaxJsonDepth));
+  }
   switch (json.type()) {
     case Kind::null:
       return None();
@@ -71,13 +83,14 @@ Value Value::FromJson(const nlohmann::ordered_json& json) {
     case Kind::array: {
       std::vector<Value> items;
       items.reserve(json.size());
-      for (const auto& item : json) items.push_back(FromJson(item));
+      for (const auto& item : json) items.push_back(FromJsonAt(item, depth + 1));
       return List(std::move(items));
     }
     case Kind::object: {
       std::vector<std::pair<std::string, Value>> items;
       items.reserve(json.size());
-      for (const auto& [key, item] : json.items()) items.emplace_back(key, FromJson(item));
+      for (const auto& [key, item] : json.items())
+        items.emplace_back(key, FromJsonAt(item, depth + 1));
       return Dict(std::move(items));
     }
     default:
@@ -323,7 +336,7 @@ int Compare(const Value& left, const Value& right) {
     const int order = left.string().compare(right.string());
     return order < 0 ? -1 : (order > 0 ? 1 : 0);
   }
-  if (left.is_list() && right.is_list()) {
+  if (left.is_list() && right.is_list() && left.is_tuple() == right.is_tuple()) {
     const auto& a = left.items();
     const auto& b = right.items();
     for (size_t i = 0; i < a.size() && i < b.size(); ++i) {

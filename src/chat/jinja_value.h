@@ -107,6 +107,8 @@ class Value {
   using Data = std::variant<UndefinedData, NoneData, bool, int64_t, double, StringPtr, ListPtr,
                             DictPtr, FunctionPtr>;
 
+  static Value FromJsonAt(const nlohmann::ordered_json& json, int depth);
+
   template <typename T>
   static Value Make(T data) {
     Value value;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/run_memory.h"
 #include "core/error.h"
 #include "gguf/gguf_file.h"
 #include "model/model.h"
@@ -23,6 +24,7 @@ struct LogitsOptions {
   std::string out;
   bool reference = false;
   int threads = 0;
+  MemoryFlags memory;
 };
 
 std::vector<int32_t> ParseTokens(const std::string& text) {
@@ -60,13 +62,21 @@ void RegisterLogitsCommand(CLI::App& app) {
   command->add_option("--out", o->out, "Write logits here: float32 little-endian, positions x vocab");
   command->add_flag("--reference", o->reference, "Use the scalar reference path (slow; the oracle)");
   command->add_option("-t,--threads", o->threads, "Threads (default: all cores)");
+  AddMemoryFlags(*command, o->memory);
+  command->add_flag("--quiet", o->memory.quiet, "Do not print the plan");
   command->callback([o] {
     const std::vector<int32_t> tokens = ParseTokens(o->tokens);
     const GgufFile file = GgufFile::Open(o->model);
     const Model model = Model::Load(file);
-    Engine engine(model, {.kv_cells = static_cast<int64_t>(tokens.size()),
-                          .path = o->reference ? MatMulPath::kReference : MatMulPath::kFast,
-                          .threads = o->threads});
+    const int64_t positions = static_cast<int64_t>(tokens.size());
+    const RunMemory memory = PlanRun(file, o->memory, positions, positions);
+    EngineOptions options = memory.options;
+    options.kv_cells = positions;
+    options.max_batch_tokens = positions;
+    options.logit_rows = positions;  // every position's logits: beyond the plan's one row, charged
+    options.path = o->reference ? MatMulPath::kReference : MatMulPath::kFast;
+    options.threads = o->threads;
+    Engine engine(model, options);
     std::vector<BatchItem> items;
     for (int32_t token : tokens) items.push_back({0, token, true});
     const std::span<const float> logits = engine.Evaluate(items);

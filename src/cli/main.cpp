@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   moefit::RegisterTokenizeCommand(app);
   moefit::RegisterRunCommand(app);
   moefit::RegisterTemplateCommand(app);
+  moefit::RegisterBenchCommand(app);
   moefit::RegisterPlanCommand(app);
   moefit::RegisterServeCommand(app);
   try {

@@ -7,6 +7,7 @@
 
 #include "cli/chat_prompt.h"
 #include "cli/commands.h"
+#include "cli/run_memory.h"
 #include "core/error.h"
 #include "gguf/gguf_file.h"
 #include "model/model.h"
@@ -32,6 +33,7 @@ struct RunOptions {
   std::vector<std::string> stop;
   SamplerOptions sampler;
   int64_t seed = -1;
+  MemoryFlags memory;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -67,9 +69,15 @@ void Run(const RunOptions& o) {
     AddDefaultTemplateVariables(file, context);
     prompt_text = chat_template.Render(context);
   }
-  Engine engine(model, {.kv_cells = o.context,
-                        .path = o.reference ? MatMulPath::kReference : MatMulPath::kFast,
-                        .threads = o.threads});
+  const RunMemory memory = PlanRun(file, o.memory, o.context, o.batch);
+  EngineOptions engine_options = memory.options;
+  if (o.memory.mmap) {
+    engine_options.kv_cells = o.context;
+    engine_options.max_batch_tokens = o.batch;
+  }
+  engine_options.path = o.reference ? MatMulPath::kReference : MatMulPath::kFast;
+  engine_options.threads = o.threads;
+  Engine engine(model, engine_options);
   const double load_seconds = Seconds(load_start);
 
   // A rendered template already carries BOS where the model wants it.
@@ -132,6 +140,7 @@ void Run(const RunOptions& o) {
                  model.spec().architecture.c_str(), load_seconds, prompt.size(), prompt_seconds,
                  static_cast<double>(prompt.size()) / prompt_seconds, generated_tokens, generation_seconds,
                  generated_tokens / generation_seconds, finish.c_str());
+  if (!o.quiet_stats) PrintMemoryReport(memory, engine);
 }
 
 }  // namespace
@@ -159,8 +168,10 @@ void RegisterRunCommand(CLI::App& app) {
   command->add_option("--presence-penalty", o->sampler.presence_penalty, "Presence penalty");
   command->add_option("--frequency-penalty", o->sampler.frequency_penalty, "Frequency penalty");
   command->add_option("--seed", o->seed, "Sampling seed");
+  AddMemoryFlags(*command, o->memory);
   command->callback([o] {
     if (o->max_tokens < 0 || o->batch <= 0 || o->context <= 0) Fail("-n, --batch and --ctx must be positive");
+    o->memory.quiet = o->quiet_stats;
     Run(*o);
   });
 }

@@ -112,19 +112,23 @@ void Attention(const ModelSpec& spec, const LayerWeights& l, const ForwardBatch&
   MatMul(l.attn_output, attention, n, Grow(s.projected, n * spec.model_dim), path);
 }
 
-// Routed experts: route every token, group tokens by expert so each expert's weights are read
-// once per batch, then the weighted sum; plus the shared expert.
-void MixtureOfExperts(const ModelSpec& spec, const LayerWeights& l, int64_t n, MatMulPath path, ForwardScratch& s) {
+// Routed experts: route the whole batch, group its (token, expert) entries by expert, then run
+// the distinct experts in the order and groups the source asks for, each expert's weights read
+// once per batch. Every entry's output has its own row, and each token sums its experts in
+// ascending expert order afterwards, so the result does not depend on that order or grouping:
+// a streamed expert gives the same bits as a resident one.
+void MixtureOfExperts(const ModelSpec& spec, const LayerWeights& l, int layer, int64_t n, MatMulPath path,
+                      ExpertSource& source, ForwardScratch& s) {
   const int64_t dim = spec.model_dim;
   const int experts = spec.n_experts, active = spec.n_active_experts;
+  MOEFIT_CHECK(active >= 1 && active <= 256);
   float* router = Grow(s.router, n * experts);
   MatMul(l.ffn_gate_inp, s.normed.data(), n, router, path);
   int32_t* chosen = Grow(s.chosen, n * active);
   float* chosen_weight = Grow(s.chosen_weight, n * active);
-  if (static_cast<int>(s.expert_tokens.size()) < experts) s.expert_tokens.resize(static_cast<size_t>(experts));
-  for (auto& list : s.expert_tokens) list.clear();
+  int32_t* start = Grow(s.expert_start, experts + 1);  // counts first, then offsets
+  std::fill(start, start + experts + 1, 0);
   int top[256];
-  MOEFIT_CHECK(active <= 256);
   for (int64_t t = 0; t < n; ++t) {
     float* probs = router + t * experts;
     if (spec.gating == Gating::kSoftmax) {
@@ -136,31 +140,70 @@ void MixtureOfExperts(const ModelSpec& spec, const LayerWeights& l, int64_t n, M
     double sum = 0.0;
     for (int j = 0; j < active; ++j) sum += probs[top[j]];
     for (int j = 0; j < active; ++j) {
-      const float weight = spec.norm_topk ? static_cast<float>(probs[top[j]] / sum) : probs[top[j]];
       chosen[t * active + j] = top[j];
-      chosen_weight[t * active + j] = weight;
-      s.expert_tokens[static_cast<size_t>(top[j])].emplace_back(static_cast<int32_t>(t), weight);
+      chosen_weight[t * active + j] = spec.norm_topk ? static_cast<float>(probs[top[j]] / sum) : probs[top[j]];
+      ++start[top[j] + 1];
     }
   }
-  float* out = Grow(s.ffn_out, n * dim);
-  std::fill(out, out + n * dim, 0.0f);
+  // Distinct experts (ascending) with their token counts; then entry offsets per expert.
+  int32_t* distinct = Grow(s.experts, experts);
+  int32_t* uses = Grow(s.expert_uses, experts);
+  int64_t n_distinct = 0;
   for (int e = 0; e < experts; ++e) {
-    const auto& tokens = s.expert_tokens[static_cast<size_t>(e)];
-    if (tokens.empty()) continue;
-    const int64_t count = static_cast<int64_t>(tokens.size());
-    float* in = Grow(s.expert_in, count * dim);
-    for (int64_t i = 0; i < count; ++i)
-      std::copy_n(s.normed.data() + tokens[i].first * dim, dim, in + i * dim);
-    float* expert_out = Grow(s.expert_out, count * dim);
-    SwiGlu(l.ffn_gate_exps.matrix(e), l.ffn_up_exps.matrix(e), l.ffn_down_exps.matrix(e), in, count, path, s, expert_out);
-    for (int64_t i = 0; i < count; ++i) {
-      float* target = out + tokens[i].first * dim;
-      const float weight = tokens[i].second;
-      for (int64_t d = 0; d < dim; ++d) target[d] += weight * expert_out[i * dim + d];
+    if (start[e + 1] == 0) continue;
+    distinct[n_distinct] = e;
+    uses[n_distinct] = start[e + 1];
+    ++n_distinct;
+  }
+  for (int e = 0; e < experts; ++e) start[e + 1] += start[e];
+  int32_t* entry_token = Grow(s.entry_token, n * active);  // by expert, tokens ascending
+  int32_t* entry_of = Grow(s.entry_of, n * active);        // (token, j) -> entry
+  int32_t* fill = Grow(s.expert_fill, experts);
+  std::copy_n(start, experts, fill);
+  for (int64_t t = 0; t < n; ++t) {
+    for (int j = 0; j < active; ++j) {
+      const int32_t entry = fill[chosen[t * active + j]]++;
+      entry_token[entry] = static_cast<int32_t>(t);
+      entry_of[t * active + j] = entry;
+    }
+  }
+
+  source.Order(layer, std::span<int32_t>(distinct, static_cast<size_t>(n_distinct)),
+               std::span<int32_t>(uses, static_cast<size_t>(n_distinct)));
+  const int64_t capacity = source.Capacity(layer);
+  MOEFIT_CHECK(capacity >= 1);
+  if (static_cast<int64_t>(s.expert_matrices.size()) < experts) s.expert_matrices.resize(static_cast<size_t>(experts));
+  float* entry_out = Grow(s.expert_out, n * active * dim);  // (entries, model_dim)
+  for (int64_t first = 0; first < n_distinct; first += capacity) {
+    const size_t count = static_cast<size_t>(std::min(capacity, n_distinct - first));
+    const std::span<ExpertMatrices> matrices(s.expert_matrices.data(), count);
+    source.Acquire(layer, std::span<const int32_t>(distinct + first, count), std::span<const int32_t>(uses + first, count),
+                   matrices);
+    for (size_t i = 0; i < count; ++i) {
+      const int32_t e = distinct[first + static_cast<int64_t>(i)];
+      const int64_t begin = start[e], rows = start[e + 1] - start[e];
+      float* in = Grow(s.expert_in, rows * dim);
+      for (int64_t r = 0; r < rows; ++r) std::copy_n(s.normed.data() + int64_t{entry_token[begin + r]} * dim, dim, in + r * dim);
+      SwiGlu(matrices[i].gate, matrices[i].up, matrices[i].down, in, rows, path, s, entry_out + begin * dim);
+    }
+    source.Release(layer);
+  }
+  float* out = Grow(s.ffn_out, n * dim);
+  for (int64_t t = 0; t < n; ++t) {
+    int order[256];
+    for (int j = 0; j < active; ++j) order[j] = j;
+    std::sort(order, order + active, [&](int a, int b) { return chosen[t * active + a] < chosen[t * active + b]; });
+    float* target = out + t * dim;
+    std::fill(target, target + dim, 0.0f);
+    for (int k = 0; k < active; ++k) {
+      const int j = order[k];
+      const float weight = chosen_weight[t * active + j];
+      const float* row = entry_out + int64_t{entry_of[t * active + j]} * dim;
+      for (int64_t d = 0; d < dim; ++d) target[d] += weight * row[d];
     }
   }
   if (l.ffn_up_shexp) {
-    float* shared = Grow(s.expert_out, n * dim);
+    float* shared = Grow(s.shared_out, n * dim);
     SwiGlu(l.ffn_gate_shexp, l.ffn_up_shexp, l.ffn_down_shexp, s.normed.data(), n, path, s, shared);
     for (int64_t t = 0; t < n; ++t) {
       float scale = 1.0f;
@@ -174,12 +217,85 @@ void MixtureOfExperts(const ModelSpec& spec, const LayerWeights& l, int64_t n, M
   }
 }
 
+// Elements of each scratch buffer for batches of `tokens` tokens.
+struct ScratchSizes {
+  int64_t hidden = 0, q = 0, k = 0, v = 0, attention = 0;
+  int64_t router = 0, entries = 0, experts = 0, ffn = 0, expert_out = 0, shared_out = 0;
+};
+
+ScratchSizes SizesFor(const ModelSpec& spec, int64_t tokens) {
+  ScratchSizes sizes;
+  const int64_t t = tokens;
+  sizes.hidden = t * spec.model_dim;
+  sizes.q = t * spec.n_heads * spec.head_dim;
+  sizes.k = t * spec.n_kv_heads * spec.head_dim;
+  sizes.v = t * spec.n_kv_heads * spec.value_head_dim;
+  sizes.attention = t * spec.n_heads * spec.value_head_dim;
+  const bool has_dense = !spec.is_moe() || spec.leading_dense_layers > 0;
+  if (has_dense) sizes.ffn = t * spec.ffn_dim;
+  if (spec.is_moe()) {
+    sizes.router = t * spec.n_experts;
+    sizes.entries = t * spec.n_active_experts;
+    sizes.experts = spec.n_experts;
+    sizes.ffn = std::max({sizes.ffn, t * spec.expert_ffn_dim, t * spec.shared_expert_ffn_dim});
+    sizes.expert_out = sizes.entries * spec.model_dim;
+    if (spec.shared_expert_ffn_dim > 0) sizes.shared_out = sizes.hidden;
+  }
+  return sizes;
+}
+
 }  // namespace
+
+int64_t WeightsExpertSource::Capacity(int layer) const {
+  return layers_[static_cast<size_t>(layer)].ffn_gate_exps.matrices();
+}
+
+void WeightsExpertSource::Acquire(int layer, std::span<const int32_t> experts, std::span<const int32_t>,
+                                  std::span<ExpertMatrices> out) {
+  const LayerWeights& l = layers_[static_cast<size_t>(layer)];
+  for (size_t i = 0; i < experts.size(); ++i)
+    out[i] = {l.ffn_gate_exps.matrix(experts[i]), l.ffn_up_exps.matrix(experts[i]), l.ffn_down_exps.matrix(experts[i])};
+}
+
+void ForwardScratch::Reserve(const ModelSpec& spec, int64_t max_tokens) {
+  const ScratchSizes z = SizesFor(spec, max_tokens);
+  auto size = [](auto& buffer, int64_t elements) { buffer.resize(static_cast<size_t>(elements)); };
+  for (std::vector<float>* buffer : {&residual, &normed, &projected, &ffn_out, &expert_in}) size(*buffer, z.hidden);
+  size(q, z.q);
+  size(k, z.k);
+  size(v, z.v);
+  size(attention, z.attention);
+  size(router, z.router);
+  size(gate, z.ffn);
+  size(up, z.ffn);
+  size(expert_out, z.expert_out);
+  size(shared_out, z.shared_out);
+  for (std::vector<int32_t>* buffer : {&chosen, &entry_token, &entry_of}) size(*buffer, z.entries);
+  size(chosen_weight, z.entries);
+  size(expert_start, z.experts > 0 ? z.experts + 1 : 0);
+  for (std::vector<int32_t>* buffer : {&experts, &expert_uses, &expert_fill}) size(*buffer, z.experts);
+  size(expert_matrices, z.experts);
+}
+
+uint64_t ForwardScratch::Bytes(const ModelSpec& spec, int64_t max_tokens) {
+  const ScratchSizes z = SizesFor(spec, max_tokens);
+  const int64_t floats = 5 * z.hidden + z.q + z.k + z.v + z.attention + z.router + 2 * z.ffn + z.expert_out + z.shared_out +
+                         z.entries;
+  const int64_t ints = 3 * z.entries + (z.experts > 0 ? z.experts + 1 : 0) + 3 * z.experts;
+  return static_cast<uint64_t>(floats) * sizeof(float) + static_cast<uint64_t>(ints) * sizeof(int32_t) +
+         static_cast<uint64_t>(z.experts) * sizeof(ExpertMatrices);
+}
 
 void Forward(const Model& model, const ForwardBatch& batch, std::span<const KvLayerView> kv, MatMulPath path,
              ForwardScratch& s, float* logits) {
-  const ModelSpec& spec = model.spec();
-  const ModelWeights& w = model.weights();
+  Forward(model.spec(), model.weights(), batch, kv, {.path = path}, s, logits);
+}
+
+void Forward(const ModelSpec& spec, const ModelWeights& w, const ForwardBatch& batch, std::span<const KvLayerView> kv,
+             const ForwardOptions& options, ForwardScratch& s, float* logits) {
+  const MatMulPath path = options.path;
+  WeightsExpertSource own_experts(w.layers);
+  ExpertSource& experts = options.experts != nullptr ? *options.experts : own_experts;
   const int64_t n = static_cast<int64_t>(batch.tokens.size());
   const int64_t dim = spec.model_dim;
   MOEFIT_CHECK(batch.positions.size() == batch.tokens.size() && batch.cells.size() == batch.tokens.size() &&
@@ -201,7 +317,7 @@ void Forward(const Model& model, const ForwardBatch& batch, std::span<const KvLa
     for (int64_t i = 0; i < n * dim; ++i) x[i] += s.projected[i];
     for (int64_t t = 0; t < n; ++t) RmsNorm(x + t * dim, l.ffn_norm.data, dim, spec.rms_eps, s.normed.data() + t * dim);
     if (spec.LayerIsMoe(layer)) {
-      MixtureOfExperts(spec, l, n, path, s);
+      MixtureOfExperts(spec, l, layer, n, path, experts, s);
     } else {
       SwiGlu(l.ffn_gate, l.ffn_up, l.ffn_down, s.normed.data(), n, path, s, Grow(s.ffn_out, n * dim));
     }

@@ -29,16 +29,74 @@ struct ForwardBatch {
   std::span<const int32_t> logit_tokens;  // indices into the batch whose logits are wanted
 };
 
-// Activation buffers, grown to the largest batch seen and then reused.
+// The three matrices of one routed expert of one layer.
+struct ExpertMatrices {
+  TensorView gate;  // (expert_ffn_dim, model_dim)
+  TensorView up;    // (expert_ffn_dim, model_dim)
+  TensorView down;  // (model_dim, expert_ffn_dim)
+};
+
+// Where the forward pass reads routed experts from: the model's own views by default, or a
+// runtime store that streams them from disk into a bounded cache. Per MoE layer the forward
+// pass routes the whole batch first, lets the source Order() the distinct experts chosen, then
+// Acquire()s them in groups of at most Capacity(layer), computes a group and Release()s it
+// before the next; each expert is acquired at most once per layer per batch.
+class ExpertSource {
+ public:
+  virtual ~ExpertSource() = default;
+  // How many experts of `layer` can be pinned at once (>= n_active_experts).
+  virtual int64_t Capacity(int layer) const = 0;
+  // Reorders the layer's distinct chosen experts (ascending on entry), e.g. cached ones first;
+  // `uses[i]` is how many tokens chose experts[i] and moves with it.
+  virtual void Order(int layer, std::span<int32_t> experts, std::span<int32_t> uses) {
+    (void)layer, (void)experts, (void)uses;
+  }
+  // Pins `experts` of `layer` and writes their matrices to `out` (same length); the views stay
+  // valid until Release(layer). `uses` as for Order.
+  virtual void Acquire(int layer, std::span<const int32_t> experts, std::span<const int32_t> uses,
+                       std::span<ExpertMatrices> out) = 0;
+  virtual void Release(int layer) = 0;
+};
+
+// The default source: the experts' matrices in the layer weights, all pinned all the time.
+class WeightsExpertSource final : public ExpertSource {
+ public:
+  explicit WeightsExpertSource(std::span<const LayerWeights> layers) : layers_(layers) {}
+  int64_t Capacity(int layer) const override;
+  void Acquire(int layer, std::span<const int32_t> experts, std::span<const int32_t> uses,
+               std::span<ExpertMatrices> out) override;
+  void Release(int) override {}
+
+ private:
+  std::span<const LayerWeights> layers_;
+};
+
+// Activation buffers. Reserve() sizes them once for the largest batch; Forward never grows them
+// past that (it may grow them, allocating, when no Reserve() was made).
 struct ForwardScratch {
   std::vector<float> residual, normed, q, k, v, attention, projected, ffn_out;
-  std::vector<float> router, gate, up, expert_in, expert_out, scores, shared_gate;
-  std::vector<int32_t> chosen;
+  std::vector<float> router, gate, up, expert_in, expert_out, shared_out;
+  // Routing of a batch (MoE layers), per (token, slot j < n_active): chosen expert and weight;
+  // entries grouped by expert (expert_start[e] .. expert_start[e + 1]) with their (token, j).
+  std::vector<int32_t> chosen, expert_start, entry_token, entry_of, experts, expert_uses, expert_fill;
   std::vector<float> chosen_weight;
-  std::vector<std::vector<std::pair<int32_t, float>>> expert_tokens;  // per expert: (token, weight)
+  std::vector<ExpertMatrices> expert_matrices;
+
+  // Sizes every buffer for batches of up to `max_tokens` tokens.
+  void Reserve(const ModelSpec& spec, int64_t max_tokens);
+  // Bytes Reserve(spec, max_tokens) allocates.
+  static uint64_t Bytes(const ModelSpec& spec, int64_t max_tokens);
+};
+
+struct ForwardOptions {
+  MatMulPath path = MatMulPath::kFast;
+  ExpertSource* experts = nullptr;  // null: the weights' own expert views
 };
 
 // logits: (logit_tokens.size(), vocab_size), row-major.
+void Forward(const ModelSpec& spec, const ModelWeights& weights, const ForwardBatch& batch,
+             std::span<const KvLayerView> kv, const ForwardOptions& options, ForwardScratch& scratch, float* logits);
+// The same with the model's own weights.
 void Forward(const Model& model, const ForwardBatch& batch, std::span<const KvLayerView> kv, MatMulPath path,
              ForwardScratch& scratch, float* logits);
 

@@ -1,22 +1,45 @@
 // SPDX-License-Identifier: MIT
-// Engine: carries a loaded model, its KV cache and scratch; evaluates batches of tokens from any
-// number of sequences, each continuing where its cache ends.
+// Engine: carries a loaded model, its KV cache, scratch and expert store; evaluates batches of
+// tokens from any number of sequences, each continuing where its cache ends. Every byte it
+// allocates is charged to a host Budget first, so a cap is refused up front, never crossed.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
+#include "core/budget.h"
+#include "gguf/gguf_file.h"
 #include "model/forward.h"
 #include "model/model.h"
+#include "runtime/expert_store.h"
 #include "runtime/kv_cache.h"
+#include "runtime/weight_loader.h"
 
 namespace moefit {
+
+// Where the weights the CPU computes with live.
+enum class WeightResidence {
+  kMapped,  // views into the file mapping: the page cache holds them, nothing is charged for them
+  kLoaded,  // read into owned RAM (charged): what the budget counts is what the machine pays
+};
 
 struct EngineOptions {
   int64_t kv_cells = 4096;  // total positions cached across all sequences
   MatMulPath path = MatMulPath::kFast;
   int threads = 0;  // 0: all cores
+  // Memory. Every allocation (KV cache, scratch, logits, owned weights, expert cache) is
+  // charged to `host_budget` before it is made; null: an uncapped budget of the engine's own.
+  Budget* host_budget = nullptr;
+  int64_t max_batch_tokens = 512;  // scratch is sized for passes of this many tokens; larger batches take several
+  int64_t logit_rows = 1;          // rows of logits allocated up front; a batch wanting more grows them (charged)
+  WeightResidence weights = WeightResidence::kMapped;
+  const GgufFile* file = nullptr;  // the model's file: needed to load weights or stream experts
+  // Per layer: n in [n_active_experts, n_experts) streams that layer's routed experts from
+  // `file` through n cache slots; 0 (or a missing entry) keeps them with the other weights.
+  std::vector<int64_t> expert_cache_slots;
+  LoadProgressFn progress;  // hears the loading of owned weights
 };
 
 // One token of a batch: it goes at the end of its sequence.
@@ -35,18 +58,35 @@ class Engine {
   KvCache& kv_cache() { return kv_; }
 
   // Evaluates the items as one batch. Returns logits (vocab_size floats per item that wanted
-  // them, in item order); the span stays valid until the next call.
+  // them, in item order); the span stays valid until the next call. Throws moefit::Error (and
+  // leaves every sequence as it was) for a bad token, a full KV cache, logits past the budget,
+  // or a failed expert read.
   std::span<const float> Evaluate(std::span<const BatchItem> items);
   // Convenience: appends `tokens` to `seq`, returns the logits of the last one.
   std::span<const float> EvaluateSequence(int32_t seq, std::span<const int32_t> tokens);
   void RemoveSequence(int32_t seq) { kv_.Remove(seq); }
 
+  const Budget& host_budget() const { return *budget_; }
+  uint64_t owned_weight_bytes() const;     // weights read into owned RAM
+  const ExpertStore& expert_store() const { return *experts_; }
+  ExpertStoreStats expert_stats() const { return experts_->stats(); }
+
  private:
+  void LoadWeights();
+  void RunPasses(int64_t n_tokens);
+
   const Model& model_;
   EngineOptions options_;
+  std::unique_ptr<Budget> own_budget_;  // when no budget was given
+  Budget* budget_;
+  BudgetReservation vectors_reservation_, kv_reservation_, scratch_reservation_, logits_reservation_;
   KvCache kv_;
   ForwardScratch scratch_;
-  std::vector<int32_t> tokens_, positions_, cells_, logit_tokens_;
+  ModelWeights weights_;  // what the forward pass reads: the model's views, or owned copies
+  std::vector<OwnedTensor> owned_;
+  std::unique_ptr<ExpertStore> experts_;
+  std::vector<BudgetReservation> extra_logits_;  // rows beyond logit_rows, charged as batches asked
+  std::vector<int32_t> tokens_, positions_, cells_, logit_tokens_, pass_logit_tokens_;
   std::vector<std::span<const int32_t>> attend_;
   std::vector<float> logits_;
 };

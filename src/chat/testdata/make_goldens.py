@@ -190,6 +190,21 @@ FEATURES = [
     ("generation_block", "{% for m in msgs %}{% generation %}{{ m.content }}{% endgeneration %}{% endfor %}", {}),
     ("filter_block", "{% filter upper %}hello {{ name }}{% endfilter %}", {}),
     ("set_in_loop_no_leak", "{% for i in nums %}{% set last = i %}{% endfor %}[{{ last }}]", {}),
+    # --- frames: a name a frame assigns (without reading it first) is undefined in nested
+    # frames until the assignment, even when the context has it ---
+    ("frame_later_top_level_set", "{% for i in [1] %}[{{ b }}]{% endfor %}{% set b = 2 %}{{ b }}", {"b": 1}),
+    ("frame_read_first_keeps_context", "{{ b }}{% for i in [1] %}[{{ b }}]{% endfor %}{% set b = 2 %}", {"b": 1}),
+    ("frame_conditional_set", "{% for i in [1] %}[{{ b }}]{% endfor %}{% if x %}{% set b = 2 %}{% else %}{% set b = 3 %}{% endif %}", {"b": 1}),
+    ("frame_macro_before_set", "{% macro m() %}[{{ b }}]{% endmacro %}{{ m() }}{% set b = 2 %}{{ m() }}", {"b": 1}),
+    ("frame_nested_loops", "{% for i in [1] %}{% for j in [1] %}[{{ b }}]{% endfor %}{% set b = 7 %}{{ b }}{% endfor %}", {"b": 1}),
+    ("frame_set_block_target", "{% set b %}[{{ b }}]{% endset %}{{ b }}", {"b": 1}),
+    ("frame_set_block_no_leak", "{% set b %}{% set a = 'in' %}x{% endset %}{{ a }}|{{ b }}", {"a": "out"}),
+    ("frame_with_alias", "{% with a = 1 %}{% for i in [1] %}[{{ b }}]{% endfor %}{% set b = 5 %}{{ b }}{% endwith %}{{ b }}", {"b": 1}),
+    ("frame_for_else_scope", "{% for i in [] %}{% else %}{% set z = 1 %}{{ z }}{% endfor %}[{{ z }}]", {}),
+    ("frame_macro_defined_later", "{% for i in [1] %}{{ m() }}{% endfor %}{% macro m() %}x{% endmacro %}", {}),
+    ("frame_loop_reads_later_set", "{% for i in [1, 2] %}{% if i == 2 %}[{{ q }}]{% endif %}{% set q = i %}{% endfor %}", {"q": 0}),
+    ("frame_call_block", "{% macro k() %}{{ caller(1) }}{% endmacro %}{% call(x) k() %}[{{ b }}]{% set b = 3 %}{{ b }}{% endcall %}{% set b = 2 %}", {"b": 1}),
+    ("frame_filter_block", "{% filter upper %}[{{ b }}]{% endfilter %}{% set b = 'x' %}{{ b }}", {"b": "c"}),
     # --- macros ---
     ("macro_defaults", "{% macro greet(who, greeting='Hi') %}{{ greeting }}, {{ who }}!{% endmacro %}{{ greet(name) }} {{ greet('Bo', greeting='Yo') }} {{ greet(who='Cy') }}", {}),
     ("macro_missing_arg", "{% macro m(a, b) %}[{{ a }}|{{ b }}|{{ b is defined }}]{% endmacro %}{{ m(1) }}", {}),
@@ -223,6 +238,11 @@ FEATURES = [
     ("slices", "{{ nums[1:] }} {{ nums[:-1] }} {{ nums[::2] }} {{ nums[::-1] }} {{ nums[5:10] }} {{ nums[-2:] }} {{ zh[1:3] }} {{ zh[::-1] }} {{ 'abcdef'[4:1:-1] }} {{ 'abcdef'[-100:100] }}", {}),
     ("percent_format", "{{ '%s and %d' % ('a', 3) }}|{{ '%05.2f' % pi }}|{{ '%r' % 'x' }}|{{ '%-5s|' % 'ab' }}|{{ '%s' % [1, 2] }}|{{ '%x %o %%' % (255, 8) }}|{{ '%(a)s-%(b)s' % d }}", {}),
     ("str_format", "{{ '{} {}'.format(1, 'a') }}|{{ '{0}{1}{0}'.format('x', 'y') }}|{{ '{n}!'.format(n=name) }}|{{ '{:>5}'.format('r') }}|{{ '{:.2f}'.format(pi) }}|{{ '{{}}{}'.format(none) }}|{{ '{!r}'.format('q') }}", {}),
+    ("python_edge_cases", "{{ 1 // 0.1 }} {{ -7.5 // 2 }} {{ false % -3.0 }} {{ 2.5 is even }} {{ 3.0 is odd }} {{ missing is sequence }} {{ missing is callable }} {{ 0|reject('none')|list }} {{ none|map('string')|list }} {{ '' % [1] }} {{ (1/3)|wordcount }} {{ 'a_b c-d'|wordcount }} {{ (1, 2) in {'k': 1} }}", {}),
+    ("error_list_plus_tuple", "{{ [1] + (2,) }}", {}),
+    ("error_unhashable", "{{ [1] in {'k': 1} }}", {}),
+    ("error_int_of_undefined", "{{ missing|int }}", {}),
+    ("error_indent_list", "{{ [1]|indent }}", {}),
     # --- filters ---
     ("tojson_basic", "{{ d|tojson }} {{ people|tojson }} {{ zh|tojson }} {{ nothing|tojson }} {{ [1.0, 2.5, 1e20, -0.0]|tojson }}", {}),
     ("tojson_indent", "{{ {'a': [1, {}, [], {'b': 'é'}], 'c': none}|tojson(indent=2) }}", {}),

@@ -9,8 +9,10 @@ namespace moefit {
 // Weight rows [0, rows) . activation rows [0, tokens), each `elements` long:
 //   out[t * out_token_stride + r] = dot(weights + r * weight_row_bytes,
 //                                       activations + t * activation_row_bytes)
-// Activations are already in the weight type's dot type (Q8_0, Q8_K or F32). No alignment is
-// required of any pointer. Kernels never throw and never allocate.
+// Activations are already in the weight type's dot type (Q8_0, Q8_K or F32), made by the
+// table's quantizers: int8 levels in [-127, 127] (the SIMD sign tricks rely on it; Q8_K block
+// sums consistent with the levels). No alignment is required of any pointer. Kernels never
+// throw and never allocate.
 struct DotTile {
   const uint8_t* weights;
   int64_t weight_row_bytes;
