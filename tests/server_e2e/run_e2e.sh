@@ -17,6 +17,7 @@ vocab="$fixtures/models/tiny-qwen3moe-q8_0.gguf"
 [ -f "$vocab" ] || skip "$vocab is missing (the test model takes its Qwen3 tokenizer (4122 tokens) and chat template from it)"
 
 mkdir -p "$work"
+work=$(cd "$work" && pwd)
 if [ ! -f "$work/node_modules/openai/package.json" ]; then
   echo "installing openai@^6 into $work"
   (cd "$work" && { [ -f package.json ] || echo '{"private": true}' > package.json; } &&
@@ -25,6 +26,6 @@ if [ ! -f "$work/node_modules/openai/package.json" ]; then
 fi
 
 model="$work/tiny-qwen3moe-e2e.gguf"
-"$moefit" synth -o "$model" --vocab "$vocab" --seed 5 >/dev/null
+synth_log=$("$moefit" synth -o "$model" --vocab "$vocab" --seed 5 2>&1) || { echo "$synth_log"; exit 1; }
 
 E2E_NODE_MODULES="$work/node_modules" exec node "$here/e2e.mjs" "$moefit" "$model" "$here/scripted_replies.json"
