@@ -169,6 +169,13 @@ TEST(Cli, SynthInspectRunAndClearErrors) {
   EXPECT_EQ(result.status, 0) << result.out;
   EXPECT_NE(result.out.find("<|im_start|>assistant"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("tokens/s"), std::string::npos) << result.out;
+  result = Shell(fmt::format("{} bench -m {} -p 8 -n 4 -r 2 --parallel 2 -o json", kMoefit, model.string()));
+  ASSERT_EQ(result.status, 0) << result.out;
+  const nlohmann::json bench = nlohmann::json::parse(result.out);
+  ASSERT_EQ(bench["tests"].size(), 2u);
+  EXPECT_EQ(bench["tests"][0]["test"], "pp8");
+  EXPECT_EQ(bench["tests"][1]["test"], "tg4 x2");
+  EXPECT_GT(bench["tests"][1]["tokens_per_s_median"].get<double>(), 0.0);
   // Bad input: a message and a non-zero status, never a crash.
   result = Shell(fmt::format("{} run -m /nonexistent.gguf 2>&1", kMoefit));
   EXPECT_EQ(result.status, 1);

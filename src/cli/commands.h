@@ -12,6 +12,8 @@ void RegisterLogitsCommand(CLI::App& app);
 void RegisterTokenizeCommand(CLI::App& app);
 void RegisterRunCommand(CLI::App& app);
 void RegisterTemplateCommand(CLI::App& app);
+void RegisterBenchCommand(CLI::App& app);
 void RegisterPlanCommand(CLI::App& app);
+void RegisterServeCommand(CLI::App& app);
 
 }  // namespace moefit

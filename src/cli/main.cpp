@@ -18,7 +18,9 @@ int main(int argc, char** argv) {
   moefit::RegisterTokenizeCommand(app);
   moefit::RegisterRunCommand(app);
   moefit::RegisterTemplateCommand(app);
+  moefit::RegisterBenchCommand(app);
   moefit::RegisterPlanCommand(app);
+  moefit::RegisterServeCommand(app);
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {

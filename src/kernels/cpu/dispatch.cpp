@@ -257,8 +257,9 @@ std::string DescribeKernelTable(const KernelTable& table) {
       ++scalar;
       continue;
     }
-    text += fmt::format("  {} {} x {}: {}{}\n", choice.op, DTypeName(choice.type), DTypeName(choice.activation_type),
-                        IsaName(choice.isa), choice.multi_row ? " (multi-row)" : "");
+    const bool dot = choice.op == "dot";
+    text += fmt::format("  {} {} {} {}: {}{}\n", choice.op, DTypeName(choice.type), dot ? "x" : "->",
+                        DTypeName(choice.activation_type), IsaName(choice.isa), choice.multi_row ? " (multi-row)" : "");
   }
   text += fmt::format("  {} other entries: scalar reference\n", scalar);
   return text;

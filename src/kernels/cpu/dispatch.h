@@ -85,7 +85,7 @@ struct KernelChoice {
   bool multi_row;  // has a rows x tokens tile kernel
 };
 std::vector<KernelChoice> ListKernelChoices(const KernelTable& table);
-// One line per SIMD choice, e.g. "dot Q4_K x Q8_K: avx2 (multi-row)".
+// One line per SIMD choice, e.g. "dot Q4_K x Q8_K: avx2 (multi-row)", "quantize F32 -> Q8_K: avx2".
 std::string DescribeKernelTable(const KernelTable& table);
 
 }  // namespace moefit

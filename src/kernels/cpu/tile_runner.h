@@ -16,6 +16,10 @@
 
 namespace moefit::cpu_detail {
 
+// How far ahead of the current block each weight row is prefetched (software prefetch keeps
+// several rows' DRAM reads in flight; the hardware prefetcher alone leaves latency exposed).
+constexpr int64_t kPrefetchDistance = 1024;
+
 // Rows [row, row + kRows) against every token; the rows stay in L1 while the tokens go by.
 template <typename Kernel, int kRows>
 void RunRowGroup(const DotTile& tile, int64_t row) {

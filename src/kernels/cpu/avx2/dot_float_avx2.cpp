@@ -9,16 +9,19 @@ namespace moefit::avx2 {
 namespace {
 
 struct F32Format {
+  static constexpr int kBytes = 4;
   static __m256 Load8(const uint8_t* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); }
   static float Load1(const uint8_t* row, int64_t i) { return LoadFloat(row + 4 * i); }
 };
 
 struct F16Format {
+  static constexpr int kBytes = 2;
   static __m256 Load8(const uint8_t* row, int64_t i) { return _mm256_cvtph_ps(Load128(row + 2 * i)); }
   static float Load1(const uint8_t* row, int64_t i) { return HalfToFloat(row + 2 * i); }
 };
 
 struct BF16Format {
+  static constexpr int kBytes = 2;
   static __m256 Load8(const uint8_t* row, int64_t i) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(Load128(row + 2 * i)), 16));
   }
@@ -42,6 +45,7 @@ struct FloatKernel {
     for (; i + 16 <= elements; i += 16) {
       const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
       for (int r = 0; r < kRows; ++r) {
+        Prefetch<Format::kBytes * 16>(w + r * stride + Format::kBytes * i);
         acc0[r] = _mm256_fmadd_ps(Format::Load8(w + r * stride, i), x0, acc0[r]);
         acc1[r] = _mm256_fmadd_ps(Format::Load8(w + r * stride, i + 8), x1, acc1[r]);
       }

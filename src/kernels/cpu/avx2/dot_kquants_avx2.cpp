@@ -31,16 +31,27 @@ inline __m256i BitToBit4(__m256i bytes, int bit) {
   return _mm256_and_si256(shifted, _mm256_set1_epi8(0x10));
 }
 
-// The eight 6-bit scales and mins of a Q4_K / Q5_K block (12 packed bytes), one per byte:
-// sub-block j < 4 in the low 6 bits of bytes j and j + 4; j >= 4 in the nibbles of byte j + 4
-// plus the top 2 bits of bytes j - 4 (scale) and j (min).
-inline void UnpackScalesMinsK4(const uint8_t* packed, uint64_t& scales, uint64_t& mins) {
-  const uint32_t w0 = LoadU32(packed), w1 = LoadU32(packed + 4), w2 = LoadU32(packed + 8);
-  const uint32_t scales_low = w0 & 0x3f3f3f3fu, mins_low = w1 & 0x3f3f3f3fu;
-  const uint32_t scales_high = (w2 & 0x0f0f0f0fu) | ((w0 >> 6) & 0x03030303u) << 4;
-  const uint32_t mins_high = ((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 6) & 0x03030303u) << 4;
-  scales = scales_low | static_cast<uint64_t>(scales_high) << 32;
-  mins = mins_low | static_cast<uint64_t>(mins_high) << 32;
+// The eight 6-bit scales (bytes 0-7) and mins (bytes 8-15) of a Q4_K / Q5_K block from its 12
+// packed bytes at p: sub-block j < 4 in the low 6 bits of bytes j and j + 4; j >= 4 in the
+// nibbles of byte j + 4 plus the top 2 bits of bytes j - 4 (scale) and j (min). Reads 16 bytes
+// (the block goes on past the 12).
+inline __m128i UnpackScalesMinsK4(const uint8_t* p) {
+  const __m128i packed = Load128(p);
+  // a = s0..3 s8..11 s4..7 s8..11, b = - s0..3 - s4..7
+  const __m128i a = _mm_shuffle_epi8(packed, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+  const __m128i b = _mm_shuffle_epi8(packed, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
+  const __m128i low_bits =
+      _mm_and_si128(a, _mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0));
+  const __m128i high_nibbles =
+      _mm_and_si128(_mm_srli_epi16(a, 4), _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15));
+  const __m128i top_bits = _mm_and_si128(
+      _mm_srli_epi16(b, 2), _mm_setr_epi8(0, 0, 0, 0, 48, 48, 48, 48, 0, 0, 0, 0, 48, 48, 48, 48));  // bits 6-7 -> 4-5
+  return _mm_or_si128(_mm_or_si128(low_bits, high_nibbles), top_bits);
+}
+
+// Two F16 scales at p (d, dmin) times yd: lanes 0 and 1.
+inline __m128 ScalePair(const uint8_t* p, __m128 yd) {
+  return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int32_t>(LoadU32(p)))), yd);
 }
 
 // Q4_K (144 bytes: d, dmin, scales[12], qs[128]) and Q5_K (176 bytes: d, dmin, scales[12],
@@ -56,26 +67,20 @@ struct K4Kernel {
   static void Run(const uint8_t* w, int64_t stride, const uint8_t* act, int64_t elements, float* out) {
     const __m256i low_mask = _mm256_set1_epi8(0x0f);
     __m256 acc[kRows];
-    float min_acc[kRows];
-    for (int r = 0; r < kRows; ++r) {
-      acc[r] = _mm256_setzero_ps();
-      min_acc[r] = 0;
-    }
+    for (int r = 0; r < kRows; ++r) acc[r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < elements / kQK_K; ++b) {
       const uint8_t* y = act + b * kActBlock;
-      const float yd = LoadFloat(y);
+      const __m128 yd = _mm_set1_ps(LoadFloat(y));
       const int8_t* yq = reinterpret_cast<const int8_t*>(y + kActLevels);
-      const __m256i bsums = Load256(y + kActSums);
-      // Sums of each sub-block's 32 activations (8 x int16).
-      const __m128i sub_sums = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+      const __m256i bsums = Load256(y + kActSums);  // 16 x int16: sums of each 16 activations
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * kBlockBytes;
-        uint64_t scales, mins;
-        UnpackScalesMinsK4(x + 4, scales, mins);
-        const int min_sum =
-            HorizontalSum(_mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mins))), sub_sums));
-        const __m256i scales16 =
-            _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(scales))));
+        Prefetch<kBlockBytes>(x);
+        const __m128i scales_mins = UnpackScalesMinsK4(x + 4);
+        // min_j * (bsums[2j] + bsums[2j + 1]) in 8 int32 lanes, from the mins doubled up.
+        const __m256i min_sums =
+            _mm256_madd_epi16(bsums, _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scales_mins, scales_mins)));
+        const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales_mins));
         const uint8_t* qs = x + kQs;
         __m256i high_bits = _mm256_setzero_si256();
         if constexpr (kFifthBit) high_bits = Load256(x + 16);
@@ -95,11 +100,12 @@ struct K4Kernel {
           sum = _mm256_add_epi32(sum,
                                  _mm256_madd_epi16(dot_high, _mm256_shuffle_epi8(scales16, BroadcastLane16(2 * p + 1))));
         }
-        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(HalfToFloat(x) * yd), acc[r]);
-        min_acc[r] += (HalfToFloat(x + 2) * yd) * static_cast<float>(min_sum);
+        const __m128 d = ScalePair(x, yd);  // d * yd, dmin * yd
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_broadcastss_ps(d), acc[r]);
+        acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sums), _mm256_broadcastss_ps(_mm_movehdup_ps(d)), acc[r]);
       }
     }
-    for (int r = 0; r < kRows; ++r) out[r] = HorizontalSum(acc[r]) - min_acc[r];
+    StoreSums<kRows>(acc, out);
   }
 };
 
@@ -120,6 +126,7 @@ struct Q6_KKernel {
       const __m256i bsums = Load256(y + kActSums);
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockQ6_K));
+        Prefetch<sizeof(BlockQ6_K)>(x);
         const __m128i scales8 = Load128(x + 192);
         const __m256i offset = _mm256_madd_epi16(bsums, _mm256_cvtepi8_epi16(scales8));
         __m256i sum = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5));
@@ -170,6 +177,7 @@ struct IQ4_XSKernel {
       const int8_t* yq = reinterpret_cast<const int8_t*>(y + kActLevels);
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockIQ4_XS));
+        Prefetch<sizeof(BlockIQ4_XS)>(x);
         const __m256i low = _mm256_and_si256(
             _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int32_t>(LoadU32(x + 4))), low_shifts), _mm256_set1_epi32(15));
         const __m256i high = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(LoadU16(x + 2)), high_shifts),

@@ -28,6 +28,7 @@ struct Q8_0Kernel {
       const float yd = HalfToFloat(y);
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockQ8_0));
+        if (b % (64 / sizeof(BlockQ8_0)) == 0) Prefetch<64>(x);
         const __m256i sums = _mm256_madd_epi16(MulSigned8(Load256(x + 2), yq), Ones16());
         acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(HalfToFloat(x) * yd), acc[r]);
       }
@@ -51,6 +52,7 @@ struct Q4_0Kernel {
       const __m256i offset = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), yq), Ones16());
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockQ4_0));
+        if (b % (64 / sizeof(BlockQ4_0)) == 0) Prefetch<64>(x);
         const __m256i levels = SplitNibbles(Load128(x + 2));  // 0..15
         const __m256i sums = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(levels, yq), Ones16()), offset);
         acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(HalfToFloat(x) * yd), acc[r]);
@@ -77,6 +79,7 @@ struct IQ4_NLKernel {
       const float yd = HalfToFloat(y);
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockIQ4_NL));
+        if (b % (64 / sizeof(BlockIQ4_NL)) == 0) Prefetch<64>(x);
         const __m256i levels = _mm256_shuffle_epi8(table, SplitNibbles(Load128(x + 2)));
         const __m256i sums = _mm256_madd_epi16(MulSigned8(levels, yq), Ones16());
         acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(HalfToFloat(x) * yd), acc[r]);

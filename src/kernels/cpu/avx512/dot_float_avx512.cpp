@@ -9,6 +9,7 @@ namespace moefit::avx512 {
 namespace {
 
 struct F32Format {
+  static constexpr int kBytes = 4;
   static __m512 Load16(const uint8_t* row, int64_t i) { return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i); }
   static __m512 LoadPart(const uint8_t* row, int64_t i, __mmask16 mask) {
     return _mm512_maskz_loadu_ps(mask, reinterpret_cast<const float*>(row) + i);
@@ -16,6 +17,7 @@ struct F32Format {
 };
 
 struct F16Format {
+  static constexpr int kBytes = 2;
   static __m512 Load16(const uint8_t* row, int64_t i) { return _mm512_cvtph_ps(Load256(row + 2 * i)); }
   static __m512 LoadPart(const uint8_t* row, int64_t i, __mmask16 mask) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, row + 2 * i));
@@ -23,6 +25,7 @@ struct F16Format {
 };
 
 struct BF16Format {
+  static constexpr int kBytes = 2;
   static __m512 Widen(__m256i bits) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16)); }
   static __m512 Load16(const uint8_t* row, int64_t i) { return Widen(Load256(row + 2 * i)); }
   static __m512 LoadPart(const uint8_t* row, int64_t i, __mmask16 mask) {
@@ -42,6 +45,7 @@ struct FloatKernel {
     for (; i + 32 <= elements; i += 32) {
       const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
       for (int r = 0; r < kRows; ++r) {
+        Prefetch<Format::kBytes * 32>(w + r * stride + Format::kBytes * i);
         acc0[r] = _mm512_fmadd_ps(Format::Load16(w + r * stride, i), x0, acc0[r]);
         acc1[r] = _mm512_fmadd_ps(Format::Load16(w + r * stride, i + 16), x1, acc1[r]);
       }

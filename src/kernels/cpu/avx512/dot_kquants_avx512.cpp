@@ -35,13 +35,24 @@ inline __m512i SpreadLanes16(int first) {
 
 inline float HorizontalSum(__m512 v) { return _mm512_reduce_add_ps(v); }
 
-inline void UnpackScalesMinsK4(const uint8_t* packed, uint64_t& scales, uint64_t& mins) {
-  const uint32_t w0 = LoadU32(packed), w1 = LoadU32(packed + 4), w2 = LoadU32(packed + 8);
-  const uint32_t scales_low = w0 & 0x3f3f3f3fu, mins_low = w1 & 0x3f3f3f3fu;
-  const uint32_t scales_high = (w2 & 0x0f0f0f0fu) | ((w0 >> 6) & 0x03030303u) << 4;
-  const uint32_t mins_high = ((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 6) & 0x03030303u) << 4;
-  scales = scales_low | static_cast<uint64_t>(scales_high) << 32;
-  mins = mins_low | static_cast<uint64_t>(mins_high) << 32;
+// The eight 6-bit scales (bytes 0-7) and mins (bytes 8-15) of a Q4_K / Q5_K block from its 12
+// packed bytes at p (layout in the AVX2 file). Reads 16 bytes (the block goes on past the 12).
+inline __m128i UnpackScalesMinsK4(const uint8_t* p) {
+  const __m128i packed = Load128(p);
+  const __m128i a = _mm_shuffle_epi8(packed, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+  const __m128i b = _mm_shuffle_epi8(packed, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
+  const __m128i low_bits =
+      _mm_and_si128(a, _mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0));
+  const __m128i high_nibbles =
+      _mm_and_si128(_mm_srli_epi16(a, 4), _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15));
+  const __m128i top_bits =
+      _mm_and_si128(_mm_srli_epi16(b, 2), _mm_setr_epi8(0, 0, 0, 0, 48, 48, 48, 48, 0, 0, 0, 0, 48, 48, 48, 48));
+  return _mm_or_si128(_mm_or_si128(low_bits, high_nibbles), top_bits);
+}
+
+// Two F16 scales at p (d, dmin) times yd: lanes 0 and 1.
+inline __m128 ScalePair(const uint8_t* p, __m128 yd) {
+  return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int32_t>(LoadU32(p)))), yd);
 }
 
 // Q4_K / Q5_K (see the AVX2 file for the algebra). Chunk c holds qs[64c .. 64c + 63]: its low
@@ -56,17 +67,16 @@ struct K4Kernel {
   static void Run(const uint8_t* w, int64_t stride, const uint8_t* act, int64_t elements, float* out) {
     const __m512i low_mask = _mm512_set1_epi8(0x0f);
     __m512 acc[kRows];
-    float min_acc[kRows];
+    __m256 min_acc[kRows];
     for (int r = 0; r < kRows; ++r) {
       acc[r] = _mm512_setzero_ps();
-      min_acc[r] = 0;
+      min_acc[r] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < elements / kQK_K; ++b) {
       const uint8_t* y = act + b * kActBlock;
-      const float yd = LoadFloat(y);
+      const __m128 yd = _mm_set1_ps(LoadFloat(y));
       const uint8_t* yq = y + kActLevels;
-      const __m256i bsums = Load256(y + kActSums);
-      const __m128i sub_sums = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+      const __m256i bsums = Load256(y + kActSums);  // 16 x int16: sums of each 16 activations
       __m512i y_low[2], y_high[2];
       for (int c = 0; c < 2; ++c) {
         y_low[c] = Concat(Load256(yq + 128 * c), Load256(yq + 128 * c + 64));
@@ -74,12 +84,12 @@ struct K4Kernel {
       }
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * kBlockBytes;
-        uint64_t scales, mins;
-        UnpackScalesMinsK4(x + 4, scales, mins);
-        const int min_sum =
-            HorizontalSum(_mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mins))), sub_sums));
-        const __m512i scales16 =
-            _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(scales))));
+        Prefetch<kBlockBytes>(x);
+        const __m128i scales_mins = UnpackScalesMinsK4(x + 4);
+        // min_j * (bsums[2j] + bsums[2j + 1]) in 8 int32 lanes, from the mins doubled up.
+        const __m256i min_sums =
+            _mm256_madd_epi16(bsums, _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scales_mins, scales_mins)));
+        const __m512i scales16 = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(scales_mins));
         __m512i high_bits = _mm512_setzero_si512();
         if constexpr (kFifthBit) high_bits = _mm512_broadcast_i64x4(Load256(x + 16));
         __m512i sum = _mm512_setzero_si512();
@@ -103,11 +113,12 @@ struct K4Kernel {
           sum = _mm512_dpwssd_epi32(sum, _mm512_maddubs_epi16(high, y_high[c]),
                                     _mm512_shuffle_epi8(scales16, BroadcastLanes16(4 * c + 1, 4 * c + 3)));
         }
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_set1_ps(HalfToFloat(x) * yd), acc[r]);
-        min_acc[r] += (HalfToFloat(x + 2) * yd) * static_cast<float>(min_sum);
+        const __m128 d = ScalePair(x, yd);  // d * yd, dmin * yd
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_broadcastss_ps(d), acc[r]);
+        min_acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(min_sums), _mm256_broadcastss_ps(_mm_movehdup_ps(d)), min_acc[r]);
       }
     }
-    for (int r = 0; r < kRows; ++r) out[r] = HorizontalSum(acc[r]) - min_acc[r];
+    for (int r = 0; r < kRows; ++r) out[r] = HorizontalSum(acc[r]) - HorizontalSum(min_acc[r]);
   }
 };
 
@@ -132,6 +143,7 @@ struct Q6_KKernel {
       for (int i = 0; i < 4; ++i) ys[i] = Load512(yq + 64 * i);
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockQ6_K));
+        Prefetch<sizeof(BlockQ6_K)>(x);
         const __m256i scales16 = _mm256_cvtepi8_epi16(Load128(x + 192));
         const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(bsums, scales16), 5);
         __m512i sum = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), offset));
@@ -182,6 +194,7 @@ struct IQ4_XSKernel {
       }
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockIQ4_XS));
+        Prefetch<sizeof(BlockIQ4_XS)>(x);
         const __m256i low = _mm256_and_si256(
             _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int32_t>(LoadU32(x + 4))), low_shifts), _mm256_set1_epi32(15));
         const __m256i high = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(LoadU16(x + 2)), high_shifts),

@@ -30,6 +30,7 @@ struct Q8_0Kernel {
       const float yd = HalfToFloat(y);
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockQ8_0));
+        if (b % (64 / sizeof(BlockQ8_0)) == 0) Prefetch<64>(x);
         const __m256i sums = DotSigned8(Load256(x + 2), yq);
         acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(HalfToFloat(x) * yd), acc[r]);
       }
@@ -53,6 +54,7 @@ struct Q4_0Kernel {
       const __m256i offset = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(8), yq);
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockQ4_0));
+        if (b % (64 / sizeof(BlockQ4_0)) == 0) Prefetch<64>(x);
         const __m256i sums = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), SplitNibbles(Load128(x + 2)), yq), offset);
         acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(HalfToFloat(x) * yd), acc[r]);
       }
@@ -77,6 +79,7 @@ struct IQ4_NLKernel {
       const float yd = HalfToFloat(y);
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockIQ4_NL));
+        if (b % (64 / sizeof(BlockIQ4_NL)) == 0) Prefetch<64>(x);
         const __m256i sums = DotSigned8(_mm256_shuffle_epi8(table, SplitNibbles(Load128(x + 2))), yq);
         acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(HalfToFloat(x) * yd), acc[r]);
       }

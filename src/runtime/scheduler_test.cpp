@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: MIT
+// Scheduler on a tiny synthesized model: generation ends for each reason, batched results equal
+// solo results (greedy and seeded sampling), new requests join running ones, cancellation frees
+// KV cells at once, and full queues, oversized prompts and bad tokens are refused.
+#include "runtime/scheduler.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "gguf/gguf_file.h"
+#include "model/model.h"
+#include "model/synth.h"
+
+namespace moefit {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct TinyModel {
+  fs::path path;
+  std::unique_ptr<GgufFile> file;
+  std::unique_ptr<Model> model;
+  TinyModel() {
+    SynthOptions options = SynthPreset("tiny");
+    options.n_layers = 2;
+    options.model_dim = 64;
+    options.vocab_size = 300;
+    options.seed = 7;
+    path = fs::temp_directory_path() / fmt::format("moefit_scheduler_test_{}.gguf", ::getpid());
+    SynthesizeModel(options, path.string());
+    file = std::make_unique<GgufFile>(GgufFile::Open(path.string()));
+    model = std::make_unique<Model>(Model::Load(*file));
+  }
+  ~TinyModel() { fs::remove(path); }
+};
+
+const Model& Tiny() {
+  static TinyModel tiny;
+  return *tiny.model;
+}
+
+std::vector<int32_t> Prompt(int length, int32_t first) {
+  std::vector<int32_t> prompt;
+  for (int i = 0; i < length; ++i) prompt.push_back((first + i * 7) % 250 + 3);
+  return prompt;
+}
+
+struct Result {
+  std::vector<int32_t> tokens;
+  GenerationUpdate last;
+};
+
+// Drains a stream until it finishes (bounded: a hung scheduler fails the test instead of hanging).
+Result Collect(GenerationStream& stream) {
+  Result result;
+  for (int polls = 0; polls < 3000; ++polls) {
+    GenerationUpdate update;
+    if (!stream.Wait(update, 10ms)) continue;
+    result.tokens.insert(result.tokens.end(), update.tokens.begin(), update.tokens.end());
+    result.last = update;
+    if (update.finished()) return result;
+  }
+  ADD_FAILURE() << "the stream did not finish";
+  return result;
+}
+
+SamplerOptions Greedy() { return {.temperature = 0.0f}; }
+
+// The plain single-sequence loop the scheduler must reproduce.
+std::vector<int32_t> DirectGreedy(const std::vector<int32_t>& prompt, int n) {
+  Engine engine(Tiny(), {.kv_cells = 256, .threads = 1});
+  Sampler sampler(Greedy());
+  std::span<const float> logits = engine.EvaluateSequence(0, prompt);
+  std::vector<int32_t> out;
+  for (int i = 0; i < n; ++i) {
+    const int32_t token = sampler.Sample(logits);
+    out.push_back(token);
+    const int32_t one[] = {token};
+    logits = engine.EvaluateSequence(0, one);
+  }
+  return out;
+}
+
+TEST(Scheduler, GeneratesMaxTokensLikeTheDirectLoop) {
+  Engine engine(Tiny(), {.kv_cells = 256, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 2, .batch_tokens = 8, .threads = 1});  // prompt in 3 chunks
+  const std::vector<int32_t> prompt = Prompt(20, 1);
+  auto stream = scheduler.Submit({.prompt = prompt, .max_tokens = 12, .sampler = Greedy()});
+  const Result result = Collect(*stream);
+  EXPECT_EQ(result.last.finish, FinishReason::kLength);
+  EXPECT_EQ(result.last.prompt_tokens, 20);
+  EXPECT_EQ(result.last.generated_tokens, 12);
+  EXPECT_EQ(result.tokens, DirectGreedy(prompt, 12));
+  const SchedulerStats stats = scheduler.Stats();
+  EXPECT_EQ(stats.kv_cells_used, 0);
+  EXPECT_EQ(stats.generated_tokens_total, 12);
+  EXPECT_EQ(stats.prompt_tokens_total, 20);
+}
+
+TEST(Scheduler, EndTokenStopsAndIsNotEmitted) {
+  Engine engine(Tiny(), {.kv_cells = 128, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 2, .threads = 1});
+  auto scripted = scheduler.Submit({.prompt = Prompt(5, 2), .max_tokens = 50, .scripted_tokens = {10, 11, 12}});
+  const Result a = Collect(*scripted);
+  EXPECT_EQ(a.tokens, (std::vector<int32_t>{10, 11, 12}));
+  EXPECT_EQ(a.last.finish, FinishReason::kEndToken);
+  // Greedy continuation whose first token is declared an end token: nothing is emitted.
+  const std::vector<int32_t> prompt = Prompt(6, 3);
+  const int32_t first = DirectGreedy(prompt, 1)[0];
+  auto ended = scheduler.Submit({.prompt = prompt, .max_tokens = 50, .sampler = Greedy(), .end_tokens = {first}});
+  const Result b = Collect(*ended);
+  EXPECT_TRUE(b.tokens.empty());
+  EXPECT_EQ(b.last.finish, FinishReason::kEndToken);
+}
+
+TEST(Scheduler, StopsWhenTheContextIsFull) {
+  Engine engine(Tiny(), {.kv_cells = 128, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 2, .context = 32, .threads = 1});
+  auto stream = scheduler.Submit({.prompt = Prompt(20, 4), .sampler = Greedy()});
+  const Result result = Collect(*stream);
+  EXPECT_EQ(result.last.finish, FinishReason::kContextFull);
+  EXPECT_EQ(result.tokens.size(), 12u);  // 20 + 12 = the context
+}
+
+// Same seed + temperature 0 (and a seeded sampler too) give the same tokens alone or batched.
+TEST(Scheduler, BatchedEqualsAlone) {
+  const std::vector<int32_t> prompt = Prompt(17, 5);
+  const SamplerOptions seeded{.temperature = 0.9f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f, .seed = 99};
+  Result greedy_alone, seeded_alone;
+  {
+    Engine engine(Tiny(), {.kv_cells = 512, .threads = 1});
+    Scheduler scheduler(engine, {.max_sequences = 4, .threads = 1});
+    greedy_alone = Collect(*scheduler.Submit({.prompt = prompt, .max_tokens = 24, .sampler = Greedy()}));
+    seeded_alone = Collect(*scheduler.Submit({.prompt = prompt, .max_tokens = 24, .sampler = seeded}));
+  }
+  Engine engine(Tiny(), {.kv_cells = 512, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 4, .batch_tokens = 16, .threads = 1});
+  // Others first, so the two under test join a batch already decoding.
+  const SamplerOptions other{.temperature = 1.0f, .seed = 5};
+  auto noise1 = scheduler.Submit({.prompt = Prompt(30, 6), .max_tokens = 40, .sampler = other});
+  auto noise2 = scheduler.Submit({.prompt = Prompt(9, 7), .max_tokens = 30, .sampler = Greedy()});
+  auto greedy = scheduler.Submit({.prompt = prompt, .max_tokens = 24, .sampler = Greedy()});
+  auto sampled = scheduler.Submit({.prompt = prompt, .max_tokens = 24, .sampler = seeded});
+  EXPECT_EQ(Collect(*greedy).tokens, greedy_alone.tokens);
+  EXPECT_EQ(Collect(*sampled).tokens, seeded_alone.tokens);
+  EXPECT_EQ(Collect(*noise1).tokens.size(), 40u);
+  EXPECT_EQ(Collect(*noise2).tokens.size(), 30u);
+  EXPECT_EQ(scheduler.Stats().kv_cells_used, 0);
+}
+
+TEST(Scheduler, NewRequestStartsWhileAnotherRuns) {
+  Engine engine(Tiny(), {.kv_cells = 8192, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 2, .context = 8192, .threads = 1});
+  // Long, but leaving cells to spare: a request without max_tokens reserves its whole context.
+  auto endless = scheduler.Submit({.prompt = Prompt(8, 8), .max_tokens = 4000, .sampler = Greedy()});
+  GenerationUpdate update;
+  ASSERT_TRUE(endless->Wait(update, 10s));  // it is decoding
+  auto quick = scheduler.Submit({.prompt = Prompt(8, 9), .max_tokens = 3, .sampler = Greedy()});
+  const Result result = Collect(*quick);
+  EXPECT_EQ(result.tokens.size(), 3u);
+  GenerationUpdate later;
+  ASSERT_TRUE(endless->Wait(later, 1s));
+  EXPECT_FALSE(later.finished()) << "the long request still runs";
+  endless->Cancel();
+  EXPECT_EQ(Collect(*endless).last.finish, FinishReason::kCancelled);
+}
+
+TEST(Scheduler, CancelFreesCellsAtOnce) {
+  Engine engine(Tiny(), {.kv_cells = 512, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 2, .context = 512, .threads = 1});
+  auto stream = scheduler.Submit({.prompt = Prompt(40, 10), .sampler = Greedy()});
+  GenerationUpdate update;
+  int64_t received = 0;
+  while (received < 2 && stream->Wait(update, 10s)) received += static_cast<int64_t>(update.tokens.size());
+  // Stats are published at the end of each step: after the second token, the first step's are in.
+  EXPECT_GE(scheduler.Stats().kv_cells_used, 40);  // the prompt at least
+  stream->Cancel();
+  const Result result = Collect(*stream);
+  EXPECT_EQ(result.last.finish, FinishReason::kCancelled);
+  EXPECT_EQ(scheduler.Stats().kv_cells_used, 0);
+  EXPECT_EQ(engine.kv_cache().free_cells(), 512);
+  EXPECT_EQ(scheduler.Stats().active, 0);
+}
+
+TEST(Scheduler, RefusesWhenTheQueueIsFull) {
+  Engine engine(Tiny(), {.kv_cells = 256, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 1, .queue_capacity = 1, .context = 256, .threads = 1});
+  auto running = scheduler.Submit({.prompt = Prompt(4, 11), .sampler = Greedy()});
+  GenerationUpdate update;
+  ASSERT_TRUE(running->Wait(update, 10s));  // admitted, so the queue is empty again
+  auto waiting = scheduler.Submit({.prompt = Prompt(4, 12), .max_tokens = 2, .sampler = Greedy()});
+  try {
+    scheduler.Submit({.prompt = Prompt(4, 13), .max_tokens = 2});
+    ADD_FAILURE() << "a third request was accepted";
+  } catch (const SchedulerRefusal& refusal) {
+    EXPECT_EQ(refusal.kind(), SchedulerRefusal::Kind::kQueueFull);
+  }
+  EXPECT_EQ(scheduler.Stats().queued, 1);
+  // A cancelled waiting request leaves the queue without ever running.
+  waiting->Cancel();
+  EXPECT_EQ(Collect(*waiting).last.finish, FinishReason::kCancelled);
+  EXPECT_EQ(Collect(*waiting).tokens.size(), 0u);
+  running->Cancel();
+  Collect(*running);
+}
+
+TEST(Scheduler, RefusesPromptsThatDoNotFitAndBadTokens) {
+  Engine engine(Tiny(), {.kv_cells = 64, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 2, .context = 4096, .threads = 1});
+  EXPECT_EQ(scheduler.context(), 64);  // capped by the cache
+  auto kind_of = [&](GenerationRequest request) {
+    try {
+      scheduler.Submit(std::move(request));
+    } catch (const SchedulerRefusal& refusal) {
+      return refusal.kind();
+    }
+    return SchedulerRefusal::Kind::kStopped;
+  };
+  EXPECT_EQ(kind_of({.prompt = Prompt(64, 1)}), SchedulerRefusal::Kind::kContextExceeded);
+  EXPECT_EQ(kind_of({.prompt = {}}), SchedulerRefusal::Kind::kInvalid);
+  EXPECT_EQ(kind_of({.prompt = {1, 2, 300}}), SchedulerRefusal::Kind::kInvalid);
+  EXPECT_EQ(kind_of({.prompt = {1}, .scripted_tokens = {-4}}), SchedulerRefusal::Kind::kInvalid);
+}
+
+// Reservations: two requests that may each fill the cache run one after the other, never
+// running out of cells mid-generation.
+TEST(Scheduler, WaitsForCellsInsteadOfOverbooking) {
+  Engine engine(Tiny(), {.kv_cells = 40, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 2, .threads = 1});
+  auto first = scheduler.Submit({.prompt = Prompt(10, 14), .sampler = Greedy()});
+  auto second = scheduler.Submit({.prompt = Prompt(10, 15), .sampler = Greedy()});
+  const Result a = Collect(*first);
+  const Result b = Collect(*second);
+  EXPECT_EQ(a.last.finish, FinishReason::kContextFull);
+  EXPECT_EQ(b.last.finish, FinishReason::kContextFull);
+  EXPECT_EQ(a.tokens.size(), 30u);
+  EXPECT_EQ(b.tokens.size(), 30u);
+}
+
+TEST(Scheduler, ShutdownCancelsWhatIsLeft) {
+  std::shared_ptr<GenerationStream> running, waiting;
+  {
+    Engine engine(Tiny(), {.kv_cells = 256, .threads = 1});
+    Scheduler scheduler(engine, {.max_sequences = 1, .context = 256, .threads = 1});
+    running = scheduler.Submit({.prompt = Prompt(4, 16), .sampler = Greedy()});
+    waiting = scheduler.Submit({.prompt = Prompt(4, 17), .sampler = Greedy()});
+  }
+  EXPECT_EQ(Collect(*running).last.finish, FinishReason::kCancelled);
+  EXPECT_EQ(Collect(*waiting).last.finish, FinishReason::kCancelled);
+}
+
+}  // namespace
+}  // namespace moefit
