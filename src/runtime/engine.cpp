@@ -80,6 +80,7 @@ Engine::Engine(const Model& model, const EngineOptions& options)
   for (int layer = 0; layer < spec().n_layers; ++layer)
     if (StreamsLayer(spec(), options_, layer)) store.cache_slots[static_cast<size_t>(layer)] = options_.expert_cache_slots[static_cast<size_t>(layer)];
   experts_ = std::make_unique<ExpertStore>(options_.file, spec(), weights_.layers, store, *budget_);
+  if (options_.prefill_expert_cache) experts_->Prefill(options_.progress);
 }
 
 uint64_t Engine::owned_weight_bytes() const {

@@ -39,6 +39,7 @@ struct EngineOptions {
   // Per layer: n in [n_active_experts, n_experts) streams that layer's routed experts from
   // `file` through n cache slots; 0 (or a missing entry) keeps them with the other weights.
   std::vector<int64_t> expert_cache_slots;
+  bool prefill_expert_cache = false;  // fill the cache with each layer's first experts at start
   LoadProgressFn progress;  // hears the loading of owned weights
 };
 

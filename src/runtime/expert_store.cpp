@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -205,7 +206,46 @@ void ExpertStore::Acquire(int layer, std::span<const int32_t> experts, std::span
   }
 }
 
-void ExpertStore::ReadExperts(Layer& layer, std::span<const std::pair<int32_t, int32_t>> reads) {
+void ExpertStore::Prefill(const LoadProgressFn& progress) {
+  LoadProgress state;
+  state.tensor = "expert cache";
+  for (const Layer& layer : layers_)
+    if (layer.streamed)
+      for (int32_t expert : layer.slot_expert)
+        if (expert < 0) state.bytes_total += layer.gate_bytes + layer.up_bytes + layer.down_bytes;
+  std::mutex mutex;
+  for (Layer& layer : layers_) {
+    if (!layer.streamed) continue;
+    std::vector<std::pair<int32_t, int32_t>> reads;
+    int32_t next_expert = 0;
+    for (size_t slot = 0; slot < layer.slot_expert.size(); ++slot) {
+      if (layer.slot_expert[slot] >= 0) continue;
+      while (layer.expert_slot[static_cast<size_t>(next_expert)] >= 0) ++next_expert;
+      reads.emplace_back(static_cast<int32_t>(slot), next_expert);
+      layer.slot_expert[slot] = next_expert;
+      layer.expert_slot[static_cast<size_t>(next_expert)] = static_cast<int32_t>(slot);
+    }
+    const ExpertStoreStats before = layer.stats;
+    try {
+      ReadExperts(layer, reads, [&](uint64_t bytes) {
+        const std::lock_guard lock(mutex);
+        state.bytes_done += bytes;
+        if (progress) progress(state);
+      });
+    } catch (...) {
+      for (const auto& [slot, expert] : reads) {
+        layer.slot_expert[static_cast<size_t>(slot)] = -1;
+        layer.expert_slot[static_cast<size_t>(expert)] = -1;
+      }
+      throw;
+    }
+    prefill_bytes_ += layer.stats.bytes_read - before.bytes_read;
+    layer.stats = before;  // a warm start is neither a hit nor a miss
+  }
+}
+
+void ExpertStore::ReadExperts(Layer& layer, std::span<const std::pair<int32_t, int32_t>> reads,
+                              const std::function<void(uint64_t)>& on_chunk) {
   const auto start = std::chrono::steady_clock::now();
   std::string error;
   const int64_t count = static_cast<int64_t>(reads.size());
@@ -216,9 +256,9 @@ void ExpertStore::ReadExperts(Layer& layer, std::span<const std::pair<int32_t, i
     const ExpertMatrices m = SlotMatrices(layer, slot);
     const uint64_t e = static_cast<uint64_t>(expert);
     try {
-      reader_->Read(layer.gate_offset + e * layer.gate_bytes, const_cast<void*>(m.gate.data), layer.gate_bytes);
-      reader_->Read(layer.up_offset + e * layer.up_bytes, const_cast<void*>(m.up.data), layer.up_bytes);
-      reader_->Read(layer.down_offset + e * layer.down_bytes, const_cast<void*>(m.down.data), layer.down_bytes);
+      reader_->Read(layer.gate_offset + e * layer.gate_bytes, const_cast<void*>(m.gate.data), layer.gate_bytes, on_chunk);
+      reader_->Read(layer.up_offset + e * layer.up_bytes, const_cast<void*>(m.up.data), layer.up_bytes, on_chunk);
+      reader_->Read(layer.down_offset + e * layer.down_bytes, const_cast<void*>(m.down.data), layer.down_bytes, on_chunk);
     } catch (const std::exception& failure) {
 #pragma omp critical(moefit_expert_read_error)
       if (error.empty()) error = failure.what();

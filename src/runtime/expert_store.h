@@ -55,6 +55,11 @@ class ExpertStore final : public ExpertSource {
                std::span<ExpertMatrices> out) override;
   void Release(int layer) override;
 
+  // Warm start: fills each streamed layer's empty slots with its first experts (0, 1, ...),
+  // reading the file in order. Not counted as misses; reported as prefill_bytes().
+  void Prefill(const LoadProgressFn& progress = {});
+  uint64_t prefill_bytes() const { return prefill_bytes_; }
+
   bool streams() const { return streamed_layers_ > 0; }
   int streamed_layers() const { return streamed_layers_; }
   uint64_t cache_bytes() const { return arena_.size(); }
@@ -84,7 +89,9 @@ class ExpertStore final : public ExpertSource {
 
   ExpertMatrices SlotMatrices(const Layer& layer, int32_t slot) const;
   int32_t PickVictim(const Layer& layer) const;
-  void ReadExperts(Layer& layer, std::span<const std::pair<int32_t, int32_t>> reads);  // (slot, expert)
+  // Reads (slot, expert) pairs into their slots; `on_chunk` hears the bytes as they land.
+  void ReadExperts(Layer& layer, std::span<const std::pair<int32_t, int32_t>> reads,
+                   const std::function<void(uint64_t)>& on_chunk = {});
 
   ModelSpec spec_;
   ExpertStoreOptions options_;
@@ -92,6 +99,7 @@ class ExpertStore final : public ExpertSource {
   std::vector<Layer> layers_;
   int streamed_layers_ = 0;
   uint64_t tick_ = 0;
+  uint64_t prefill_bytes_ = 0;
   BudgetReservation reservation_;
   HostBuffer arena_;
   std::vector<std::pair<int32_t, int32_t>> reads_;  // reused per Acquire

@@ -189,6 +189,24 @@ TEST_F(ExpertStoreTest, AgingLetsTheCacheFollowTheText) {
   EXPECT_EQ(unaged_stats.misses, 15u);
 }
 
+TEST_F(ExpertStoreTest, PrefillWarmsTheCacheWithTheFirstExperts) {
+  Budget budget("host RAM", uint64_t{1} << 30);
+  ExpertStore store(file_, spec(), layers(), {.cache_slots = {3, 0}}, budget);
+  uint64_t reported = 0;
+  store.Prefill([&](const LoadProgress& progress) {
+    reported = progress.bytes_done;
+    EXPECT_EQ(progress.bytes_total, 3 * ExpertBytes(0));
+  });
+  EXPECT_EQ(reported, 3 * ExpertBytes(0));
+  EXPECT_EQ(store.prefill_bytes(), 3 * ExpertBytes(0));
+  EXPECT_EQ(std::vector<int32_t>(store.slot_experts(0).begin(), store.slot_experts(0).end()), (std::vector<int32_t>{0, 1, 2}));
+  EXPECT_EQ(store.stats().acquisitions(), 0u);
+  const std::vector<ExpertMatrices> got = Batch(store, 0, {2});
+  EXPECT_EQ(0, std::memcmp(got[0].down.data, layers()[0].ffn_down_exps.matrix(2).data, layers()[0].ffn_down_exps.matrix_bytes()));
+  EXPECT_EQ(store.stats().hits, 1u);
+  EXPECT_EQ(store.stats().misses, 0u);
+}
+
 TEST_F(ExpertStoreTest, RefusesTooFewSlotsAndAnOverCapCache) {
   Budget budget("host RAM", uint64_t{1} << 30);
   EXPECT_THROW(ExpertStore(file_, spec(), layers(), {.cache_slots = {1, 0}}, budget), Error);

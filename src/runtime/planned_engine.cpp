@@ -36,6 +36,7 @@ EngineOptions EngineOptionsFromPlan(const Plan& plan, const GgufFile& file, Budg
   options.host_budget = &host_budget;
   options.weights = WeightResidence::kLoaded;
   options.file = &file;
+  options.prefill_expert_cache = true;
   int max_layer = -1;
   for (const ExpertLayerPlan& layer : plan.expert_layers) max_layer = std::max(max_layer, layer.layer);
   options.expert_cache_slots.assign(static_cast<size_t>(max_layer + 1), 0);
