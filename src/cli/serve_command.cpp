@@ -71,7 +71,9 @@ void Serve(ServeOptions o) {
   const int64_t kv_cells = o.kv_cells > 0 ? o.kv_cells : o.scheduler.context * o.scheduler.max_sequences;
   Engine engine(model, {.kv_cells = kv_cells,
                         .path = o.reference ? MatMulPath::kReference : MatMulPath::kFast,
-                        .threads = o.scheduler.threads});
+                        .threads = o.scheduler.threads,
+                        .max_batch_tokens = o.scheduler.batch_tokens,
+                        .logit_rows = o.scheduler.max_sequences});  // one row per decoding sequence
   Scheduler scheduler(engine, o.scheduler);
   Server server(served, scheduler, o.server);
   const int port = server.Bind();
