@@ -28,7 +28,7 @@ void AddMemoryFlags(CLI::App& command, MemoryFlags& flags) {
                      "When experts stream: fewest RAM cache slots per layer (default: the experts one token uses)");
 }
 
-RunMemory PlanRun(const GgufFile& file, const MemoryFlags& flags, int64_t ctx, int64_t ubatch) {
+RunMemory PlanRun(const GgufFile& file, const MemoryFlags& flags, int64_t ctx, int64_t ubatch, int64_t parallel) {
   RunMemory memory;
   if (flags.mmap) {
     if (!flags.ram.empty()) Fail("--mmap and --ram do not go together: a RAM cap needs the weights loaded");
@@ -39,7 +39,7 @@ RunMemory PlanRun(const GgufFile& file, const MemoryFlags& flags, int64_t ctx, i
   input.machine = ProbeMachine();
   if (!flags.ram.empty()) input.ram = ParseBudgetSpec(flags.ram);
   input.ctx = ctx;
-  input.parallel = 1;
+  input.parallel = parallel;
   input.ubatch = std::min(ubatch, ctx);
   input.kv_type = DType::kF16;
   input.policy.use_gpu = false;  // no GPU runtime in this build

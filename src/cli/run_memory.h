@@ -33,10 +33,10 @@ struct RunMemory {
   EngineOptions options;             // kv_cells etc. still to be set by the caller with --mmap
 };
 
-// Plans a run of `file` (context per sequence `ctx`, passes of `ubatch` tokens) on this machine
-// under the flags' cap, prints the plan's one-line summary to stderr, and throws moefit::Error
-// with the plan's verdict and suggestions when it does not fit.
-RunMemory PlanRun(const GgufFile& file, const MemoryFlags& flags, int64_t ctx, int64_t ubatch);
+// Plans a run of `file` (context per sequence `ctx`, passes of `ubatch` tokens, `parallel`
+// sequences) on this machine under the flags' cap, prints the plan's one-line summary to stderr,
+// and throws moefit::Error with the plan's verdict and suggestions when it does not fit.
+RunMemory PlanRun(const GgufFile& file, const MemoryFlags& flags, int64_t ctx, int64_t ubatch, int64_t parallel = 1);
 
 // "memory: peak RSS ... · budget peak ... of cap ... · plan ...; experts: hit rate ..." (stderr).
 void PrintMemoryReport(const RunMemory& memory, const Engine& engine);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/run_memory.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "gguf/gguf_file.h"
@@ -30,7 +31,7 @@ struct ServeOptions {
   ServedModelOptions served;
   SchedulerOptions scheduler;
   int64_t context = 0;   // per sequence; 0: the model's, at most 4096
-  int64_t kv_cells = 0;  // 0: context × parallel
+  MemoryFlags memory;    // --ram, --mmap, ...: the plan sizes the KV cache (context × parallel)
   bool reference = false;
   double exit_after_seconds = 0;
 };
@@ -68,10 +69,18 @@ void Serve(ServeOptions o) {
   const ServedModel served = ServedModel::Load(file, o.served);
   const int64_t model_context = model.spec().context_length > 0 ? model.spec().context_length : 4096;
   o.scheduler.context = o.context > 0 ? o.context : std::min<int64_t>(model_context, 4096);
-  const int64_t kv_cells = o.kv_cells > 0 ? o.kv_cells : o.scheduler.context * o.scheduler.max_sequences;
-  Engine engine(model, {.kv_cells = kv_cells,
-                        .path = o.reference ? MatMulPath::kReference : MatMulPath::kFast,
-                        .threads = o.scheduler.threads});
+  // The plan sizes everything under the RAM cap: KV for context × parallel, passes of --batch.
+  const RunMemory memory = PlanRun(file, o.memory, o.scheduler.context, o.scheduler.batch_tokens, o.scheduler.max_sequences);
+  EngineOptions engine_options = memory.options;
+  if (o.memory.mmap) {
+    engine_options.kv_cells = o.scheduler.context * o.scheduler.max_sequences;
+    engine_options.max_batch_tokens = o.scheduler.batch_tokens;
+    engine_options.logit_rows = o.scheduler.max_sequences;  // one row per decoding sequence
+  }
+  engine_options.path = o.reference ? MatMulPath::kReference : MatMulPath::kFast;
+  engine_options.threads = o.scheduler.threads;
+  Engine engine(model, engine_options);
+  const int64_t kv_cells = engine.kv_cache().capacity();
   Scheduler scheduler(engine, o.scheduler);
   Server server(served, scheduler, o.server);
   const int port = server.Bind();
@@ -107,7 +116,6 @@ void RegisterServeCommand(CLI::App& app) {
   command->add_option("--port", o->server.port, "Port (0: any free port)")->capture_default_str();
   command->add_option("--parallel", o->scheduler.max_sequences, "Sequences decoded together")->capture_default_str();
   command->add_option("-c,--ctx", o->context, "Context per sequence (default: the model's, at most 4096)");
-  command->add_option("--kv-cells", o->kv_cells, "KV cache cells shared by all sequences (default: ctx x parallel)");
   command->add_option("--queue", o->scheduler.queue_capacity, "Requests that may wait; more get 503")->capture_default_str();
   command->add_option("-b,--batch", o->scheduler.batch_tokens, "Tokens per forward pass")->capture_default_str();
   command->add_option("-t,--threads", o->scheduler.threads, "Compute threads (default: all cores)");
@@ -121,13 +129,14 @@ void RegisterServeCommand(CLI::App& app) {
   command->add_option("--keep-alive", o->server.keep_alive_seconds, "Seconds an idle keep-alive connection stays open")
       ->capture_default_str();
   command->add_option("--max-body", o->server.max_body_bytes, "Largest request body in bytes")->capture_default_str();
+  AddMemoryFlags(*command, o->memory);
   command->add_flag("--reference", o->reference, "Use the scalar reference path (slow; the oracle)");
   command->add_option("--exit-after", o->exit_after_seconds, "Stop after this many seconds (for scripts and tests)");
   command->add_option("--testing-scripted-replies", o->served.scripted_replies_file,
                       "TESTING ONLY: JSON {last message: reply}; matching chats get the reply instead of sampled text");
   command->callback([o] {
-    if (o->scheduler.max_sequences < 1 || o->scheduler.batch_tokens < 1 || o->context < 0 || o->kv_cells < 0)
-      Fail("--parallel, --batch, --ctx and --kv-cells must be positive");
+    if (o->scheduler.max_sequences < 1 || o->scheduler.batch_tokens < 1 || o->context < 0)
+      Fail("--parallel, --batch and --ctx must be positive");
     if (o->server.port < 0 || o->server.port > 65535) Fail("--port must be 0..65535");
     Serve(*o);
   });

@@ -87,6 +87,7 @@ Scheduler::Scheduler(Engine& engine, const SchedulerOptions& options) : engine_(
   if (options_.context < 2) Fail("a context of {} positions is too small", options_.context);
   stats_.kv_capacity = kv_capacity_;
   stats_.kv_bytes = engine_.kv_cache().bytes();
+  stats_.engine_bytes = engine_.host_budget().used();
   for (int slot = options_.max_sequences - 1; slot >= 0; --slot) free_slots_.push_back(slot);
   thread_ = std::thread([this] { Loop(); });
 }
@@ -286,6 +287,7 @@ void Scheduler::Step() {
   stats_.active = static_cast<int>(active_.size());
   stats_.kv_cells_used = kv_capacity_ - engine_.kv_cache().free_cells();
   stats_.kv_bytes = engine_.kv_cache().bytes();
+  stats_.engine_bytes = engine_.host_budget().used();
   stats_.prompt_tokens_total += prompt_items;
   stats_.generated_tokens_total += emitted;
   ++stats_.steps_total;

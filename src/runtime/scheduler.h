@@ -103,6 +103,7 @@ struct SchedulerStats {
   int64_t kv_cells_used = 0;
   int64_t kv_capacity = 0;
   uint64_t kv_bytes = 0;
+  uint64_t engine_bytes = 0;           // host memory the engine has charged (KV, scratch, logits, owned weights)
   int64_t prompt_tokens_total = 0;     // prompt tokens evaluated
   int64_t generated_tokens_total = 0;  // tokens emitted
   int64_t steps_total = 0;             // forward passes

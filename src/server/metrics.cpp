@@ -50,9 +50,12 @@ std::string Metrics::Render(const SchedulerStats& stats, uint64_t model_bytes) c
   line("moefit_kv_cells_used", stats.kv_cells_used);
   Family(out, "moefit_kv_cells_capacity", "gauge", "KV cache cells in all.");
   line("moefit_kv_cells_capacity", stats.kv_capacity);
-  Family(out, "moefit_memory_used_bytes", "gauge", "Memory held per device: mapped model file and KV cache.");
+  Family(out, "moefit_memory_used_bytes", "gauge",
+         "Memory per device: the mapped model file, and what the engine holds (KV cache included).");
   fmt::format_to(std::back_inserter(out), "moefit_memory_used_bytes{{device=\"cpu\",kind=\"model\"}} {}\n", model_bytes);
-  fmt::format_to(std::back_inserter(out), "moefit_memory_used_bytes{{device=\"cpu\",kind=\"kv_cache\"}} {}\n", stats.kv_bytes);
+  fmt::format_to(std::back_inserter(out), "moefit_memory_used_bytes{{device=\"cpu\",kind=\"engine\"}} {}\n", stats.engine_bytes);
+  Family(out, "moefit_kv_cache_bytes", "gauge", "Bytes of the KV cache (part of the engine's memory).");
+  line("moefit_kv_cache_bytes", stats.kv_bytes);
   return out;
 }
 

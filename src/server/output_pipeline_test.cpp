@@ -155,13 +155,15 @@ TEST(Metrics, PrometheusText) {
   metrics.CountRequest("/v1/chat/completions", 200);
   metrics.CountRequest("/chat/completions", 200);
   metrics.CountRequest("/nope", 404);
-  const std::string text = metrics.Render({.queued = 2, .active = 3, .kv_bytes = 100, .generated_tokens_total = 7}, 5000);
+  const std::string text = metrics.Render({.queued = 2, .active = 3, .kv_bytes = 100, .engine_bytes = 300, .generated_tokens_total = 7}, 5000);
   EXPECT_NE(text.find("moefit_requests_total{route=\"/v1/chat/completions\",status=\"200\"} 2\n"), std::string::npos) << text;
   EXPECT_NE(text.find("moefit_requests_total{route=\"other\",status=\"404\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("moefit_queue_depth 2\n"), std::string::npos);
   EXPECT_NE(text.find("moefit_active_sequences 3\n"), std::string::npos);
   EXPECT_NE(text.find("moefit_generated_tokens_total 7\n"), std::string::npos);
   EXPECT_NE(text.find("moefit_memory_used_bytes{device=\"cpu\",kind=\"model\"} 5000\n"), std::string::npos);
+  EXPECT_NE(text.find("moefit_memory_used_bytes{device=\"cpu\",kind=\"engine\"} 300\n"), std::string::npos);
+  EXPECT_NE(text.find("moefit_kv_cache_bytes 100\n"), std::string::npos);
   EXPECT_NE(text.find("# TYPE moefit_requests_total counter\n"), std::string::npos);
 }
 
