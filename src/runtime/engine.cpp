@@ -105,17 +105,26 @@ void Engine::LoadWeights() {
   }
   std::map<const void*, size_t> index;  // file data -> position in `tensors` (tied output: once)
   std::vector<const GgufTensorInfo*> tensors;
+  std::vector<int> row_groups;
   for (const TensorView* view : views) {
     if (!*view || index.count(view->data) != 0) continue;
     const GgufTensorInfo* tensor = TensorAt(file, view->data);
     if (tensor == nullptr) Fail("{}: a weight of the model is not a view of this file, so it cannot be loaded from it", file.path());
     index.emplace(view->data, tensors.size());
     tensors.push_back(tensor);
+    // The token embedding is read a row at a time (and may be the tied output): it stays plain.
+    const bool interleave = options_.interleave_weights && view->data != model_.weights().token_embd.data &&
+                            CanInterleave(view->type) && view->n_dims >= 2;
+    row_groups.push_back(interleave ? kInterleavedRowGroup : 1);
   }
   const FileReader reader(file.path());
-  owned_ = LoadTensors(reader, file, tensors, *budget_, options_.progress);
-  for (TensorView* view : views)
-    if (*view) view->data = owned_[index.at(view->data)].buffer.data();
+  owned_ = LoadTensors(reader, file, tensors, *budget_, options_.progress, row_groups);
+  for (TensorView* view : views) {
+    if (!*view) continue;
+    const OwnedTensor& owned = owned_[index.at(view->data)];
+    view->data = owned.buffer.data();
+    view->row_group = owned.view.row_group;
+  }
 }
 
 std::span<const float> Engine::Evaluate(std::span<const BatchItem> items) {

@@ -41,6 +41,9 @@ struct EngineOptions {
   std::vector<int64_t> expert_cache_slots;
   bool prefill_expert_cache = false;  // fill the cache with each layer's first experts at start
   LoadProgressFn progress;  // hears the loading of owned weights
+  // Loaded block-quantized matrices are stored with rows interleaved by block in groups of 4
+  // (core/tensor_view.h), the layout the 4-row kernels stream; same bytes, same results.
+  bool interleave_weights = true;
 };
 
 // One token of a batch: it goes at the end of its sequence.

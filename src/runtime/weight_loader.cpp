@@ -70,13 +70,21 @@ TensorView TensorViewOf(const GgufTensorInfo& tensor, const void* data) {
 namespace {
 
 OwnedTensor LoadOne(const FileReader& reader, const GgufFile& file, const GgufTensorInfo& tensor, Budget& budget,
-                    const std::function<void(uint64_t)>& on_chunk) {
+                    const std::function<void(uint64_t)>& on_chunk, int row_group = 1) {
   OwnedTensor owned;
   const std::string what = fmt::format("tensor {}", tensor.name);
   owned.reservation = BudgetReservation(budget, HostBuffer::Footprint(tensor.bytes), what);
   owned.buffer = HostBuffer(tensor.bytes, what.c_str());
   reader.Read(FileOffsetOf(file, tensor), owned.buffer.data(), tensor.bytes, on_chunk);
   owned.view = TensorViewOf(tensor, owned.buffer.data());
+  if (row_group > 1) {
+    if (!CanInterleave(tensor.type) || owned.view.n_dims < 2)
+      Fail("tensor {}: a {} tensor of {} dimensions cannot be interleaved by rows", tensor.name, DTypeName(tensor.type),
+           owned.view.n_dims);
+    InterleaveRows(owned.buffer.data(), tensor.type, owned.view.row_length(), owned.view.rows(), owned.view.matrices(),
+                   row_group);
+    owned.view.row_group = row_group;
+  }
   return owned;
 }
 
@@ -88,17 +96,22 @@ OwnedTensor LoadTensor(const FileReader& reader, const GgufFile& file, const Ggu
 
 std::vector<OwnedTensor> LoadTensors(const FileReader& reader, const GgufFile& file,
                                      std::span<const GgufTensorInfo* const> tensors, Budget& budget,
-                                     const LoadProgressFn& progress) {
+                                     const LoadProgressFn& progress, std::span<const int> row_groups) {
+  MOEFIT_CHECK(row_groups.empty() || row_groups.size() == tensors.size());
   LoadProgress state;
   for (const GgufTensorInfo* tensor : tensors) state.bytes_total += tensor->bytes;
   std::vector<OwnedTensor> owned;
   owned.reserve(tensors.size());
-  for (const GgufTensorInfo* tensor : tensors) {
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const GgufTensorInfo* tensor = tensors[i];
     state.tensor = tensor->name;
-    owned.push_back(LoadOne(reader, file, *tensor, budget, [&](uint64_t bytes) {
-      state.bytes_done += bytes;
-      if (progress) progress(state);
-    }));
+    owned.push_back(LoadOne(
+        reader, file, *tensor, budget,
+        [&](uint64_t bytes) {
+          state.bytes_done += bytes;
+          if (progress) progress(state);
+        },
+        row_groups.empty() ? 1 : row_groups[i]));
   }
   return owned;
 }

@@ -67,9 +67,11 @@ inline uint64_t FileOffsetOf(const GgufFile& file, const GgufTensorInfo& tensor)
 // reads it from `reader` (the file `file` was opened from).
 OwnedTensor LoadTensor(const FileReader& reader, const GgufFile& file, const GgufTensorInfo& tensor, Budget& budget);
 
-// Loads several tensors, reporting progress over all of them.
+// Loads several tensors, reporting progress over all of them. `row_groups` (empty, or one per
+// tensor) asks for a layout: kInterleavedRowGroup reorders that tensor's rows by block as it is
+// read (in place: the copy replaces the plain bytes, it does not add to them).
 std::vector<OwnedTensor> LoadTensors(const FileReader& reader, const GgufFile& file,
                                      std::span<const GgufTensorInfo* const> tensors, Budget& budget,
-                                     const LoadProgressFn& progress = {});
+                                     const LoadProgressFn& progress = {}, std::span<const int> row_groups = {});
 
 }  // namespace moefit

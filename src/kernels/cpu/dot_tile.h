@@ -7,8 +7,11 @@
 namespace moefit {
 
 // Weight rows [0, rows) . activation rows [0, tokens), each `elements` long:
-//   out[t * out_token_stride + r] = dot(weights + r * weight_row_bytes,
-//                                       activations + t * activation_row_bytes)
+//   out[t * out_token_stride + r] = dot(weight row r, activations + t * activation_row_bytes)
+// Weight row r starts at weights + r * weight_row_bytes (row_group 1), or, with row_group 4,
+// the rows are interleaved by block in groups of 4 (see core/tensor_view.h): the group of rows
+// [4g, 4g + k) fills the bytes of those k rows with block 0 of each row, then block 1 of each,
+// and so on (k = 4 but for a short last group). Tiles of row_group 4 start on a group.
 // Activations are already in the weight type's dot type (Q8_0, Q8_K or F32), made by the
 // table's quantizers: int8 levels in [-127, 127] (the SIMD sign tricks rely on it; Q8_K block
 // sums consistent with the levels). No alignment is required of any pointer. Kernels never
@@ -17,6 +20,7 @@ struct DotTile {
   const uint8_t* weights;
   int64_t weight_row_bytes;
   int64_t rows;
+  int64_t row_group = 1;  // 1: plain rows; 4: rows interleaved by block in groups of 4
   const uint8_t* activations;
   int64_t activation_row_bytes;
   int64_t tokens;

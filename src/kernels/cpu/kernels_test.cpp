@@ -232,6 +232,40 @@ TEST_P(DotKernelTest, TileMatchesReferenceForEveryRowAndToken) {
   }
 }
 
+// The same tile on rows interleaved by block in groups of 4 (the layout weights are loaded
+// into): every row's result is bit-for-bit the plain-row result, short last groups included.
+TEST_P(DotKernelTest, TileOnInterleavedRowsMatchesPlainRows) {
+  if (!CanInterleave(type())) GTEST_SKIP() << "plain number type: never interleaved";
+  const DotTileFn tile = kernel().tile;
+  if (tile == nullptr) GTEST_SKIP() << "scalar level: MatMul copies interleaved rows out (tested in matmul tests)";
+  std::mt19937 rng(4242 + static_cast<int>(type()));
+  const int64_t elements = 768;
+  const int64_t row_bytes = RowBytes(type(), elements), act_bytes = RowBytes(activation_type(), elements);
+  for (int64_t rows : {1, 3, 4, 6, 8, 13}) {
+    std::vector<uint8_t> w, x;
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto row = RandomWeights(type(), elements, Scales::kRandom, rng);
+      w.insert(w.end(), row.begin(), row.end());
+    }
+    const int64_t tokens = 3;
+    for (int64_t t = 0; t < tokens; ++t) {
+      const auto row = RandomActivations(activation_type(), elements, Scales::kRandom, rng);
+      x.insert(x.end(), row.begin(), row.end());
+    }
+    std::vector<float> plain_out(static_cast<size_t>(tokens * rows)), interleaved_out(plain_out.size(), -1.0f);
+    tile({.weights = w.data(), .weight_row_bytes = row_bytes, .rows = rows, .activations = x.data(),
+          .activation_row_bytes = act_bytes, .tokens = tokens, .elements = elements, .out = plain_out.data(),
+          .out_token_stride = rows});
+    std::vector<uint8_t> interleaved = w;
+    InterleaveRows(interleaved.data(), type(), elements, rows, 1);
+    if (rows > 1 && Layout(type()).block_elements < elements) EXPECT_NE(interleaved, w) << "rows " << rows;
+    tile({.weights = interleaved.data(), .weight_row_bytes = row_bytes, .rows = rows,
+          .row_group = kInterleavedRowGroup, .activations = x.data(), .activation_row_bytes = act_bytes,
+          .tokens = tokens, .elements = elements, .out = interleaved_out.data(), .out_token_stride = rows});
+    EXPECT_EQ(interleaved_out, plain_out) << "rows " << rows;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllIsas, DotKernelTest, testing::Combine(testing::ValuesIn(AvailableIsas()), testing::ValuesIn(kDotTypes)),
                          [](const auto& test) { return Label(std::get<0>(test.param), std::get<1>(test.param)); });
 
@@ -329,6 +363,42 @@ TEST(MatMulFast, MatchesReferencePath) {
           norm += static_cast<double>(reference[i]) * reference[i];
         }
         EXPECT_LE(error, 1e-3 * norm) << DTypeName(type) << " rows " << rows << " tokens " << tokens;
+      }
+    }
+  }
+}
+
+// Interleaved weights (the loaded layout) give the same bits as plain rows on both paths, for
+// types with tile kernels (Q4_K, Q6_K, Q8_0) and without (Q3_K: rows copied out one by one).
+TEST(MatMulInterleaved, SameBitsAsPlainRows) {
+  std::mt19937 rng(11);
+  for (DType type : {DType::kQ4_K, DType::kQ6_K, DType::kQ8_0, DType::kQ3_K}) {
+    for (int64_t rows : {3, 8, 67}) {
+      for (int64_t tokens : {1, 5}) {
+        const int64_t cols = 512;
+        std::vector<uint8_t> w;
+        for (int64_t r = 0; r < rows; ++r) {
+          const auto row = RandomWeights(type, cols, Scales::kRandom, rng);
+          w.insert(w.end(), row.begin(), row.end());
+        }
+        std::vector<float> x(static_cast<size_t>(tokens * cols));
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        for (float& v : x) v = normal(rng);
+        std::vector<uint8_t> packed = w;
+        InterleaveRows(packed.data(), type, cols, rows, 1);
+        const TensorView plain{.data = w.data(), .type = type, .dims = {cols, rows, 1, 1}, .n_dims = 2};
+        TensorView interleaved = plain;
+        interleaved.data = packed.data();
+        interleaved.row_group = kInterleavedRowGroup;
+        for (MatMulPath path : {MatMulPath::kFast, MatMulPath::kReference}) {
+          std::vector<float> a(static_cast<size_t>(tokens * rows)), b(a.size(), -1.0f);
+          MatMul(plain, x.data(), tokens, a.data(), path);
+          MatMul(interleaved, x.data(), tokens, b.data(), path);
+          // Random scale bits can make NaNs: compare bits.
+          EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0)
+              << DTypeName(type) << " rows " << rows << " tokens " << tokens
+                          << (path == MatMulPath::kFast ? " fast" : " reference");
+        }
       }
     }
   }

@@ -18,15 +18,23 @@ namespace {
 constexpr int64_t kParallelThreshold = 1 << 16;
 bool Parallel(const TensorView& w, int64_t n_tokens) { return w.rows() * w.row_length() * n_tokens >= kParallelThreshold; }
 
+// Row r of w in plain order: in place, or copied into `plain` (row_bytes) when interleaved.
+const void* PlainRow(const TensorView& w, int64_t r, std::vector<uint8_t>& plain) {
+  if (!w.interleaved()) return w.row(r);
+  CopyRow(w, r, plain.data());
+  return plain.data();
+}
+
 void MatMulReference(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
   const int64_t rows = w.rows(), cols = w.row_length();
   const DTypeTraits& traits = Traits(w.type);
 #pragma omp parallel if (Parallel(w, n_tokens))
   {
     std::vector<float> row(static_cast<size_t>(cols));
+    std::vector<uint8_t> plain(w.interleaved() ? static_cast<size_t>(w.row_bytes()) : 0);
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
-      traits.dequantize_row(w.row(r), row.data(), cols);
+      traits.dequantize_row(PlainRow(w, r, plain), row.data(), cols);
       for (int64_t t = 0; t < n_tokens; ++t) {
         const float* xt = x + t * cols;
         double sum = 0.0;
@@ -53,6 +61,7 @@ void DotRange(const DotKernel& dot, const TensorView& w, const uint8_t* activati
     dot.tile({.weights = static_cast<const uint8_t*>(w.row(begin)),
               .weight_row_bytes = w.row_bytes(),
               .rows = end - begin,
+              .row_group = w.row_group,
               .activations = activations + t0 * act_row_bytes,
               .activation_row_bytes = act_row_bytes,
               .tokens = t1 - t0,
@@ -61,8 +70,12 @@ void DotRange(const DotKernel& dot, const TensorView& w, const uint8_t* activati
               .out_token_stride = rows});
     return;
   }
-  for (int64_t r = begin; r < end; ++r)
-    for (int64_t t = t0; t < t1; ++t) y[t * rows + r] = dot.row(w.row(r), activations + t * act_row_bytes, cols);
+  thread_local std::vector<uint8_t> plain;
+  if (w.interleaved()) plain.resize(static_cast<size_t>(w.row_bytes()));
+  for (int64_t r = begin; r < end; ++r) {
+    const void* row = PlainRow(w, r, plain);
+    for (int64_t t = t0; t < t1; ++t) y[t * rows + r] = dot.row(row, activations + t * act_row_bytes, cols);
+  }
 }
 
 void MatMulFast(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
@@ -71,9 +84,15 @@ void MatMulFast(const TensorView& w, const float* x, int64_t n_tokens, float* y)
   const DotKernel& dot = kernels.Dot(w.type);
   if (dot.row == nullptr) {
     const DTypeTraits& traits = Traits(w.type);
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t t = 0; t < n_tokens; ++t) y[t * rows + r] = traits.dot_row_float(w.row(r), x + t * cols, cols);
+#pragma omp parallel
+    {
+      std::vector<uint8_t> plain(w.interleaved() ? static_cast<size_t>(w.row_bytes()) : 0);
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < rows; ++r) {
+        const void* row = PlainRow(w, r, plain);
+        for (int64_t t = 0; t < n_tokens; ++t) y[t * rows + r] = traits.dot_row_float(row, x + t * cols, cols);
+      }
+    }
     return;
   }
   // Activations in the dot type, once per call. Reused buffer: no allocation once warm.

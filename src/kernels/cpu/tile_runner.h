@@ -5,9 +5,13 @@
 //
 // A Kernel provides
 //   static constexpr int kMaxRows;
-//   template <int kRows> static void Run(const uint8_t* weights, int64_t weight_row_bytes,
+//   static constexpr int64_t kBlockBytes;  // bytes of a weight block (0 for plain float types)
+//   template <int kRows> static void Run(const uint8_t* weights, int64_t row_stride, int64_t block_stride,
 //                                        const uint8_t* activations, int64_t elements, float* out);
-// computing out[r] = dot(weights + r * weight_row_bytes, activations) for r < kRows.
+// computing out[r] = dot(row r, activations) for r < kRows, where block b of row r starts at
+// weights + r * row_stride + b * block_stride (plain rows: row_stride = row bytes and
+// block_stride = kBlockBytes; rows interleaved by block: row_stride = kBlockBytes and
+// block_stride = kRows * kBlockBytes). Float kernels support plain rows only.
 #pragma once
 
 #include <cstdint>
@@ -24,9 +28,12 @@ constexpr int64_t kPrefetchDistance = 1024;
 template <typename Kernel, int kRows>
 void RunRowGroup(const DotTile& tile, int64_t row) {
   const uint8_t* weights = tile.weights + row * tile.weight_row_bytes;
+  const bool interleaved = tile.row_group > 1;
+  const int64_t row_stride = interleaved ? Kernel::kBlockBytes : tile.weight_row_bytes;
+  const int64_t block_stride = interleaved ? kRows * Kernel::kBlockBytes : Kernel::kBlockBytes;
   for (int64_t t = 0; t < tile.tokens; ++t) {
     float out[kRows];
-    Kernel::template Run<kRows>(weights, tile.weight_row_bytes, tile.activations + t * tile.activation_row_bytes,
+    Kernel::template Run<kRows>(weights, row_stride, block_stride, tile.activations + t * tile.activation_row_bytes,
                                 tile.elements, out);
     float* y = tile.out + t * tile.out_token_stride + row;
     for (int r = 0; r < kRows; ++r) y[r] = out[r];
@@ -36,7 +43,7 @@ void RunRowGroup(const DotTile& tile, int64_t row) {
 template <typename Kernel>
 void RunDotTile(const DotTile& tile) {
   constexpr int kGroup = Kernel::kMaxRows;
-  static_assert(kGroup >= 1 && kGroup <= 4);
+  static_assert(kGroup == 4, "interleaved weights come in groups of 4 rows");
   int64_t row = 0;
   for (; row + kGroup <= tile.rows; row += kGroup) RunRowGroup<Kernel, kGroup>(tile, row);
   const int64_t left = tile.rows - row;
@@ -54,8 +61,8 @@ void RunDotTile(const DotTile& tile) {
 template <typename Kernel>
 float DotOneRow(const void* weights, const void* activations, int64_t elements) {
   float out[1];
-  Kernel::template Run<1>(static_cast<const uint8_t*>(weights), 0, static_cast<const uint8_t*>(activations),
-                          elements, out);
+  Kernel::template Run<1>(static_cast<const uint8_t*>(weights), 0, Kernel::kBlockBytes,
+                          static_cast<const uint8_t*>(activations), elements, out);
   return out[0];
 }
 

@@ -36,8 +36,9 @@ struct BF16Format {
 template <typename Format>
 struct FloatKernel {
   static constexpr int kMaxRows = 4;
+  static constexpr int64_t kBlockBytes = 0;  // plain rows: no blocks
   template <int kRows>
-  static void Run(const uint8_t* w, int64_t stride, const uint8_t* act, int64_t elements, float* out) {
+  static void Run(const uint8_t* w, int64_t stride, int64_t /*block_stride*/, const uint8_t* act, int64_t elements, float* out) {
     const float* x = reinterpret_cast<const float*>(act);
     __m256 acc0[kRows], acc1[kRows];
     for (int r = 0; r < kRows; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();

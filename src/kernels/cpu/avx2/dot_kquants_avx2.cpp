@@ -64,7 +64,7 @@ struct K4Kernel {
   static constexpr int kQs = kFifthBit ? 48 : 16;
 
   template <int kRows>
-  static void Run(const uint8_t* w, int64_t stride, const uint8_t* act, int64_t elements, float* out) {
+  static void Run(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* act, int64_t elements, float* out) {
     const __m256i low_mask = _mm256_set1_epi8(0x0f);
     __m256 acc[kRows];
     for (int r = 0; r < kRows; ++r) acc[r] = _mm256_setzero_ps();
@@ -74,7 +74,7 @@ struct K4Kernel {
       const int8_t* yq = reinterpret_cast<const int8_t*>(y + kActLevels);
       const __m256i bsums = Load256(y + kActSums);  // 16 x int16: sums of each 16 activations
       for (int r = 0; r < kRows; ++r) {
-        const uint8_t* x = w + r * stride + b * kBlockBytes;
+        const uint8_t* x = w + r * stride + b * block_stride;
         Prefetch<kBlockBytes>(x);
         const __m128i scales_mins = UnpackScalesMinsK4(x + 4);
         // min_j * (bsums[2j] + bsums[2j + 1]) in 8 int32 lanes, from the mins doubled up.
@@ -114,8 +114,9 @@ struct K4Kernel {
 // comes off through the block sums.
 struct Q6_KKernel {
   static constexpr int kMaxRows = 4;
+  static constexpr int64_t kBlockBytes = sizeof(BlockQ6_K);
   template <int kRows>
-  static void Run(const uint8_t* w, int64_t stride, const uint8_t* act, int64_t elements, float* out) {
+  static void Run(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* act, int64_t elements, float* out) {
     const __m256i low_mask = _mm256_set1_epi8(0x0f), high_mask = _mm256_set1_epi8(0x30);
     __m256 acc[kRows];
     for (int r = 0; r < kRows; ++r) acc[r] = _mm256_setzero_ps();
@@ -125,7 +126,7 @@ struct Q6_KKernel {
       const int8_t* yq = reinterpret_cast<const int8_t*>(y + kActLevels);
       const __m256i bsums = Load256(y + kActSums);
       for (int r = 0; r < kRows; ++r) {
-        const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockQ6_K));
+        const uint8_t* x = w + r * stride + b * block_stride;
         Prefetch<sizeof(BlockQ6_K)>(x);
         const __m128i scales8 = Load128(x + 192);
         const __m256i offset = _mm256_madd_epi16(bsums, _mm256_cvtepi8_epi16(scales8));
@@ -160,8 +161,9 @@ struct Q6_KKernel {
 // nibbles qs[16j .. 16j + 15] and the scale (6 bits) - 32.
 struct IQ4_XSKernel {
   static constexpr int kMaxRows = 4;
+  static constexpr int64_t kBlockBytes = sizeof(BlockIQ4_XS);
   template <int kRows>
-  static void Run(const uint8_t* w, int64_t stride, const uint8_t* act, int64_t elements, float* out) {
+  static void Run(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* act, int64_t elements, float* out) {
     const __m256i table = _mm256_broadcastsi128_si256(_mm_setr_epi8(
         kIQ4Levels[0], kIQ4Levels[1], kIQ4Levels[2], kIQ4Levels[3], kIQ4Levels[4], kIQ4Levels[5], kIQ4Levels[6],
         kIQ4Levels[7], kIQ4Levels[8], kIQ4Levels[9], kIQ4Levels[10], kIQ4Levels[11], kIQ4Levels[12],
@@ -176,7 +178,7 @@ struct IQ4_XSKernel {
       const float yd = LoadFloat(y);
       const int8_t* yq = reinterpret_cast<const int8_t*>(y + kActLevels);
       for (int r = 0; r < kRows; ++r) {
-        const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockIQ4_XS));
+        const uint8_t* x = w + r * stride + b * block_stride;
         Prefetch<sizeof(BlockIQ4_XS)>(x);
         const __m256i low = _mm256_and_si256(
             _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int32_t>(LoadU32(x + 4))), low_shifts), _mm256_set1_epi32(15));

@@ -64,7 +64,7 @@ struct K4Kernel {
   static constexpr int kQs = kFifthBit ? 48 : 16;
 
   template <int kRows>
-  static void Run(const uint8_t* w, int64_t stride, const uint8_t* act, int64_t elements, float* out) {
+  static void Run(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* act, int64_t elements, float* out) {
     const __m512i low_mask = _mm512_set1_epi8(0x0f);
     __m512 acc[kRows];
     __m256 min_acc[kRows];
@@ -83,7 +83,7 @@ struct K4Kernel {
         y_high[c] = Concat(Load256(yq + 128 * c + 32), Load256(yq + 128 * c + 96));
       }
       for (int r = 0; r < kRows; ++r) {
-        const uint8_t* x = w + r * stride + b * kBlockBytes;
+        const uint8_t* x = w + r * stride + b * block_stride;
         Prefetch<kBlockBytes>(x);
         const __m128i scales_mins = UnpackScalesMinsK4(x + 4);
         // min_j * (bsums[2j] + bsums[2j + 1]) in 8 int32 lanes, from the mins doubled up.
@@ -127,8 +127,9 @@ struct K4Kernel {
 // one sub-block.
 struct Q6_KKernel {
   static constexpr int kMaxRows = 4;
+  static constexpr int64_t kBlockBytes = sizeof(BlockQ6_K);
   template <int kRows>
-  static void Run(const uint8_t* w, int64_t stride, const uint8_t* act, int64_t elements, float* out) {
+  static void Run(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* act, int64_t elements, float* out) {
     const __m512i low_mask = _mm512_set1_epi8(0x0f), high_mask = _mm512_set1_epi8(0x30);
     const __m512i shifts_01 = Concat(_mm256_set1_epi16(4), _mm256_set1_epi16(2));  // k = 0, 1: left
     const __m512i shifts_23 = Concat(_mm256_set1_epi16(0), _mm256_set1_epi16(2));  // k = 2, 3: right
@@ -142,7 +143,7 @@ struct Q6_KKernel {
       __m512i ys[4];
       for (int i = 0; i < 4; ++i) ys[i] = Load512(yq + 64 * i);
       for (int r = 0; r < kRows; ++r) {
-        const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockQ6_K));
+        const uint8_t* x = w + r * stride + b * block_stride;
         Prefetch<sizeof(BlockQ6_K)>(x);
         const __m256i scales16 = _mm256_cvtepi8_epi16(Load128(x + 192));
         const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(bsums, scales16), 5);
@@ -171,8 +172,9 @@ struct Q6_KKernel {
 // IQ4_XS: chunk c holds sub-blocks 4c .. 4c + 3 (16 bytes of nibbles each, one per 128-bit lane).
 struct IQ4_XSKernel {
   static constexpr int kMaxRows = 4;
+  static constexpr int64_t kBlockBytes = sizeof(BlockIQ4_XS);
   template <int kRows>
-  static void Run(const uint8_t* w, int64_t stride, const uint8_t* act, int64_t elements, float* out) {
+  static void Run(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* act, int64_t elements, float* out) {
     const __m512i table = _mm512_broadcast_i32x4(_mm_setr_epi8(
         kIQ4Levels[0], kIQ4Levels[1], kIQ4Levels[2], kIQ4Levels[3], kIQ4Levels[4], kIQ4Levels[5], kIQ4Levels[6],
         kIQ4Levels[7], kIQ4Levels[8], kIQ4Levels[9], kIQ4Levels[10], kIQ4Levels[11], kIQ4Levels[12],
@@ -193,7 +195,7 @@ struct IQ4_XSKernel {
         y_high[c] = _mm512_shuffle_i64x2(a, e, 0xdd);  // last 16
       }
       for (int r = 0; r < kRows; ++r) {
-        const uint8_t* x = w + r * stride + b * static_cast<int64_t>(sizeof(BlockIQ4_XS));
+        const uint8_t* x = w + r * stride + b * block_stride;
         Prefetch<sizeof(BlockIQ4_XS)>(x);
         const __m256i low = _mm256_and_si256(
             _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int32_t>(LoadU32(x + 4))), low_shifts), _mm256_set1_epi32(15));
