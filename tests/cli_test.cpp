@@ -171,11 +171,23 @@ TEST(Cli, SynthInspectRunAndClearErrors) {
   EXPECT_NE(result.out.find("tokens/s"), std::string::npos) << result.out;
   result = Shell(fmt::format("{} bench -m {} -p 8 -n 4 -r 2 --parallel 2 -o json", kMoefit, model.string()));
   ASSERT_EQ(result.status, 0) << result.out;
-  const nlohmann::json bench = nlohmann::json::parse(result.out);
-  ASSERT_EQ(bench["tests"].size(), 2u);
-  EXPECT_EQ(bench["tests"][0]["test"], "pp8");
-  EXPECT_EQ(bench["tests"][1]["test"], "tg4 x2");
-  EXPECT_GT(bench["tests"][1]["tokens_per_s_median"].get<double>(), 0.0);
+  {  // JSON lines, one per test, with the configuration
+    std::vector<nlohmann::json> lines;
+    std::istringstream stream(result.out);
+    for (std::string line; std::getline(stream, line);) lines.push_back(nlohmann::json::parse(line));
+    ASSERT_EQ(lines.size(), 2u) << result.out;
+    EXPECT_EQ(lines[0]["test"], "pp8");
+    EXPECT_EQ(lines[1]["test"], "tg4 x2");
+    EXPECT_GT(lines[1]["avg_ts"].get<double>(), 0.0);
+    EXPECT_GE(lines[1]["stddev_ts"].get<double>(), 0.0);
+    EXPECT_EQ(lines[1]["parallel"], 2);
+    EXPECT_EQ(lines[1]["weights"], "loaded+interleaved");
+    EXPECT_GT(lines[1]["decode_bytes_per_token"].get<uint64_t>(), 0u);
+  }
+  result = Shell(fmt::format("{} bench -m {} -p 0 -n 2 -r 1 --mmap -o md", kMoefit, model.string()));
+  ASSERT_EQ(result.status, 0) << result.out;
+  EXPECT_NE(result.out.find("| tg2 |"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("weights mmap"), std::string::npos) << result.out;
   // Bad input: a message and a non-zero status, never a crash.
   result = Shell(fmt::format("{} run -m /nonexistent.gguf 2>&1", kMoefit));
   EXPECT_EQ(result.status, 1);

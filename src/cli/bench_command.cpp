@@ -39,6 +39,8 @@ struct BenchOptions {
   int batch = 512;
   std::string output = "md";
   bool membw = false;
+  bool mmap = false;       // compute from the file mapping instead of loaded weights
+  bool no_repack = false;  // load weights in the file's row order (for comparisons)
 };
 
 using Clock = std::chrono::steady_clock;
@@ -85,6 +87,20 @@ double MeasureReadBandwidth(int threads) {
   return best;
 }
 
+// Weight bytes one decode step reads: everything but the embedding table and the routed experts
+// not chosen (n_active of n_experts of them); a tied LM head reads the whole embedding table.
+uint64_t DecodeBytesPerToken(const ModelSummary& s) {
+  auto bytes = [&](TensorRole role) { return s.roles[static_cast<size_t>(role)].bytes; };
+  uint64_t total = 0;
+  for (const RoleTotals& r : s.roles)
+    if (r.role != TensorRole::kEmbedding && r.role != TensorRole::kRoutedExperts) total += r.bytes;
+  if (s.roles[static_cast<size_t>(TensorRole::kOutput)].tensors == 0) total += bytes(TensorRole::kEmbedding);
+  if (s.n_experts > 0)
+    total += static_cast<uint64_t>(static_cast<double>(bytes(TensorRole::kRoutedExperts)) * static_cast<double>(s.n_active_experts) /
+                                   static_cast<double>(s.n_experts));
+  return total;
+}
+
 }  // namespace
 
 void RegisterBenchCommand(CLI::App& app) {
@@ -99,12 +115,14 @@ void RegisterBenchCommand(CLI::App& app) {
   command->add_option("-b,--batch", o->batch, "Prompt tokens per forward pass")->capture_default_str();
   command->add_option("-o,--output", o->output, "md or json")->capture_default_str();
   command->add_flag("--membw", o->membw, "Measure memory read bandwidth instead");
+  command->add_flag("--mmap", o->mmap, "Compute from the file mapping (default: weights loaded into RAM, as run does)");
+  command->add_flag("--no-repack", o->no_repack, "Load weights in the file's row order (no interleaving), to compare");
   command->callback([o] {
     const int threads = o->threads > 0 ? o->threads : omp_get_max_threads();
     if (o->membw) {
       const double gbps = MeasureReadBandwidth(threads);
       if (o->output == "json") {
-        std::printf("%s\n", nlohmann::json{{"threads", threads}, {"read_gb_per_s", gbps}}.dump().c_str());
+        std::printf("%s\n", nlohmann::json{{"test", "membw"}, {"threads", threads}, {"read_gb_per_s", gbps}}.dump().c_str());
       } else {
         std::printf("memory read bandwidth: %.1f GB/s (%d threads, best of 5 passes over 1 GiB)\n", gbps, threads);
       }
@@ -113,11 +131,32 @@ void RegisterBenchCommand(CLI::App& app) {
     if (o->model.empty()) Fail("bench needs -m MODEL (or --membw)");
     if (o->repetitions <= 0 || o->parallel <= 0 || o->batch <= 0 || o->prompt < 0 || o->generate < 0)
       Fail("bench: -r, --parallel and --batch must be positive, -p and -n not negative");
+    if (o->output != "md" && o->output != "json") Fail("bench -o {}: use md or json", o->output);
     const GgufFile file = GgufFile::Open(o->model);
     const Model model = Model::Load(file);
     const ModelSummary summary = SummarizeModel(file);
     const int64_t cells = std::max<int64_t>(o->prompt, int64_t{o->generate} * o->parallel) + 16;
-    Engine engine(model, {.kv_cells = cells, .threads = threads});
+    EngineOptions engine_options{.kv_cells = cells, .threads = threads};
+    engine_options.max_batch_tokens = o->batch;
+    engine_options.logit_rows = o->parallel;
+    auto last_reported = std::make_shared<uint64_t>(0);
+    if (!o->mmap) {
+      engine_options.weights = WeightResidence::kLoaded;
+      engine_options.file = &file;
+      engine_options.interleave_weights = !o->no_repack;
+      engine_options.progress = [last_reported](const LoadProgress& p) {
+        uint64_t& last = *last_reported;
+        if (p.bytes_done - last < (uint64_t{1} << 30) && p.bytes_done != p.bytes_total) return;
+        last = p.bytes_done;
+        std::fprintf(stderr, "\rloading weights: %s of %s", FormatBytes(p.bytes_done).c_str(), FormatBytes(p.bytes_total).c_str());
+        if (p.bytes_done == p.bytes_total) std::fprintf(stderr, "\n");
+      };
+    }
+    const auto load_start = Clock::now();
+    Engine engine(model, engine_options);
+    const double load_seconds = std::chrono::duration<double>(Clock::now() - load_start).count();
+    const uint64_t bytes_per_token = DecodeBytesPerToken(summary);
+    const std::string weights = o->mmap ? "mmap" : o->no_repack ? "loaded" : "loaded+interleaved";
     std::mt19937 rng(1234);
     std::uniform_int_distribution<int32_t> token(0, model.spec().vocab_size - 1);
     struct Test {
@@ -159,16 +198,30 @@ void RegisterBenchCommand(CLI::App& app) {
       tests.push_back({o->parallel > 1 ? fmt::format("tg{} x{}", o->generate, o->parallel) : fmt::format("tg{}", o->generate),
                        Summarize(rates)});
     }
-    if (o->output == "json") {
-      nlohmann::json out = {{"model", o->model}, {"architecture", summary.architecture}, {"bytes", summary.total_bytes},
-                            {"params", summary.total_params}, {"active_params", summary.active_params},
-                            {"threads", threads}, {"tests", nlohmann::json::array()}};
+    if (o->output == "json") {  // one JSON object per line and test
       for (const Test& t : tests)
-        out["tests"].push_back({{"test", t.name}, {"tokens_per_s_mean", t.stats.mean}, {"tokens_per_s_stddev", t.stats.stddev},
-                                {"tokens_per_s_median", t.stats.median}, {"repetitions", o->repetitions}});
-      std::printf("%s\n", out.dump(2).c_str());
+        std::printf("%s\n", nlohmann::json{{"test", t.name},
+                                           {"avg_ts", t.stats.mean},
+                                           {"stddev_ts", t.stats.stddev},
+                                           {"median_ts", t.stats.median},
+                                           {"repetitions", o->repetitions},
+                                           {"model", o->model},
+                                           {"architecture", summary.architecture},
+                                           {"model_bytes", summary.total_bytes},
+                                           {"params", summary.total_params},
+                                           {"active_params", summary.active_params},
+                                           {"decode_bytes_per_token", bytes_per_token},
+                                           {"threads", threads},
+                                           {"batch", o->batch},
+                                           {"parallel", o->parallel},
+                                           {"weights", weights},
+                                           {"load_s", load_seconds}}
+                                .dump()
+                                .c_str());
       return;
     }
+    std::printf("weights %s (load %.1f s) · decode reads %s of weights per token\n\n", weights.c_str(), load_seconds,
+                FormatBytes(bytes_per_token).c_str());
     std::printf("| model | size | params | active | threads | test | t/s (mean ± sd) | median |\n");
     std::printf("|---|---:|---:|---:|---:|---|---:|---:|\n");
     for (const Test& t : tests)
