@@ -20,6 +20,7 @@
 
 #include "core/half.h"
 #include "kernels/cpu/dispatch.h"
+#include "kernels/ops.h"
 #include "quant/dtype_traits.h"
 
 namespace moefit {
@@ -146,24 +147,13 @@ void BM_ReadBandwidth(benchmark::State& state, int threads) {
     std::memset(buffer.data, 1, static_cast<size_t>(bytes));
     filled = true;
   }
-  const auto* words = reinterpret_cast<const uint64_t*>(buffer.data);
-  const int64_t count = bytes / 8;
   uint64_t total = 0;
   for (auto _ : state) {
 #pragma omp parallel num_threads(threads) reduction(+ : total)
     {
       const int64_t n = omp_get_num_threads(), id = omp_get_thread_num();
-      const int64_t begin = count * id / n, stream = (count / n) / 4 / 8 * 8;  // words per stream
-      uint64_t a[4][2] = {};
-      for (int64_t i = 0; i < stream; i += 8) {
-        for (int s = 0; s < 4; ++s) {
-          const uint64_t* p = words + begin + s * stream + i;
-          __builtin_prefetch(p + 128);
-          a[s][0] += p[0] + p[2] + p[4] + p[6];
-          a[s][1] += p[1] + p[3] + p[5] + p[7];
-        }
-      }
-      for (int s = 0; s < 4; ++s) total += a[s][0] + a[s][1];
+      const int64_t begin = bytes * id / n / 256 * 256, end = bytes * (id + 1) / n / 256 * 256;
+      total += StreamRead(buffer.data + begin, end - begin);
     }
     benchmark::DoNotOptimize(total);
   }

@@ -20,7 +20,9 @@ TEST(TensorViewTest, InterleavedRowsReadBackAsPlainRows) {
       for (size_t i = 0; i < plain.size(); ++i) plain[i] = static_cast<uint8_t>(i * 7 + i / 251);
       std::vector<uint8_t> interleaved = plain;
       InterleaveRows(interleaved.data(), type, row_length, rows, matrices);
-      if (rows > 1) EXPECT_NE(interleaved, plain);
+      if (rows > 1) {
+        EXPECT_NE(interleaved, plain);
+      }
       TensorView view{.data = interleaved.data(), .type = type, .dims = {row_length, rows, matrices, 1}, .n_dims = 3,
                       .row_group = kInterleavedRowGroup};
       std::vector<uint8_t> row(static_cast<size_t>(row_bytes));

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "core/tensor_view.h"
 
@@ -16,6 +17,34 @@ enum class MatMulPath { kReference, kFast };
 
 // W (rows, cols) @ x (n_tokens, cols) -> y (n_tokens, rows); rows split across threads.
 void MatMul(const TensorView& w, const float* x, int64_t n_tokens, float* y, MatMulPath path);
+
+// SwiGLU feed-forwards of one batch, all in one parallel region: for every job,
+//   out (n_tokens, model_dim) = down(silu(gate x) * up x)
+// where the job's token t is row rows[t] (or t, when rows is null) of the shared input
+// x (x_rows, model_dim). A MoE layer is one job per chosen expert (plus the shared expert);
+// a dense layer is one job. The input is quantized once per activation type, the gate/up rows
+// of all jobs are split over the threads by cost (weight bytes x tokens) with SiLU·mul fused,
+// then the down rows likewise: two barriers per layer instead of two per matrix.
+struct FfnJob {
+  TensorView gate, up, down;
+  const int32_t* rows = nullptr;
+  int64_t n_tokens = 0;
+  float* out = nullptr;
+};
+// Buffers SwiGluMany works in; they grow to what a call needs and are kept (no allocation once
+// warm). Reserve sizes them up front for the largest call; Bytes is what that takes.
+struct FfnScratch {
+  std::vector<uint8_t> x_quantized, hidden_quantized;
+  std::vector<float> gate, up, gathered;
+  std::vector<int64_t> layout;  // per-call offsets and the thread split (7 per job)
+  // x_rows input rows of `dim`; jobs with hidden_elements = sum over jobs of tokens x ffn size.
+  // Quantized rows are counted at 4 bytes an element (the F32 "activation type" of float
+  // weights; the 8-bit types take less), for one activation type of gate/up.
+  void Reserve(int64_t x_rows, int64_t dim, int64_t hidden_elements);
+  static uint64_t Bytes(int64_t x_rows, int64_t dim, int64_t hidden_elements);
+};
+void SwiGluMany(const float* x, int64_t x_rows, int64_t dim, std::span<const FfnJob> jobs, MatMulPath path,
+                FfnScratch& scratch);
 
 // y = x / sqrt(mean(x^2) + eps) * weight, over n elements (in place allowed).
 void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* y);
@@ -59,5 +88,10 @@ struct AttentionArgs {
   float* out;                // (n_heads, value_head_dim)
 };
 void Attention(const AttentionArgs& args);
+
+// Reads `bytes` (a multiple of 256) at `data` as fast as the memory system delivers them: four
+// streams in lockstep with software prefetch, as the 4-row kernels read weights. Returns a
+// checksum so the reads cannot be optimised away. The measure of read bandwidth (bench --membw).
+uint64_t StreamRead(const void* data, int64_t bytes);
 
 }  // namespace moefit

@@ -37,16 +37,11 @@ void AddBias(float* rows, int64_t n_tokens, const FloatVector& bias) {
     for (int64_t i = 0; i < bias.size; ++i) rows[t * bias.size + i] += bias.data[i];
 }
 
-// SwiGLU feed-forward: down(silu(gate x) * up x) for n tokens.
+// SwiGLU feed-forward of a dense layer: down(silu(gate x) * up x) for n tokens, as one job.
 void SwiGlu(const TensorView& gate, const TensorView& up, const TensorView& down, const float* x, int64_t n_tokens,
-            MatMulPath path, ForwardScratch& s, float* out) {
-  const int64_t ffn = gate.rows();
-  float* g = Grow(s.gate, n_tokens * ffn);
-  float* u = Grow(s.up, n_tokens * ffn);
-  MatMul(gate, x, n_tokens, g, path);
-  MatMul(up, x, n_tokens, u, path);
-  for (int64_t i = 0; i < n_tokens * ffn; ++i) g[i] = Silu(g[i]) * u[i];
-  MatMul(down, g, n_tokens, out, path);
+            int64_t dim, MatMulPath path, ForwardScratch& s, float* out) {
+  const FfnJob job{.gate = gate, .up = up, .down = down, .rows = nullptr, .n_tokens = n_tokens, .out = out};
+  SwiGluMany(x, n_tokens, dim, std::span<const FfnJob>(&job, 1), path, s.ffn);
 }
 
 void Attention(const ModelSpec& spec, const LayerWeights& l, const ForwardBatch& batch, const KvLayerView& kv,
@@ -174,18 +169,25 @@ void MixtureOfExperts(const ModelSpec& spec, const LayerWeights& l, int layer, i
   MOEFIT_CHECK(capacity >= 1);
   if (static_cast<int64_t>(s.expert_matrices.size()) < experts) s.expert_matrices.resize(static_cast<size_t>(experts));
   float* entry_out = Grow(s.expert_out, n * active * dim);  // (entries, model_dim)
+  // Every acquired expert of a round is one job of one parallel region (the shared expert joins
+  // the first round); each job reads its tokens' rows of the normed input in place.
+  float* shared = l.ffn_up_shexp ? Grow(s.shared_out, n * dim) : nullptr;
   for (int64_t first = 0; first < n_distinct; first += capacity) {
     const size_t count = static_cast<size_t>(std::min(capacity, n_distinct - first));
     const std::span<ExpertMatrices> matrices(s.expert_matrices.data(), count);
     source.Acquire(layer, std::span<const int32_t>(distinct + first, count), std::span<const int32_t>(uses + first, count),
                    matrices);
+    s.ffn_jobs.clear();
     for (size_t i = 0; i < count; ++i) {
       const int32_t e = distinct[first + static_cast<int64_t>(i)];
       const int64_t begin = start[e], rows = start[e + 1] - start[e];
-      float* in = Grow(s.expert_in, rows * dim);
-      for (int64_t r = 0; r < rows; ++r) std::copy_n(s.normed.data() + int64_t{entry_token[begin + r]} * dim, dim, in + r * dim);
-      SwiGlu(matrices[i].gate, matrices[i].up, matrices[i].down, in, rows, path, s, entry_out + begin * dim);
+      s.ffn_jobs.push_back({.gate = matrices[i].gate, .up = matrices[i].up, .down = matrices[i].down,
+                            .rows = entry_token + begin, .n_tokens = rows, .out = entry_out + begin * dim});
     }
+    if (shared != nullptr && first == 0)
+      s.ffn_jobs.push_back({.gate = l.ffn_gate_shexp, .up = l.ffn_up_shexp, .down = l.ffn_down_shexp, .rows = nullptr,
+                            .n_tokens = n, .out = shared});
+    SwiGluMany(s.normed.data(), n, dim, s.ffn_jobs, path, s.ffn);
     source.Release(layer);
   }
   float* out = Grow(s.ffn_out, n * dim);
@@ -202,9 +204,7 @@ void MixtureOfExperts(const ModelSpec& spec, const LayerWeights& l, int layer, i
       for (int64_t d = 0; d < dim; ++d) target[d] += weight * row[d];
     }
   }
-  if (l.ffn_up_shexp) {
-    float* shared = Grow(s.shared_out, n * dim);
-    SwiGlu(l.ffn_gate_shexp, l.ffn_up_shexp, l.ffn_down_shexp, s.normed.data(), n, path, s, shared);
+  if (shared != nullptr) {
     for (int64_t t = 0; t < n; ++t) {
       float scale = 1.0f;
       if (l.ffn_gate_inp_shexp) {
@@ -220,7 +220,9 @@ void MixtureOfExperts(const ModelSpec& spec, const LayerWeights& l, int layer, i
 // Elements of each scratch buffer for batches of `tokens` tokens.
 struct ScratchSizes {
   int64_t hidden = 0, q = 0, k = 0, v = 0, attention = 0;
-  int64_t router = 0, entries = 0, experts = 0, ffn = 0, expert_out = 0, shared_out = 0;
+  int64_t router = 0, entries = 0, experts = 0, expert_out = 0, shared_out = 0;
+  int64_t ffn_hidden = 0;  // elements of hidden rows in one SwiGluMany call (all its jobs)
+  int64_t ffn_jobs = 0;
 };
 
 ScratchSizes SizesFor(const ModelSpec& spec, int64_t tokens) {
@@ -232,12 +234,16 @@ ScratchSizes SizesFor(const ModelSpec& spec, int64_t tokens) {
   sizes.v = t * spec.n_kv_heads * spec.value_head_dim;
   sizes.attention = t * spec.n_heads * spec.value_head_dim;
   const bool has_dense = !spec.is_moe() || spec.leading_dense_layers > 0;
-  if (has_dense) sizes.ffn = t * spec.ffn_dim;
+  if (has_dense) {
+    sizes.ffn_hidden = t * spec.ffn_dim;
+    sizes.ffn_jobs = 1;
+  }
   if (spec.is_moe()) {
     sizes.router = t * spec.n_experts;
     sizes.entries = t * spec.n_active_experts;
     sizes.experts = spec.n_experts;
-    sizes.ffn = std::max({sizes.ffn, t * spec.expert_ffn_dim, t * spec.shared_expert_ffn_dim});
+    sizes.ffn_hidden = std::max(sizes.ffn_hidden, sizes.entries * spec.expert_ffn_dim + t * spec.shared_expert_ffn_dim);
+    sizes.ffn_jobs = std::max<int64_t>(sizes.ffn_jobs, spec.n_experts + 1);
     sizes.expert_out = sizes.entries * spec.model_dim;
     if (spec.shared_expert_ffn_dim > 0) sizes.shared_out = sizes.hidden;
   }
@@ -260,14 +266,14 @@ void WeightsExpertSource::Acquire(int layer, std::span<const int32_t> experts, s
 void ForwardScratch::Reserve(const ModelSpec& spec, int64_t max_tokens) {
   const ScratchSizes z = SizesFor(spec, max_tokens);
   auto size = [](auto& buffer, int64_t elements) { buffer.resize(static_cast<size_t>(elements)); };
-  for (std::vector<float>* buffer : {&residual, &normed, &projected, &ffn_out, &expert_in}) size(*buffer, z.hidden);
+  for (std::vector<float>* buffer : {&residual, &normed, &projected, &ffn_out}) size(*buffer, z.hidden);
   size(q, z.q);
   size(k, z.k);
   size(v, z.v);
   size(attention, z.attention);
   size(router, z.router);
-  size(gate, z.ffn);
-  size(up, z.ffn);
+  ffn.Reserve(max_tokens, spec.model_dim, z.ffn_hidden);
+  ffn_jobs.reserve(static_cast<size_t>(z.ffn_jobs));
   size(expert_out, z.expert_out);
   size(shared_out, z.shared_out);
   for (std::vector<int32_t>* buffer : {&chosen, &entry_token, &entry_of}) size(*buffer, z.entries);
@@ -279,11 +285,11 @@ void ForwardScratch::Reserve(const ModelSpec& spec, int64_t max_tokens) {
 
 uint64_t ForwardScratch::Bytes(const ModelSpec& spec, int64_t max_tokens) {
   const ScratchSizes z = SizesFor(spec, max_tokens);
-  const int64_t floats = 5 * z.hidden + z.q + z.k + z.v + z.attention + z.router + 2 * z.ffn + z.expert_out + z.shared_out +
-                         z.entries;
+  const int64_t floats = 4 * z.hidden + z.q + z.k + z.v + z.attention + z.router + z.expert_out + z.shared_out + z.entries;
   const int64_t ints = 3 * z.entries + (z.experts > 0 ? z.experts + 1 : 0) + 3 * z.experts;
   return static_cast<uint64_t>(floats) * sizeof(float) + static_cast<uint64_t>(ints) * sizeof(int32_t) +
-         static_cast<uint64_t>(z.experts) * sizeof(ExpertMatrices);
+         static_cast<uint64_t>(z.experts) * sizeof(ExpertMatrices) +
+         FfnScratch::Bytes(max_tokens, spec.model_dim, z.ffn_hidden) + static_cast<uint64_t>(z.ffn_jobs) * sizeof(FfnJob);
 }
 
 void Forward(const Model& model, const ForwardBatch& batch, std::span<const KvLayerView> kv, MatMulPath path,
@@ -319,7 +325,7 @@ void Forward(const ModelSpec& spec, const ModelWeights& w, const ForwardBatch& b
     if (spec.LayerIsMoe(layer)) {
       MixtureOfExperts(spec, l, layer, n, path, experts, s);
     } else {
-      SwiGlu(l.ffn_gate, l.ffn_up, l.ffn_down, s.normed.data(), n, path, s, Grow(s.ffn_out, n * dim));
+      SwiGlu(l.ffn_gate, l.ffn_up, l.ffn_down, s.normed.data(), n, dim, path, s, Grow(s.ffn_out, n * dim));
     }
     for (int64_t i = 0; i < n * dim; ++i) x[i] += s.ffn_out[i];
   }

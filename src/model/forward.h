@@ -75,7 +75,9 @@ class WeightsExpertSource final : public ExpertSource {
 // past that (it may grow them, allocating, when no Reserve() was made).
 struct ForwardScratch {
   std::vector<float> residual, normed, q, k, v, attention, projected, ffn_out;
-  std::vector<float> router, gate, up, expert_in, expert_out, shared_out;
+  std::vector<float> router, expert_out, shared_out;
+  FfnScratch ffn;                 // SwiGluMany's buffers (quantized input, hidden rows)
+  std::vector<FfnJob> ffn_jobs;   // one per expert of a round (+ the shared expert)
   // Routing of a batch (MoE layers), per (token, slot j < n_active): chosen expert and weight;
   // entries grouped by expert (expert_start[e] .. expert_start[e + 1]) with their (token, j).
   std::vector<int32_t> chosen, expert_start, entry_token, entry_of, experts, expert_uses, expert_fill;

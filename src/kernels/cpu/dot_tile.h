@@ -24,6 +24,8 @@ struct DotTile {
   const uint8_t* activations;
   int64_t activation_row_bytes;
   int64_t tokens;
+  // Token t's activations are row activation_rows[t] (else row t) of `activations`.
+  const int32_t* activation_rows = nullptr;
   int64_t elements;
   float* out;
   int64_t out_token_stride;

@@ -258,7 +258,9 @@ TEST_P(DotKernelTest, TileOnInterleavedRowsMatchesPlainRows) {
           .out_token_stride = rows});
     std::vector<uint8_t> interleaved = w;
     InterleaveRows(interleaved.data(), type(), elements, rows, 1);
-    if (rows > 1 && Layout(type()).block_elements < elements) EXPECT_NE(interleaved, w) << "rows " << rows;
+    if (rows > 1 && Layout(type()).block_elements < elements) {
+      EXPECT_NE(interleaved, w) << "rows " << rows;
+    }
     tile({.weights = interleaved.data(), .weight_row_bytes = row_bytes, .rows = rows,
           .row_group = kInterleavedRowGroup, .activations = x.data(), .activation_row_bytes = act_bytes,
           .tokens = tokens, .elements = elements, .out = interleaved_out.data(), .out_token_stride = rows});

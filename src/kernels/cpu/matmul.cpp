@@ -4,8 +4,11 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
+#include <utility>
 #include <vector>
 
+#include "core/error.h"
 #include "kernels/cpu/dispatch.h"
 #include "kernels/ops.h"
 #include "quant/dtype_traits.h"
@@ -53,8 +56,9 @@ constexpr int64_t kActivationChunkBytes = 64 * 1024;
 constexpr int64_t kParallelMinBytes = 32 * 1024;
 
 // W rows [begin, end) against tokens [t0, t1) with the table's kernel (tile, or row by row).
+// Token t's activations are row act_rows[t] (or t) of `activations`.
 void DotRange(const DotKernel& dot, const TensorView& w, const uint8_t* activations, int64_t act_row_bytes,
-              int64_t begin, int64_t end, int64_t t0, int64_t t1, float* y) {
+              int64_t begin, int64_t end, int64_t t0, int64_t t1, float* y, const int32_t* act_rows = nullptr) {
   const int64_t rows = w.rows(), cols = w.row_length();
   if (begin >= end) return;
   if (dot.tile != nullptr) {
@@ -62,9 +66,10 @@ void DotRange(const DotKernel& dot, const TensorView& w, const uint8_t* activati
               .weight_row_bytes = w.row_bytes(),
               .rows = end - begin,
               .row_group = w.row_group,
-              .activations = activations + t0 * act_row_bytes,
+              .activations = act_rows != nullptr ? activations : activations + t0 * act_row_bytes,
               .activation_row_bytes = act_row_bytes,
               .tokens = t1 - t0,
+              .activation_rows = act_rows != nullptr ? act_rows + t0 : nullptr,
               .elements = cols,
               .out = y + t0 * rows + begin,
               .out_token_stride = rows});
@@ -74,7 +79,8 @@ void DotRange(const DotKernel& dot, const TensorView& w, const uint8_t* activati
   if (w.interleaved()) plain.resize(static_cast<size_t>(w.row_bytes()));
   for (int64_t r = begin; r < end; ++r) {
     const void* row = PlainRow(w, r, plain);
-    for (int64_t t = t0; t < t1; ++t) y[t * rows + r] = dot.row(row, activations + t * act_row_bytes, cols);
+    for (int64_t t = t0; t < t1; ++t)
+      y[t * rows + r] = dot.row(row, activations + (act_rows != nullptr ? act_rows[t] : t) * act_row_bytes, cols);
   }
 }
 
@@ -128,6 +134,208 @@ void MatMulFast(const TensorView& w, const float* x, int64_t n_tokens, float* y)
   }
 }
 
+
+// ---- SwiGluMany -------------------------------------------------------------------------------
+
+uint64_t QuantizedBytes(int64_t rows, int64_t elements) { return static_cast<uint64_t>(rows * elements) * 4; }
+
+QuantizeRowFn QuantizerFor(const KernelTable& kernels, DType act_type) {
+  QuantizeRowFn quantize = kernels.Quantize(act_type).row;
+  return quantize != nullptr ? quantize : Traits(act_type).quantize_row;
+}
+
+// The rows [begin, end) in groups of 4 of one job's matrix that thread `thread` of `threads`
+// computes: jobs' groups are laid end to end with a cost each (weight bytes x tokens), the total
+// is cut into equal shares, and a group belongs to the share holding its first unit of cost.
+struct CostSplit {
+  int64_t* start;      // cost before each job
+  int64_t* per_group;  // cost of each of a job's groups of 4 rows
+  int64_t total = 0;
+};
+
+template <typename Matrix>
+void PlanSplit(std::span<const FfnJob> jobs, Matrix matrix, CostSplit& split) {
+  split.total = 0;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const TensorView& w = matrix(jobs[j]);
+    split.start[j] = split.total;
+    split.per_group[j] = std::max<int64_t>(1, 4 * w.row_bytes() * jobs[j].n_tokens);
+    split.total += split.per_group[j] * ((w.rows() + 3) / 4);
+  }
+}
+
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Rows of job j for this thread: [first, last).
+std::pair<int64_t, int64_t> ThreadRows(const CostSplit& split, size_t j, int64_t rows, int64_t thread, int64_t threads) {
+  const int64_t groups = (rows + 3) / 4;
+  const int64_t lo = static_cast<int64_t>(static_cast<__int128>(split.total) * thread / threads);
+  const int64_t hi = static_cast<int64_t>(static_cast<__int128>(split.total) * (thread + 1) / threads);
+  const int64_t g0 = std::clamp<int64_t>(CeilDiv(std::max<int64_t>(0, lo - split.start[j]), split.per_group[j]), 0, groups);
+  const int64_t g1 = std::clamp<int64_t>(CeilDiv(std::max<int64_t>(0, hi - split.start[j]), split.per_group[j]), 0, groups);
+  return {std::min(rows, g0 * 4), std::min(rows, g1 * 4)};
+}
+
+void SwiGluReference(const float* x, int64_t dim, std::span<const FfnJob> jobs, FfnScratch& s) {
+  for (const FfnJob& job : jobs) {
+    const int64_t n = job.n_tokens, ffn = job.gate.rows();
+    s.gathered.resize(static_cast<size_t>(n * dim));
+    for (int64_t t = 0; t < n; ++t)
+      std::copy_n(x + (job.rows != nullptr ? job.rows[t] : t) * dim, dim, s.gathered.data() + t * dim);
+    s.gate.resize(static_cast<size_t>(n * ffn));
+    s.up.resize(static_cast<size_t>(n * ffn));
+    MatMulReference(job.gate, s.gathered.data(), n, s.gate.data());
+    MatMulReference(job.up, s.gathered.data(), n, s.up.data());
+    for (int64_t i = 0; i < n * ffn; ++i) s.gate[i] = Silu(s.gate[i]) * s.up[i];
+    MatMulReference(job.down, s.gate.data(), n, job.out);
+  }
+}
+
+}  // namespace
+
+void FfnScratch::Reserve(int64_t x_rows, int64_t dim, int64_t hidden_elements) {
+  x_quantized.resize(static_cast<size_t>(QuantizedBytes(x_rows, dim)));
+  hidden_quantized.resize(static_cast<size_t>(QuantizedBytes(1, hidden_elements)));
+  gate.resize(static_cast<size_t>(hidden_elements));
+  up.resize(static_cast<size_t>(hidden_elements));
+}
+
+uint64_t FfnScratch::Bytes(int64_t x_rows, int64_t dim, int64_t hidden_elements) {
+  return QuantizedBytes(x_rows, dim) + QuantizedBytes(1, hidden_elements) +
+         2 * static_cast<uint64_t>(hidden_elements) * sizeof(float);
+}
+
+void SwiGluMany(const float* x, int64_t x_rows, int64_t dim, std::span<const FfnJob> jobs, MatMulPath path,
+                FfnScratch& s) {
+  if (jobs.empty()) return;
+  const KernelTable& kernels = CpuKernels();
+  bool fast = path == MatMulPath::kFast;
+  for (const FfnJob& job : jobs) {
+    MOEFIT_CHECK(job.gate.row_length() == dim && job.up.row_length() == dim && job.up.rows() == job.gate.rows() &&
+                 job.down.row_length() == job.gate.rows() && job.down.rows() == dim);
+    // One activation type for every gate and up (and kernels for all three): else job by job.
+    fast = fast && kernels.Dot(job.gate.type).row != nullptr && kernels.Dot(job.up.type).row != nullptr &&
+           kernels.Dot(job.down.type).row != nullptr &&
+           kernels.Dot(job.gate.type).activation_type == kernels.Dot(jobs[0].gate.type).activation_type &&
+           kernels.Dot(job.up.type).activation_type == kernels.Dot(jobs[0].gate.type).activation_type;
+  }
+  if (!fast) {
+    if (path == MatMulPath::kReference) {
+      SwiGluReference(x, dim, jobs, s);
+      return;
+    }
+    for (const FfnJob& job : jobs) {  // unusual type mixes: matrix by matrix
+      const int64_t n = job.n_tokens, ffn = job.gate.rows();
+      s.gathered.resize(static_cast<size_t>(n * dim));
+      for (int64_t t = 0; t < n; ++t)
+        std::copy_n(x + (job.rows != nullptr ? job.rows[t] : t) * dim, dim, s.gathered.data() + t * dim);
+      s.gate.resize(static_cast<size_t>(n * ffn));
+      s.up.resize(static_cast<size_t>(n * ffn));
+      MatMulFast(job.gate, s.gathered.data(), n, s.gate.data());
+      MatMulFast(job.up, s.gathered.data(), n, s.up.data());
+      for (int64_t i = 0; i < n * ffn; ++i) s.gate[i] = Silu(s.gate[i]) * s.up[i];
+      MatMulFast(job.down, s.gate.data(), n, job.out);
+    }
+    return;
+  }
+
+  // Input rows in the gate/up activation type, once for all jobs.
+  const DType x_type = kernels.Dot(jobs[0].gate.type).activation_type;
+  const int64_t x_row_bytes = RowBytes(x_type, dim);
+  const bool quantize_x = x_type != DType::kF32;
+  const QuantizeRowFn quantize_x_row = quantize_x ? QuantizerFor(kernels, x_type) : nullptr;
+  if (quantize_x && s.x_quantized.size() < static_cast<size_t>(x_row_bytes * x_rows))
+    s.x_quantized.resize(static_cast<size_t>(x_row_bytes * x_rows));
+  const uint8_t* x_act = quantize_x ? s.x_quantized.data() : reinterpret_cast<const uint8_t*>(x);
+
+  // Hidden rows per job: floats (gate, up) and quantized for down; the splits of the rows. All
+  // in the scratch (shared by the threads, no allocation once warm).
+  const size_t n_jobs = jobs.size();
+  s.layout.resize(7 * n_jobs + 2);
+  int64_t* const hidden_at = s.layout.data();               // n_jobs + 1
+  int64_t* const hidden_q_at = hidden_at + n_jobs + 1;      // n_jobs + 1
+  int64_t* const hidden_q_row_bytes = hidden_q_at + n_jobs + 1;
+  CostSplit up_split{.start = hidden_q_row_bytes + n_jobs, .per_group = hidden_q_row_bytes + 2 * n_jobs};
+  CostSplit down_split{.start = hidden_q_row_bytes + 3 * n_jobs, .per_group = hidden_q_row_bytes + 4 * n_jobs};
+  hidden_at[0] = hidden_q_at[0] = 0;
+  int64_t hidden_rows = 0;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const int64_t ffn = jobs[j].gate.rows();
+    hidden_q_row_bytes[j] = RowBytes(kernels.Dot(jobs[j].down.type).activation_type, ffn);
+    hidden_at[j + 1] = hidden_at[j] + jobs[j].n_tokens * ffn;
+    hidden_q_at[j + 1] = hidden_q_at[j] + jobs[j].n_tokens * hidden_q_row_bytes[j];
+    hidden_rows += jobs[j].n_tokens;
+  }
+  const size_t hidden_floats = static_cast<size_t>(hidden_at[n_jobs]);
+  if (s.gate.size() < hidden_floats) s.gate.resize(hidden_floats);
+  if (s.up.size() < hidden_floats) s.up.resize(hidden_floats);
+  if (s.hidden_quantized.size() < static_cast<size_t>(hidden_q_at[n_jobs]))
+    s.hidden_quantized.resize(static_cast<size_t>(hidden_q_at[n_jobs]));
+  PlanSplit(jobs, [](const FfnJob& job) -> const TensorView& { return job.gate; }, up_split);
+  PlanSplit(jobs, [](const FfnJob& job) -> const TensorView& { return job.down; }, down_split);
+  // gate + up cost twice the gate's; the split only needs proportions, and gate and up share rows.
+  const bool parallel = 3 * up_split.total >= 4 * kParallelMinBytes;
+  float* gate = s.gate.data();
+  float* up = s.up.data();
+  uint8_t* hidden_q = s.hidden_quantized.data();
+  uint8_t* x_q = s.x_quantized.data();
+
+#pragma omp parallel if (parallel)
+  {
+    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+    if (quantize_x) {
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < x_rows; ++r) quantize_x_row(x + r * dim, x_q + r * x_row_bytes, dim);
+    }
+    for (size_t j = 0; j < jobs.size(); ++j) {  // gate and up rows, SiLU·mul fused
+      const FfnJob& job = jobs[j];
+      const int64_t ffn = job.gate.rows();
+      const auto [first, last] = ThreadRows(up_split, j, ffn, thread, threads);
+      if (first >= last) continue;
+      float* g = gate + hidden_at[j];
+      float* u = up + hidden_at[j];
+      const DotKernel& gate_dot = kernels.Dot(job.gate.type);
+      const DotKernel& up_dot = kernels.Dot(job.up.type);
+      const int64_t chunk = std::max<int64_t>(1, kActivationChunkBytes / x_row_bytes);
+      for (int64_t t0 = 0; t0 < job.n_tokens; t0 += chunk) {
+        const int64_t t1 = std::min(job.n_tokens, t0 + chunk);
+        DotRange(gate_dot, job.gate, x_act, x_row_bytes, first, last, t0, t1, g, job.rows);
+        DotRange(up_dot, job.up, x_act, x_row_bytes, first, last, t0, t1, u, job.rows);
+      }
+      for (int64_t t = 0; t < job.n_tokens; ++t)
+        for (int64_t r = first; r < last; ++r) g[t * ffn + r] = Silu(g[t * ffn + r]) * u[t * ffn + r];
+    }
+#pragma omp barrier
+    // Hidden rows into the down activation type, (job, token) rows spread over the threads.
+#pragma omp for schedule(static)
+    for (int64_t row = 0; row < hidden_rows; ++row) {
+      size_t j = 0;
+      int64_t t = row;
+      while (t >= jobs[j].n_tokens) t -= jobs[j++].n_tokens;
+      const int64_t ffn = jobs[j].gate.rows();
+      const DType type = kernels.Dot(jobs[j].down.type).activation_type;
+      const float* h = gate + hidden_at[j] + t * ffn;
+      uint8_t* q = hidden_q + hidden_q_at[j] + t * hidden_q_row_bytes[j];
+      if (type == DType::kF32) {
+        std::memcpy(q, h, static_cast<size_t>(ffn) * sizeof(float));
+      } else {
+        QuantizerFor(kernels, type)(h, q, ffn);
+      }
+    }
+    for (size_t j = 0; j < jobs.size(); ++j) {  // down rows
+      const FfnJob& job = jobs[j];
+      const auto [first, last] = ThreadRows(down_split, j, dim, thread, threads);
+      if (first >= last) continue;
+      const int64_t row_bytes = hidden_q_row_bytes[j];
+      const int64_t chunk = std::max<int64_t>(1, kActivationChunkBytes / row_bytes);
+      for (int64_t t0 = 0; t0 < job.n_tokens; t0 += chunk)
+        DotRange(kernels.Dot(job.down.type), job.down, hidden_q + hidden_q_at[j], row_bytes, first, last, t0,
+                 std::min(job.n_tokens, t0 + chunk), job.out);
+    }
+  }
+}
+
+namespace {
 }  // namespace
 
 void MatMul(const TensorView& w, const float* x, int64_t n_tokens, float* y, MatMulPath path) {

@@ -123,4 +123,21 @@ void Attention(const AttentionArgs& args) {
   }
 }
 
+uint64_t StreamRead(const void* data, int64_t bytes) {
+  const auto* words = static_cast<const uint64_t*>(data);
+  const int64_t stream = bytes / 8 / 4 / 8 * 8;  // words per stream, a multiple of 8
+  uint64_t a[4][2] = {};
+  for (int64_t i = 0; i < stream; i += 8) {
+    for (int s = 0; s < 4; ++s) {
+      const uint64_t* p = words + s * stream + i;
+      __builtin_prefetch(p + 128);
+      a[s][0] += p[0] + p[2] + p[4] + p[6];
+      a[s][1] += p[1] + p[3] + p[5] + p[7];
+    }
+  }
+  uint64_t total = 0;
+  for (int s = 0; s < 4; ++s) total += a[s][0] + a[s][1];
+  return total;
+}
+
 }  // namespace moefit

@@ -33,8 +33,9 @@ void RunRowGroup(const DotTile& tile, int64_t row) {
   const int64_t block_stride = interleaved ? kRows * Kernel::kBlockBytes : Kernel::kBlockBytes;
   for (int64_t t = 0; t < tile.tokens; ++t) {
     float out[kRows];
-    Kernel::template Run<kRows>(weights, row_stride, block_stride, tile.activations + t * tile.activation_row_bytes,
-                                tile.elements, out);
+    const int64_t activation_row = tile.activation_rows != nullptr ? tile.activation_rows[t] : t;
+    Kernel::template Run<kRows>(weights, row_stride, block_stride,
+                                tile.activations + activation_row * tile.activation_row_bytes, tile.elements, out);
     float* y = tile.out + t * tile.out_token_stride + row;
     for (int r = 0; r < kRows; ++r) y[r] = out[r];
   }
