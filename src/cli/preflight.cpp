@@ -3,6 +3,7 @@
 #include "cli/preflight.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -10,7 +11,6 @@
 #include "cli/plan_flags.h"
 #include "core/error.h"
 #include "gguf/gguf_file.h"
-#include "kernels/cpu/dispatch.h"
 #include "model/model.h"
 #include "plan/byte_size.h"
 #include "plan/model_inventory.h"
