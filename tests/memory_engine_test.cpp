@@ -12,7 +12,10 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "model/forward.h"
 #include "model/synth.h"
+#include "plan/catalog.h"
+#include "plan/memory_model.h"
 #include "plan/model_inventory.h"
 #include "plan/planner.h"
 #include "runtime/engine.h"
@@ -221,6 +224,44 @@ TEST_F(MemoryEngineTest, PlanWithExpertsOverTheCapRunsWithinIt) {
   EXPECT_LE(budget.peak(), plan.Device("host")->total());
   EXPECT_GT(engine.expert_stats().hit_rate(), 0.0);
   EXPECT_NE(PlanSummaryLine(plan).find("stream from disk"), std::string::npos) << PlanSummaryLine(plan);
+}
+
+// The plan's compute figure is what the engine's scratch and logits take (or more), for the
+// shapes of the catalog models the CPU engine runs, so an engine planned to the last byte of a
+// cap is never refused for its buffers.
+TEST(PlannedCompute, CoversTheEnginesScratchAndLogits) {
+  static_assert(sizeof(ExpertMatrices) <= kExpertViewBytes);
+  for (const char* name : {"qwen3-30b-a3b", "qwen3-235b-a22b", "qwen1.5-moe-a2.7b", "qwen2-57b-a14b", "mixtral-8x7b",
+                           "olmoe-1b-7b", "qwen3-8b"}) {
+    const CatalogModel* model = FindCatalogModel(name);
+    ASSERT_NE(model, nullptr) << name;
+    const ModelShape& shape = model->shape;
+    ModelSpec spec;
+    spec.architecture = shape.architecture;
+    spec.n_layers = static_cast<int>(shape.n_layers);
+    spec.model_dim = static_cast<int>(shape.model_dim);
+    spec.n_heads = static_cast<int>(shape.n_heads);
+    spec.n_kv_heads = static_cast<int>(shape.n_kv_heads);
+    spec.head_dim = static_cast<int>(shape.key_length);
+    spec.value_head_dim = static_cast<int>(shape.value_length);
+    spec.vocab_size = static_cast<int>(shape.vocab_size);
+    spec.ffn_dim = static_cast<int>(shape.ffn_dim);
+    spec.n_experts = shape.is_moe() ? static_cast<int>(shape.n_experts) : 0;
+    spec.n_active_experts = static_cast<int>(shape.n_active_experts);
+    spec.expert_ffn_dim = static_cast<int>(shape.expert_ffn_dim);
+    spec.n_shared_experts = static_cast<int>(shape.n_shared_experts);
+    spec.shared_expert_ffn_dim = static_cast<int>(shape.shared_expert_ffn_dim);
+    spec.leading_dense_layers = static_cast<int>(shape.leading_dense_layers);
+    for (const int64_t tokens : {1, 7, 512}) {
+      for (const int64_t parallel : {1, 4}) {
+        SCOPED_TRACE(fmt::format("{}: {} tokens, {} sequences", name, tokens, parallel));
+        const ComputeFigures planned = ComputeSizes(shape, tokens, parallel);
+        const uint64_t engine = ForwardScratch::Bytes(spec, tokens) +
+                                static_cast<uint64_t>(parallel) * static_cast<uint64_t>(spec.vocab_size) * sizeof(float);
+        EXPECT_GE(planned.Layers() + planned.logits, engine);
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -15,5 +15,6 @@ void RegisterTemplateCommand(CLI::App& app);
 void RegisterBenchCommand(CLI::App& app);
 void RegisterPlanCommand(CLI::App& app);
 void RegisterServeCommand(CLI::App& app);
+void RegisterDoctorCommand(CLI::App& app);
 
 }  // namespace moefit

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   moefit::RegisterBenchCommand(app);
   moefit::RegisterPlanCommand(app);
   moefit::RegisterServeCommand(app);
+  moefit::RegisterDoctorCommand(app);
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {

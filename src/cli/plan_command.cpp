@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/plan_flags.h"
 #include "core/error.h"
 #include "gguf/gguf_file.h"
 #include "plan/byte_size.h"
@@ -42,25 +43,6 @@ struct PlanOptions {
   bool list_models = false;
 };
 
-DType ParseKvType(const std::string& name) {
-  const std::optional<DType> type = ParseDType(name);
-  if (!type || (*type != DType::kF16 && *type != DType::kBF16 && *type != DType::kQ8_0 && *type != DType::kQ4_0))
-    Fail("--kv-type {}: use f16, bf16, q8_0 or q4_0", name);
-  return *type;
-}
-
-std::string KnownModels() {
-  std::string names;
-  for (const CatalogModel& model : Catalog()) names += (names.empty() ? "" : ", ") + std::string(model.id);
-  return names;
-}
-
-std::string KnownTypes() {
-  std::string names;
-  for (const FileTypeInfo& info : FileTypes()) names += (names.empty() ? "" : ", ") + std::string(info.name);
-  return names;
-}
-
 ModelInventory LoadModel(const PlanOptions& options) {
   if (options.file.empty() == options.model.empty())
     Fail("give the model as a file (-m FILE) or by name (--model NAME --type q4_k_m); `moefit plan --list-models` lists names");
@@ -68,12 +50,7 @@ ModelInventory LoadModel(const PlanOptions& options) {
     if (!options.type.empty()) Fail("--type applies to --model: a file has its own types");
     return InventoryFromGguf(GgufFile::Open(options.file));
   }
-  const CatalogModel* model = FindCatalogModel(options.model);
-  if (model == nullptr) Fail("unknown model '{}': known models are {}", options.model, KnownModels());
-  const std::string type_name = options.type.empty() ? "q4_k_m" : options.type;
-  const std::optional<FileType> type = ParseFileType(type_name);
-  if (!type) Fail("unknown --type '{}': known types are {}", type_name, KnownTypes());
-  return InventoryFromCatalog(*model, *type);
+  return CatalogInventory(options.model, options.type);
 }
 
 MachineSpec Machine(const PlanOptions& options) {

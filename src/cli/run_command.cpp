@@ -7,6 +7,7 @@
 
 #include "cli/chat_prompt.h"
 #include "cli/commands.h"
+#include "cli/preflight.h"
 #include "cli/run_memory.h"
 #include "core/error.h"
 #include "gguf/gguf_file.h"
@@ -53,6 +54,7 @@ std::vector<TokenId> EndOfGenerationTokens(const Vocabulary& vocab, const GgufFi
 }
 
 void Run(const RunOptions& o) {
+  PreflightOrRefuse({.file = o.model, .memory = o.memory, .ctx = o.context, .ubatch = o.batch, .threads = o.threads}, "run");
   const Clock::time_point load_start = Clock::now();
   const GgufFile file = GgufFile::Open(o.model);
   const Model model = Model::Load(file);

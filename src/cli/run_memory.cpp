@@ -4,7 +4,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -28,14 +30,10 @@ void AddMemoryFlags(CLI::App& command, MemoryFlags& flags) {
                      "When experts stream: fewest RAM cache slots per layer (default: the experts one token uses)");
 }
 
-RunMemory PlanRun(const GgufFile& file, const MemoryFlags& flags, int64_t ctx, int64_t ubatch, int64_t parallel) {
-  RunMemory memory;
-  if (flags.mmap) {
-    if (!flags.ram.empty()) Fail("--mmap and --ram do not go together: a RAM cap needs the weights loaded");
-    return memory;
-  }
-  PlanInput& input = memory.input;
-  input.model = InventoryFromGguf(file);
+PlanInput RunPlanInput(ModelInventory model, const MemoryFlags& flags, int64_t ctx, int64_t ubatch, int64_t parallel) {
+  if (flags.mmap && !flags.ram.empty()) Fail("--mmap and --ram do not go together: a RAM cap needs the weights loaded");
+  PlanInput input;
+  input.model = std::move(model);
   input.machine = ProbeMachine();
   if (!flags.ram.empty()) input.ram = ParseBudgetSpec(flags.ram);
   input.ctx = ctx;
@@ -45,6 +43,17 @@ RunMemory PlanRun(const GgufFile& file, const MemoryFlags& flags, int64_t ctx, i
   input.policy.use_gpu = false;  // no GPU runtime in this build
   input.policy.stream_experts = !flags.no_streaming;
   input.policy.min_cached_experts = flags.min_cached_experts;
+  return input;
+}
+
+RunMemory PlanRun(const GgufFile& file, const MemoryFlags& flags, int64_t ctx, int64_t ubatch, int64_t parallel) {
+  RunMemory memory;
+  if (flags.mmap) {
+    if (!flags.ram.empty()) Fail("--mmap and --ram do not go together: a RAM cap needs the weights loaded");
+    return memory;
+  }
+  memory.input = RunPlanInput(InventoryFromGguf(file), flags, ctx, ubatch, parallel);
+  const PlanInput& input = memory.input;
   memory.plan = MakePlan(input);
   const Plan& plan = memory.plan;
   if (!plan.fits) {

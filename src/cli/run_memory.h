@@ -33,6 +33,11 @@ struct RunMemory {
   EngineOptions options;             // kv_cells etc. still to be set by the caller with --mmap
 };
 
+// The plan input of a run of `model` on this machine (probed now) under the flags' cap: what
+// PlanRun plans, and what the preflight checks (`moefit doctor`, the start of run/serve) check.
+// Throws moefit::Error for flags that do not go together or a malformed --ram.
+PlanInput RunPlanInput(ModelInventory model, const MemoryFlags& flags, int64_t ctx, int64_t ubatch, int64_t parallel);
+
 // Plans a run of `file` (context per sequence `ctx`, passes of `ubatch` tokens, `parallel`
 // sequences) on this machine under the flags' cap, prints the plan's one-line summary to stderr,
 // and throws moefit::Error with the plan's verdict and suggestions when it does not fit.

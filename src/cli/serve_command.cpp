@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/preflight.h"
 #include "cli/run_memory.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -53,6 +54,9 @@ void WatchSignals(Server& server, const sigset_t& signals, double exit_after_sec
 }
 
 void Serve(ServeOptions o) {
+  PreflightOrRefuse({.file = o.model, .memory = o.memory, .ctx = o.context, .ubatch = o.scheduler.batch_tokens,
+                     .parallel = o.scheduler.max_sequences, .threads = o.scheduler.threads},
+                    "serve");
   if (o.server.api_key.empty())
     if (const char* key = std::getenv("MOEFIT_API_KEY")) o.server.api_key = key;
   // Threads started from here on inherit the mask: only the watcher takes these signals, and a

@@ -248,6 +248,8 @@ std::vector<TensorEntry> CatalogTensors(const ModelShape& shape, const CatalogLa
 ModelInventory InventoryFromShape(const ModelShape& shape, const CatalogLayout& layout, FileType type) {
   ModelInventory inventory;
   inventory.shape = shape;
+  // BPE vocabularies have about one merge per token (Qwen3: 151,387 for 151,936 tokens).
+  if (inventory.shape.n_merges == 0) inventory.shape.n_merges = shape.vocab_size;
   inventory.source = "catalog";
   inventory.file_type = std::string(Info(type).display);
   inventory.tensors = CatalogTensors(shape, layout);

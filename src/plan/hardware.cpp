@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
-// Machine probe: /proc/meminfo, cgroup memory limit, CPU affinity, ISA flags for reports.
+// Machine probe: /proc/meminfo, cgroup memory limit, CPU affinity, ISA flags (from the kernels'
+// dispatch) for reports, huge page mode and GPU driver for doctor.
 #include "plan/hardware.h"
 
 #include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -14,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "kernels/cpu/dispatch.h"
 #include "plan/byte_size.h"
 
 namespace moefit {
@@ -68,6 +72,7 @@ MeminfoFigures ParseMeminfo(std::string_view text) {
     figures.available_bytes = MeminfoValue(text, "MemFree").value_or(0) + MeminfoValue(text, "Cached").value_or(0);
   }
   figures.available_bytes = std::min(figures.available_bytes, figures.total_bytes);
+  figures.free_bytes = std::min(MeminfoValue(text, "MemFree").value_or(0), figures.total_bytes);
   return figures;
 }
 
@@ -81,19 +86,48 @@ std::optional<uint64_t> ParseCgroupLimit(std::string_view text) {
 
 std::vector<std::string> ProbeIsaForReport() {
   std::vector<std::string> isa;
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx")) isa.emplace_back("avx");
-  if (__builtin_cpu_supports("avx2")) isa.emplace_back("avx2");
-  if (__builtin_cpu_supports("fma")) isa.emplace_back("fma");
-  if (__builtin_cpu_supports("f16c")) isa.emplace_back("f16c");
-  if (__builtin_cpu_supports("avx512f")) isa.emplace_back("avx512f");
-  if (__builtin_cpu_supports("avx512bw")) isa.emplace_back("avx512bw");
-  if (__builtin_cpu_supports("avx512vl")) isa.emplace_back("avx512vl");
-  if (__builtin_cpu_supports("avx512vnni")) isa.emplace_back("avx512vnni");
-  if (__builtin_cpu_supports("avx512bf16")) isa.emplace_back("avx512bf16");
-#endif
+  std::istringstream flags(DescribeCpuFeatures(DetectCpuFeatures()));
+  for (std::string flag; flags >> flag;)
+    if (!flag.starts_with("os-")) isa.push_back(flag);
   return isa;
+}
+
+std::string ParseHugePageMode(std::string_view text) {
+  const size_t open = text.find('['), close = text.find(']');
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open) return {};
+  return std::string(text.substr(open + 1, close - open - 1));
+}
+
+std::string ParseNvidiaDriverVersion(std::string_view text) {
+  // The version is the first word after "Kernel Module" made of digits and dots.
+  const size_t module = text.find("Kernel Module");
+  if (module == std::string_view::npos) return {};
+  std::istringstream words{std::string(text.substr(module + 13))};
+  for (std::string word; words >> word;) {
+    if (word.find_first_not_of("0123456789.") == std::string::npos && std::isdigit(static_cast<unsigned char>(word[0])))
+      return word;
+  }
+  return {};
+}
+
+MachineReport ProbeMachineReport() {
+  MachineReport report;
+  report.spec = ProbeMachine();
+  if (const std::string meminfo = ReadSmallFile("/proc/meminfo"); !meminfo.empty())
+    report.ram_free_bytes = std::min(ParseMeminfo(meminfo).free_bytes, report.spec.ram_available_bytes);
+  else
+    report.ram_free_bytes = report.spec.ram_available_bytes;
+  const char* requested = std::getenv("MOEFIT_ISA");
+  try {
+    report.kernel_isa = IsaName(ResolveIsa(requested == nullptr ? "" : requested, DetectCpuFeatures()));
+  } catch (const Error& error) {
+    report.kernel_isa = IsaName(BestIsa(DetectCpuFeatures()));
+    report.kernel_isa_error = error.what();
+  }
+  report.huge_pages = ParseHugePageMode(ReadSmallFile("/sys/kernel/mm/transparent_hugepage/enabled"));
+  if (const std::string version = ParseNvidiaDriverVersion(ReadSmallFile("/proc/driver/nvidia/version")); !version.empty())
+    report.gpu_driver = "NVIDIA " + version;
+  return report;
 }
 
 MachineSpec ProbeMachine() {

@@ -28,7 +28,8 @@ struct MachineSpec {
 // Figures of /proc/meminfo, in bytes.
 struct MeminfoFigures {
   uint64_t total_bytes = 0;
-  uint64_t available_bytes = 0;
+  uint64_t available_bytes = 0;  // MemAvailable: free + what the kernel can reclaim (page cache)
+  uint64_t free_bytes = 0;       // MemFree: unused right now
 };
 // Parses /proc/meminfo text ("MemTotal:  24567892 kB"); throws moefit::Error without MemTotal.
 MeminfoFigures ParseMeminfo(std::string_view text);
@@ -40,9 +41,30 @@ std::optional<uint64_t> ParseCgroupLimit(std::string_view text);
 // process may run on, ISA flags. GPUs: none for now (the CUDA runtime fills them later).
 MachineSpec ProbeMachine();
 
-// ISA flags of this CPU, for reports. Kernel selection reads cpuid in kernels/cpu/dispatch.cpp
-// only; this list is never used to choose code.
+// ISA flags of this CPU, for reports, as the kernels' dispatch (kernels/cpu/dispatch.cpp, the only
+// cpuid reader) detected them; this list is never used to choose code.
 std::vector<std::string> ProbeIsaForReport();
+
+// What doctor reports about this machine beyond what the planner needs.
+struct MachineReport {
+  MachineSpec spec;                // what the planner sees (probed now)
+  uint64_t ram_free_bytes = 0;     // MemFree (spec.ram_available_bytes also counts reclaimable cache)
+  std::string kernel_isa;          // the level the CPU kernels dispatch to: "scalar", "avx2", "avx512"
+  std::string kernel_isa_error;    // MOEFIT_ISA asks for a level this machine cannot run ("" when fine)
+  std::string huge_pages;          // transparent huge pages: "always", "madvise", "never", "" unknown
+  std::string gpu_runtime;         // the GPU runtime built in; "" : none (this build runs on the CPU only)
+  std::string gpu_driver;          // "NVIDIA 550.54.15" when a GPU driver is loaded, "" when none is seen
+};
+// Probes this machine now: ProbeMachine, MemFree, the kernels' ISA level (honouring MOEFIT_ISA),
+// the transparent huge page mode, a loaded GPU driver.
+MachineReport ProbeMachineReport();
+
+// "always [madvise] never" (/sys/kernel/mm/transparent_hugepage/enabled) -> "madvise"; "" when
+// no mode is bracketed.
+std::string ParseHugePageMode(std::string_view text);
+// "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 ..." (/proc/driver/nvidia/version)
+// -> "550.54.15"; "" when the text has no version.
+std::string ParseNvidiaDriverVersion(std::string_view text);
 
 // Overrides for planning another machine (`--machine-ram 32G --machine-gpu 16G,8G`): fields
 // given replace the probed ones.

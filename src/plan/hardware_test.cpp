@@ -14,6 +14,7 @@ TEST(Hardware, ParsesMeminfo) {
       "MemTotal:       24567892 kB\nMemFree:         1234567 kB\nMemAvailable:   18000000 kB\nBuffers:  100 kB\n");
   EXPECT_EQ(figures.total_bytes, 24567892ull * 1024);
   EXPECT_EQ(figures.available_bytes, 18000000ull * 1024);
+  EXPECT_EQ(figures.free_bytes, 1234567ull * 1024);
 }
 
 TEST(Hardware, OldKernelsWithoutMemAvailable) {
@@ -27,6 +28,26 @@ TEST(Hardware, ParsesCgroupLimit) {
   EXPECT_FALSE(ParseCgroupLimit("max\n").has_value());
   EXPECT_FALSE(ParseCgroupLimit("").has_value());
   EXPECT_EQ(ParseCgroupLimit("1073741824\n"), 1073741824u);
+}
+
+TEST(Hardware, ParsesHugePageModeAndDriverVersion) {
+  EXPECT_EQ(ParseHugePageMode("always [madvise] never\n"), "madvise");
+  EXPECT_EQ(ParseHugePageMode("[always] madvise never\n"), "always");
+  EXPECT_EQ(ParseHugePageMode(""), "");
+  EXPECT_EQ(ParseNvidiaDriverVersion("NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\n"
+                                     "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n"),
+            "550.54.15");
+  EXPECT_EQ(ParseNvidiaDriverVersion("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  535.104.05  Release Build\n"),
+            "535.104.05");
+  EXPECT_EQ(ParseNvidiaDriverVersion(""), "");
+}
+
+TEST(Hardware, ReportsThisMachineWithTheKernelsIsaLevel) {
+  const MachineReport report = ProbeMachineReport();
+  EXPECT_GT(report.spec.ram_total_bytes, 0u);
+  EXPECT_LE(report.ram_free_bytes, report.spec.ram_available_bytes);
+  EXPECT_TRUE(report.kernel_isa == "scalar" || report.kernel_isa == "avx2" || report.kernel_isa == "avx512") << report.kernel_isa;
+  EXPECT_TRUE(report.gpu_runtime.empty()) << "no GPU runtime is built in yet";
 }
 
 TEST(Hardware, ProbesThisMachine) {

@@ -39,35 +39,36 @@ int64_t KvCells(const ModelShape& shape, int64_t layer, int64_t ctx, int64_t par
   return parallel * std::min(ctx, shape.sliding_window + tokens);
 }
 
-uint64_t ComputeFigures::Layers() const { return hidden + std::max({attention, dense_ffn, moe}) + quantized; }
-uint64_t ComputeFigures::ExpertsOnly() const { return hidden + moe + quantized; }
+uint64_t ComputeFigures::Layers() const { return hidden + attention + ffn + moe + quantized; }
+uint64_t ComputeFigures::ExpertsOnly() const { return hidden + ffn + moe + quantized; }
 
 ComputeFigures ComputeSizes(const ModelShape& shape, int64_t tokens, int64_t parallel) {
-  const uint64_t t = U(tokens), f32 = 4;
+  const uint64_t t = U(tokens), f32 = 4, i32 = 4;
   const uint64_t d = U(shape.model_dim), heads = U(shape.n_heads), dk = U(shape.key_length), dv = U(shape.value_length);
   const bool mla = shape.attention == AttentionKind::kMla;
   const uint64_t kv_heads = mla ? heads : U(shape.n_kv_heads);
   ComputeFigures figures;
-  figures.hidden = f32 * t * 3 * d;
+  figures.hidden = f32 * t * 5 * d;
   figures.attention = f32 * t * (heads * dk + kv_heads * dk + kv_heads * dv + heads * dv) +
                       f32 * t * heads * U(kAttentionChunk);
   if (mla) figures.attention += f32 * t * U(shape.kv_lora_rank + shape.rope_dims);
   const bool has_dense = !shape.is_moe() || shape.leading_dense_layers > 0;
-  if (has_dense) figures.dense_ffn = f32 * t * 2 * U(shape.ffn_dim);
+  const int64_t ffn_width = std::max({has_dense ? shape.ffn_dim : 0, shape.is_moe() ? shape.expert_ffn_dim : 0,
+                                      shape.is_moe() ? shape.shared_expert_ffn_dim : 0});
+  figures.ffn = f32 * t * 2 * U(ffn_width);
   if (shape.is_moe()) {
-    const uint64_t active = U(shape.n_active_experts);
-    figures.moe = f32 * t * U(shape.n_experts) + f32 * t * active * (2 * U(shape.expert_ffn_dim) + d) +
-                  f32 * t * 2 * U(shape.shared_expert_ffn_dim);
+    const uint64_t experts = U(shape.n_experts), active = U(shape.n_active_experts);
+    figures.moe = f32 * t * experts + f32 * t * active * d + (shape.shared_expert_ffn_dim > 0 ? f32 * t * d : 0) +
+                  i32 * (4 * t * active + 4 * experts + 1) + kExpertViewBytes * experts;
   }
-  const int64_t widest = std::max({shape.model_dim, has_dense ? shape.ffn_dim : 0, shape.expert_ffn_dim,
-                                   shape.shared_expert_ffn_dim, shape.n_heads * shape.value_length});
+  const int64_t widest = std::max({shape.model_dim, ffn_width, shape.n_heads * shape.value_length});
   figures.quantized = 2 * t * U(widest);
   figures.logits = f32 * U(shape.vocab_size) * U(parallel);
   return figures;
 }
 
 uint64_t HostOverhead(const ModelShape& shape) {
-  return kHostBaseOverhead + kHostBytesPerVocabEntry * U(shape.vocab_size);
+  return kHostBaseOverhead + kHostBytesPerVocabEntry * U(shape.vocab_size) + kHostBytesPerMerge * U(shape.n_merges);
 }
 
 }  // namespace moefit

@@ -14,10 +14,13 @@ namespace moefit {
 inline constexpr uint64_t kMiB = uint64_t{1} << 20;
 inline constexpr uint64_t kGiB = uint64_t{1} << 30;
 
-// Host: the process itself (code, libraries, touched thread stacks, parsed metadata).
-inline constexpr uint64_t kHostBaseOverhead = 32 * kMiB;
-// Host: tokenizer tables (token strings, ids, merge ranks), per vocabulary entry.
+// Host: the process itself (code and libraries, thread stacks, heap bookkeeping). Measured at
+// 11.0 MiB (peak RSS less everything else, docs/memory.md); planned with 5 MiB to spare.
+inline constexpr uint64_t kHostBaseOverhead = 16 * kMiB;
+// Host: tokenizer tables and the GGUF metadata they are parsed from, per vocabulary entry and per
+// BPE merge (measured 122 and 73 bytes from the Qwen3 and Llama 3 vocabularies, docs/memory.md).
 inline constexpr uint64_t kHostBytesPerVocabEntry = 128;
+inline constexpr uint64_t kHostBytesPerMerge = 80;
 // Host: what the GPU driver and runtime keep in process memory once a GPU is used.
 inline constexpr uint64_t kHostGpuRuntimeOverhead = 256 * kMiB;
 // Host: pinned buffers that upload weights (and later experts) to the GPU, two of 32 MiB.
@@ -40,25 +43,32 @@ uint64_t KvBytesPerCell(const ModelShape& shape, DType kv_type);
 // parallel * min(ctx, sliding_window + ubatch) (the window plus the tokens of one pass).
 int64_t KvCells(const ModelShape& shape, int64_t layer, int64_t ctx, int64_t parallel, int64_t ubatch);
 
-// Buffers for one forward pass of `tokens` tokens (the ubatch, at most ctx * parallel), f32
-// activations. A device's compute buffer is hidden + max(attention, dense_ffn, moe) + quantized,
-// plus `logits` where the LM head runs; the host always holds `logits` for the sampler.
+// Buffers for one forward pass of `tokens` tokens T (the ubatch, at most ctx * parallel), as the
+// CPU engine allocates them (ForwardScratch: every buffer at once, f32 unless said), plus the
+// 8-bit activations the matmul kernels quantize into, and one row of logits per sequence.
 struct ComputeFigures {
-  uint64_t hidden = 0;     // 4·T·3·model_dim: residual stream, normed input, block output
-  uint64_t attention = 0;  // 4·T·(H·dk + Hkv·dk + Hkv·dv + H·dv) + 4·T·H·kAttentionChunk
-                           //   (MLA: Hkv = H, plus 4·T·(kv_lora_rank + rope_dims))
-  uint64_t dense_ffn = 0;  // 4·T·2·ffn_dim (gate and up outputs) for dense layers
-  uint64_t moe = 0;        // 4·T·n_experts (router) + 4·T·A·(2·expert_ffn_dim + model_dim)
-                           //   + 4·T·2·shared_expert_ffn_dim, A = active experts
+  uint64_t hidden = 0;     // 4·T·5·model_dim: residual, normed, projected, ffn output, expert input
+  uint64_t attention = 0;  // 4·T·(H·dk + Hkv·dk + Hkv·dv + H·dv) (q, k, v, output) + 4·T·H·kAttentionChunk
+                           //   scores (MLA: Hkv = H, plus 4·T·(kv_lora_rank + rope_dims))
+  uint64_t ffn = 0;        // 4·T·2·max(dense ffn_dim, expert_ffn_dim, shared_expert_ffn_dim): gate and up
+  uint64_t moe = 0;        // router 4·T·n_experts, expert outputs 4·T·A·model_dim, shared expert output
+                           //   4·T·model_dim, routing 4·(4·T·A + 4·n_experts + 1), expert views
+                           //   kExpertViewBytes·n_experts; A = active experts
   uint64_t quantized = 0;  // 2·T·max(inner widths): 8-bit activations with block scales
   uint64_t logits = 0;     // 4·vocab·parallel: one row of logits per sequence
 
-  uint64_t Layers() const;       // hidden + max(attention, dense_ffn, moe) + quantized
-  uint64_t ExpertsOnly() const;  // hidden + moe + quantized: a device computing routed experts only
+  uint64_t Layers() const;       // hidden + attention + ffn + moe + quantized
+  uint64_t ExpertsOnly() const;  // hidden + ffn + moe + quantized: a device computing routed experts only
 };
+// Bytes the engine keeps per routed expert for the views of its three matrices in a batch.
+inline constexpr uint64_t kExpertViewBytes = 256;
 ComputeFigures ComputeSizes(const ModelShape& shape, int64_t tokens, int64_t parallel);
 
-// Host process overhead for this model: base + tokenizer tables.
+// Host process overhead for this model: base + tokenizer tables (vocabulary and merges).
 uint64_t HostOverhead(const ModelShape& shape);
+
+// The host's per-cell KV bookkeeping (free list and sequence lists: two int32 per cell),
+// beside the K and V bytes of KvBytesPerCell.
+inline constexpr uint64_t kKvBookkeepingPerCell = 2 * sizeof(int32_t);
 
 }  // namespace moefit

@@ -131,6 +131,7 @@ ModelInventory InventoryFromGguf(const GgufFile& file) {
   shape.tied_embeddings = !has_output;
   shape.vocab_size = file.GetInt(prefix + "vocab_size", shape.vocab_size);
   if (shape.vocab_size == 0) shape.vocab_size = summary.tokenizer.vocab_size;
+  shape.n_merges = summary.tokenizer.merges;
 
   if (const GgufValue* type = file.Find("general.file_type"); type != nullptr && type->IsInteger()) {
     if (const std::optional<FileType> file_type = FileTypeFromGgufId(type->AsInt()))

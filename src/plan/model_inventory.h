@@ -39,6 +39,7 @@ struct ModelShape {
   int64_t n_shared_experts = 0;
   int64_t shared_expert_ffn_dim = 0;  // total width of the shared experts of a layer
   int64_t vocab_size = 0;
+  int64_t n_merges = 0;          // BPE merges of the tokenizer (host tables); catalog: vocab_size, an estimate
   int64_t context_length = 0;    // trained context (0 when unknown)
   bool tied_embeddings = false;  // no output tensor: the LM head reuses token_embd
 

@@ -215,6 +215,8 @@ Arrangement Arrange(const Prepared& prepared, int64_t ctx) {
     remaining[l] = layers[l].n_experts - arrangement.gpu_slots[l];
     minimum[l] = std::min(prepared.min_cached_experts, remaining[l]);
   }
+  // Which cells belong to which sequence is kept on the host, wherever the cells live.
+  host.kv_cache += static_cast<uint64_t>(ctx * input.parallel) * kKvBookkeepingPerCell;
   const uint64_t cap = host.cap_bytes, fixed = host.total();
   const uint64_t all_experts = SlotBytes(remaining, layers), fewest_experts = SlotBytes(minimum, layers);
   const bool may_stream = shape.is_moe() && prepared.stream_experts;

@@ -91,7 +91,7 @@ TEST(Planner, TheQuestionUsersAsk) {
   ASSERT_NE(gpu, nullptr);
   ASSERT_NE(host, nullptr);
   EXPECT_EQ(gpu->kv_cache, 8192u * 48 * 4 * 256 * 2) << "KV on the GPU: 96 KiB a token";
-  EXPECT_EQ(host->kv_cache, 0u);
+  EXPECT_EQ(host->kv_cache, 8192u * kKvBookkeepingPerCell) << "only the cell lists stay on the host";
   EXPECT_GT(Weight(*gpu, TensorRole::kRoutedExperts), 0u) << "spare VRAM holds expert slots";
   EXPECT_GT(Weight(*host, TensorRole::kRoutedExperts), 0u) << "the other experts are in RAM";
   EXPECT_EQ(plan.streamed_expert_bytes(), 0u);
@@ -206,9 +206,10 @@ TEST(Planner, MaxContextMatchesTheKvFormula) {
     ASSERT_TRUE(small.fits);
     const DeviceUsage& host = *small.Device("host");
     const uint64_t fixed = host.total() - host.kv_cache;  // constant once ctx >= ubatch
-    const int64_t expected = static_cast<int64_t>((host.cap_bytes - fixed) / small.kv_bytes_per_token);
+    const uint64_t per_token = small.kv_bytes_per_token + kKvBookkeepingPerCell;  // K and V + the cell lists
+    const int64_t expected = static_cast<int64_t>((host.cap_bytes - fixed) / per_token);
     EXPECT_EQ(small.max_ctx, std::min(expected, input.model.shape.context_length));
-    EXPECT_EQ(host.kv_cache, 512 * small.kv_bytes_per_token);
+    EXPECT_EQ(host.kv_cache, 512 * per_token);
   }
 }
 
@@ -230,7 +231,7 @@ TEST(Planner, KvBytesFollowTheFormula) {
   ASSERT_TRUE(plan.fits);
   const uint64_t per_cell = 8 * 64 * 2 * 2;
   EXPECT_EQ(plan.kv_bytes_per_token, 12 * per_cell);
-  EXPECT_EQ(plan.Device("host")->kv_cache, 12 * per_cell * 8192 + 12 * per_cell * (128 + 512));
+  EXPECT_EQ(plan.Device("host")->kv_cache, 12 * per_cell * 8192 + 12 * per_cell * (128 + 512) + 8192 * kKvBookkeepingPerCell);
 }
 
 TEST(Planner, StreamsExpertsThroughABoundedRamCache) {

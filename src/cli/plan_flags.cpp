@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+// --kv-type and --model/--type parsing with messages that list what is accepted.
+#include "cli/plan_flags.h"
+
+#include <optional>
+
+#include "core/error.h"
+#include "plan/catalog.h"
+#include "plan/file_type.h"
+
+namespace moefit {
+namespace {
+
+std::string KnownModels() {
+  std::string names;
+  for (const CatalogModel& model : Catalog()) names += (names.empty() ? "" : ", ") + std::string(model.id);
+  return names;
+}
+
+std::string KnownTypes() {
+  std::string names;
+  for (const FileTypeInfo& info : FileTypes()) names += (names.empty() ? "" : ", ") + std::string(info.name);
+  return names;
+}
+
+}  // namespace
+
+DType ParseKvType(const std::string& name) {
+  const std::optional<DType> type = ParseDType(name);
+  if (!type || (*type != DType::kF16 && *type != DType::kBF16 && *type != DType::kQ8_0 && *type != DType::kQ4_0))
+    Fail("--kv-type {}: use f16, bf16, q8_0 or q4_0", name);
+  return *type;
+}
+
+ModelInventory CatalogInventory(const std::string& name, const std::string& type) {
+  const CatalogModel* model = FindCatalogModel(name);
+  if (model == nullptr) Fail("unknown model '{}': known models are {}", name, KnownModels());
+  const std::string type_name = type.empty() ? "q4_k_m" : type;
+  const std::optional<FileType> file_type = ParseFileType(type_name);
+  if (!file_type) Fail("unknown --type '{}': known types are {}", type_name, KnownTypes());
+  return InventoryFromCatalog(*model, *file_type);
+}
+
+}  // namespace moefit
