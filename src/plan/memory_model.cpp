@@ -48,14 +48,23 @@ ComputeFigures ComputeSizes(const ModelShape& shape, int64_t tokens, int64_t par
   const bool mla = shape.attention == AttentionKind::kMla;
   const uint64_t kv_heads = mla ? heads : U(shape.n_kv_heads);
   ComputeFigures figures;
-  figures.hidden = f32 * t * 5 * d;
+  figures.hidden = f32 * t * 4 * d;
   figures.attention = f32 * t * (heads * dk + kv_heads * dk + kv_heads * dv + heads * dv) +
                       f32 * t * heads * U(kAttentionChunk);
   if (mla) figures.attention += f32 * t * U(shape.kv_lora_rank + shape.rope_dims);
   const bool has_dense = !shape.is_moe() || shape.leading_dense_layers > 0;
   const int64_t ffn_width = std::max({has_dense ? shape.ffn_dim : 0, shape.is_moe() ? shape.expert_ffn_dim : 0,
                                       shape.is_moe() ? shape.shared_expert_ffn_dim : 0});
-  figures.ffn = f32 * t * 2 * U(ffn_width);
+  // SwiGluMany (kernels/ops.h): hidden rows of all jobs of a call (a dense layer, or every
+  // expert entry plus the shared expert), gate and up in f32, quantized at <= 4 bytes an
+  // element, the input quantized likewise, and the job list.
+  const uint64_t dense_hidden = has_dense ? t * U(shape.ffn_dim) : 0;
+  const uint64_t moe_hidden = shape.is_moe() ? t * U(shape.n_active_experts) * U(shape.expert_ffn_dim) +
+                                                   t * U(shape.shared_expert_ffn_dim)
+                                             : 0;
+  const uint64_t hidden = std::max(dense_hidden, moe_hidden);
+  const uint64_t jobs = shape.is_moe() ? U(shape.n_experts) + 1 : 1;
+  figures.ffn = 3 * f32 * hidden + f32 * t * d + kFfnJobBytes * jobs;
   if (shape.is_moe()) {
     const uint64_t experts = U(shape.n_experts), active = U(shape.n_active_experts);
     figures.moe = f32 * t * experts + f32 * t * active * d + (shape.shared_expert_ffn_dim > 0 ? f32 * t * d : 0) +

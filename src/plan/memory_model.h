@@ -47,10 +47,12 @@ int64_t KvCells(const ModelShape& shape, int64_t layer, int64_t ctx, int64_t par
 // CPU engine allocates them (ForwardScratch: every buffer at once, f32 unless said), plus the
 // 8-bit activations the matmul kernels quantize into, and one row of logits per sequence.
 struct ComputeFigures {
-  uint64_t hidden = 0;     // 4·T·5·model_dim: residual, normed, projected, ffn output, expert input
+  uint64_t hidden = 0;     // 4·T·4·model_dim: residual, normed, projected, ffn output
   uint64_t attention = 0;  // 4·T·(H·dk + Hkv·dk + Hkv·dv + H·dv) (q, k, v, output) + 4·T·H·kAttentionChunk
                            //   scores (MLA: Hkv = H, plus 4·T·(kv_lora_rank + rope_dims))
-  uint64_t ffn = 0;        // 4·T·2·max(dense ffn_dim, expert_ffn_dim, shared_expert_ffn_dim): gate and up
+  uint64_t ffn = 0;        // SwiGluMany's scratch: 3·4·Hn (gate, up, quantized hidden) + 4·T·model_dim
+                           //   (quantized input) + kFfnJobBytes per job, Hn = hidden elements of one
+                           //   call = max(T·ffn_dim dense, T·A·expert_ffn_dim + T·shared_expert_ffn_dim)
   uint64_t moe = 0;        // router 4·T·n_experts, expert outputs 4·T·A·model_dim, shared expert output
                            //   4·T·model_dim, routing 4·(4·T·A + 4·n_experts + 1), expert views
                            //   kExpertViewBytes·n_experts; A = active experts
@@ -62,6 +64,8 @@ struct ComputeFigures {
 };
 // Bytes the engine keeps per routed expert for the views of its three matrices in a batch.
 inline constexpr uint64_t kExpertViewBytes = 256;
+// Bytes of one FfnJob (three matrix views, a row list, a count, an output) in the job list.
+inline constexpr uint64_t kFfnJobBytes = 256;
 ComputeFigures ComputeSizes(const ModelShape& shape, int64_t tokens, int64_t parallel);
 
 // Host process overhead for this model: base + tokenizer tables (vocabulary and merges).
