@@ -84,7 +84,7 @@ struct Shape {
 
 // rows x cols weights . one activation row, rows split over `threads` in groups of 4 (as MatMul).
 void Gemv(const DotKernel& kernel, const uint8_t* weights, int64_t row_bytes, int64_t rows, const uint8_t* activations,
-          int64_t cols, float* y, int threads) {
+          int64_t cols, float* y, int threads, int row_group) {
 #pragma omp parallel num_threads(threads)
   {
     const int64_t n = omp_get_num_threads(), id = omp_get_thread_num();
@@ -93,7 +93,7 @@ void Gemv(const DotKernel& kernel, const uint8_t* weights, int64_t row_bytes, in
     if (end > begin) {
       if (kernel.tile != nullptr) {
         kernel.tile({.weights = weights + begin * row_bytes, .weight_row_bytes = row_bytes, .rows = end - begin,
-                     .activations = activations, .activation_row_bytes = 0, .tokens = 1, .elements = cols,
+                     .row_group = row_group, .activations = activations, .activation_row_bytes = 0, .tokens = 1, .elements = cols,
                      .out = y + begin, .out_token_stride = rows});
       } else {
         for (int64_t r = begin; r < end; ++r) y[r] = kernel.row(weights + r * row_bytes, activations, cols);
@@ -102,7 +102,8 @@ void Gemv(const DotKernel& kernel, const uint8_t* weights, int64_t row_bytes, in
   }
 }
 
-void BM_Gemv(benchmark::State& state, CpuIsa isa, Shape shape, int threads, bool cold) {
+// interleaved: the matrices' rows interleaved by block in groups of 4, as weights are loaded.
+void BM_Gemv(benchmark::State& state, CpuIsa isa, Shape shape, int threads, bool cold, bool interleaved = false) {
   const KernelTable table = BuildKernelTable(isa);
   const DotKernel& kernel = table.Dot(shape.type);
   const int64_t row_bytes = RowBytes(shape.type, shape.cols), matrix_bytes = row_bytes * shape.rows;
@@ -114,6 +115,8 @@ void BM_Gemv(benchmark::State& state, CpuIsa isa, Shape shape, int threads, bool
   FillWeights(shape.type, weights.data, distinct * matrix_bytes, rng);
   for (int64_t m = distinct; m < matrices; ++m)
     std::memcpy(weights.data + m * matrix_bytes, weights.data + (m % distinct) * matrix_bytes, static_cast<size_t>(matrix_bytes));
+  const int row_group = interleaved && CanInterleave(shape.type) && kernel.tile != nullptr ? kInterleavedRowGroup : 1;
+  if (row_group > 1) InterleaveRows(weights.data, shape.type, shape.cols, shape.rows, matrices);
   std::vector<float> x(static_cast<size_t>(shape.cols));
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (float& v : x) v = normal(rng);
@@ -127,14 +130,15 @@ void BM_Gemv(benchmark::State& state, CpuIsa isa, Shape shape, int threads, bool
   int64_t next = 0;
   for (auto _ : state) {
     Gemv(kernel, weights.data + next * matrix_bytes, row_bytes, shape.rows, activations.data(), shape.cols, y.data(),
-         threads);
+         threads, row_group);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
     next = next + 1 == matrices ? 0 : next + 1;
   }
   state.counters["GB/s"] = benchmark::Counter(static_cast<double>(matrix_bytes) * static_cast<double>(state.iterations()) / 1e9,
                                               benchmark::Counter::kIsRate);
-  state.SetLabel(std::string(IsaName(kernel.isa)) + (kernel.tile != nullptr ? " tile" : " row"));
+  state.SetLabel(std::string(IsaName(kernel.isa)) + (kernel.tile != nullptr ? " tile" : " row") +
+                 (row_group > 1 ? " interleaved" : ""));
 }
 
 // Read bandwidth: each thread sums its share of a 1 GiB huge-page buffer as 4 streams read in
@@ -201,20 +205,24 @@ void RegisterAll() {
         for (int threads = 1; threads <= max_threads; ++threads) {
           const std::string name = std::string("BM_Gemv/") + shape.name + "/" + std::string(IsaName(isa)) + "/threads:" +
                                    std::to_string(threads) + (cold ? "/cold" : "/hot");
-          benchmark::RegisterBenchmark(name.c_str(), BM_Gemv, isa, shape, threads, cold)->UseRealTime()->MinTime(0.3);
+          benchmark::RegisterBenchmark(name.c_str(), BM_Gemv, isa, shape, threads, cold, false)->UseRealTime()->MinTime(0.3);
+          if (cold && isa != CpuIsa::kScalar)  // the layout weights are loaded in
+            benchmark::RegisterBenchmark((name + "_interleaved").c_str(), BM_Gemv, isa, shape, threads, true, true)
+                ->UseRealTime()
+                ->MinTime(0.3);
         }
   for (const Shape& shape : other_shapes)
     for (CpuIsa isa : isas) {
       const std::string name = std::string("BM_Gemv/") + shape.name + "/" + std::string(IsaName(isa)) + "/threads:" +
                                std::to_string(max_threads) + "/cold";
-      benchmark::RegisterBenchmark(name.c_str(), BM_Gemv, isa, shape, max_threads, true)->UseRealTime()->MinTime(0.3);
+      benchmark::RegisterBenchmark(name.c_str(), BM_Gemv, isa, shape, max_threads, true, false)->UseRealTime()->MinTime(0.3);
     }
   // Kernel compute speed: 128 x 2048 (128-280 KB) stays in any L2; one thread.
   for (DType type : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS, DType::kQ8_0, DType::kQ4_0})
     for (CpuIsa isa : isas) {
       const std::string name = "BM_Gemv/l2_" + std::string(DTypeName(type)) + "_128x2048/" + std::string(IsaName(isa)) +
                                "/threads:1/hot";
-      benchmark::RegisterBenchmark(name.c_str(), BM_Gemv, isa, Shape{"l2", type, 128, 2048}, 1, false)
+      benchmark::RegisterBenchmark(name.c_str(), BM_Gemv, isa, Shape{"l2", type, 128, 2048}, 1, false, false)
           ->UseRealTime()
           ->MinTime(0.3);
     }

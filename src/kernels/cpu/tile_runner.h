@@ -22,7 +22,9 @@ namespace moefit::cpu_detail {
 
 // How far ahead of the current block each weight row is prefetched (software prefetch keeps
 // several rows' DRAM reads in flight; the hardware prefetcher alone leaves latency exposed).
-constexpr int64_t kPrefetchDistance = 1024;
+// Measured on the Xeon host, 2 threads, cold Q4_K gate/up and Q6_K down, interleaved rows
+// (GB/s): 1024 B ahead 17.2 / 15.4, 2048 B 18.8 / 21.8, 4096 B 22.9 / 23.8.
+constexpr int64_t kPrefetchDistance = 4096;
 
 // Rows [row, row + kRows) against every token; the rows stay in L1 while the tokens go by.
 template <typename Kernel, int kRows>
