@@ -20,6 +20,7 @@
 
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/run_memory.h"
 #include "core/error.h"
 #include "gguf/gguf_file.h"
 #include "model/model.h"
@@ -38,6 +39,7 @@ struct BenchOptions {
   int parallel = 1;
   int batch = 512;
   std::string output = "md";
+  std::string kv_type = "f16";
   bool membw = false;
 };
 
@@ -99,6 +101,7 @@ void RegisterBenchCommand(CLI::App& app) {
   command->add_option("-b,--batch", o->batch, "Prompt tokens per forward pass")->capture_default_str();
   command->add_option("-o,--output", o->output, "md or json")->capture_default_str();
   command->add_flag("--membw", o->membw, "Measure memory read bandwidth instead");
+  AddKvTypeFlag(*command, o->kv_type);
   command->callback([o] {
     const int threads = o->threads > 0 ? o->threads : omp_get_max_threads();
     if (o->membw) {
@@ -117,7 +120,8 @@ void RegisterBenchCommand(CLI::App& app) {
     const Model model = Model::Load(file);
     const ModelSummary summary = SummarizeModel(file);
     const int64_t cells = std::max<int64_t>(o->prompt, int64_t{o->generate} * o->parallel) + 16;
-    Engine engine(model, {.kv_cells = cells, .threads = threads});
+    const DType kv_type = ParseKvType(o->kv_type);
+    Engine engine(model, {.kv_cells = cells, .kv_type = kv_type, .threads = threads});
     std::mt19937 rng(1234);
     std::uniform_int_distribution<int32_t> token(0, model.spec().vocab_size - 1);
     struct Test {
@@ -162,20 +166,20 @@ void RegisterBenchCommand(CLI::App& app) {
     if (o->output == "json") {
       nlohmann::json out = {{"model", o->model}, {"architecture", summary.architecture}, {"bytes", summary.total_bytes},
                             {"params", summary.total_params}, {"active_params", summary.active_params},
-                            {"threads", threads}, {"tests", nlohmann::json::array()}};
+                            {"threads", threads}, {"kv_type", KvTypeName(kv_type)}, {"tests", nlohmann::json::array()}};
       for (const Test& t : tests)
         out["tests"].push_back({{"test", t.name}, {"tokens_per_s_mean", t.stats.mean}, {"tokens_per_s_stddev", t.stats.stddev},
                                 {"tokens_per_s_median", t.stats.median}, {"repetitions", o->repetitions}});
       std::printf("%s\n", out.dump(2).c_str());
       return;
     }
-    std::printf("| model | size | params | active | threads | test | t/s (mean ± sd) | median |\n");
-    std::printf("|---|---:|---:|---:|---:|---|---:|---:|\n");
+    std::printf("| model | size | params | active | threads | kv | test | t/s (mean ± sd) | median |\n");
+    std::printf("|---|---:|---:|---:|---:|---|---|---:|---:|\n");
     for (const Test& t : tests)
-      std::printf("| %s | %s | %s | %s | %d | %s | %.2f ± %.2f | %.2f |\n", summary.architecture.c_str(),
+      std::printf("| %s | %s | %s | %s | %d | %s | %s | %.2f ± %.2f | %.2f |\n", summary.architecture.c_str(),
                   FormatBytes(summary.total_bytes).c_str(), FormatCount(summary.total_params).c_str(),
-                  FormatCount(summary.active_params).c_str(), threads, t.name.c_str(), t.stats.mean, t.stats.stddev,
-                  t.stats.median);
+                  FormatCount(summary.active_params).c_str(), threads, KvTypeName(kv_type).c_str(), t.name.c_str(), t.stats.mean,
+                  t.stats.stddev, t.stats.median);
   });
 }
 
