@@ -26,8 +26,8 @@ RowBytesPair CellRowBytes(const ModelSpec& spec, DType type) {
   const DTypeLayout& layout = Layout(type);
   const int64_t block = layout.block_elements;
   if (spec.head_dim % block != 0 || spec.value_head_dim % block != 0)
-    Fail("KV cache type {} stores blocks of {} values, but this model's {} heads have {} values (key heads {}, value heads "
-         "{}): use --kv-type f16 or bf16",
+    Fail("KV cache type {} stores blocks of {} values, but this model's {} heads have {} (head_dim {}, value_head_dim {}): "
+         "use --kv-type f16 or bf16",
          KvTypeName(type), block, spec.head_dim % block != 0 ? "key" : "value",
          spec.head_dim % block != 0 ? spec.head_dim : spec.value_head_dim, spec.head_dim, spec.value_head_dim);
   return {RowBytes(type, int64_t{spec.n_kv_heads} * spec.head_dim), RowBytes(type, int64_t{spec.n_kv_heads} * spec.value_head_dim)};
