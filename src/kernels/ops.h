@@ -87,7 +87,7 @@ uint64_t AttentionWorkspaceBytes(const AttentionShape& shape);
 struct AttentionArgs {
   const float* q = nullptr;             // (n_queries, n_heads, head_dim)
   int n_queries = 1;                    // 1 .. kAttentionMaxQueries
-  const int32_t* lengths = nullptr;     // (n_queries) cells each query attends to, 1 .. cells.size()
+  const int32_t* lengths = nullptr;     // (n_queries) cells each query attends to, 1 .. cells.size(), nondecreasing
   std::span<const int32_t> cells;       // cache cells of the sequence, in position order
   DType kv_type = DType::kF16;          // IsKvType
   const uint8_t* k_cache = nullptr;     // (cache cells, k_row_bytes): n_kv_heads * head_dim values

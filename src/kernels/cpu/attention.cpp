@@ -22,7 +22,7 @@ constexpr bool IsBlockKvType(DType type) { return type == DType::kQ8_0 || type =
 // The workspace, section by section (each 64-byte aligned).
 struct WorkspaceLayout {
   // Flash path.
-  uint64_t scores = 0, acc = 0, running_max = 0, running_sum = 0, row = 0, q8 = 0;
+  uint64_t scores = 0, acc = 0, running_max = 0, running_sum = 0, row = 0, values = 0, q8 = 0;
   // Reference path.
   uint64_t key = 0, value = 0, acc_double = 0;
   uint64_t flash_bytes = 0, reference_bytes = 0;
@@ -45,6 +45,7 @@ WorkspaceLayout Layout(const AttentionShape& shape) {
   layout.running_max = take(rows * sizeof(float));
   layout.running_sum = take(rows * sizeof(float));
   layout.row = take(std::max(dk, dv) * sizeof(float));
+  layout.values = take(static_cast<uint64_t>(kAttentionChunkCells) * dv * sizeof(float));
   layout.q8 = take(rows * q8_row);
   layout.flash_bytes = at;
   at = 0;
@@ -248,6 +249,7 @@ void AttentionWithTable(const KernelTable& table, const AttentionArgs& a) {
             .running_max = reinterpret_cast<float*>(work + layout.running_max),
             .running_sum = reinterpret_cast<float*>(work + layout.running_sum),
             .row = reinterpret_cast<float*>(work + layout.row),
+            .values = reinterpret_cast<float*>(work + layout.values),
             .out = a.out + int64_t{kv_head} * group * shape.value_head_dim,
             .out_stride = int64_t{shape.n_heads} * shape.value_head_dim});
   }

@@ -25,7 +25,7 @@ struct AttentionTile {
   int64_t q8_row_bytes;
   int n_queries;
   int group;                 // query heads per KV head
-  const int32_t* lengths;    // (n_queries) cells each query attends to, >= 1
+  const int32_t* lengths;    // (n_queries) cells each query attends to: >= 1, nondecreasing
   const int32_t* cells;      // (max of lengths) cache cells in position order
   const uint8_t* k;          // K head of cell c at k + c * k_row_bytes (offset to this KV head)
   int64_t k_row_bytes;
@@ -41,6 +41,7 @@ struct AttentionTile {
   float* running_max;        // (n_queries * group)
   float* running_sum;        // (n_queries * group)
   float* row;                // max(head_dim, value_head_dim): one K or V row as floats
+  float* values;             // (chunk_cells, value_head_dim): a chunk's V rows as floats
   float* out;                // row (i, g) at out + i * out_stride + g * value_head_dim
   int64_t out_stride;
 };

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // AVX2 flash attention over an F16, BF16, Q8_0 or Q4_0 KV cache (contract: attention_tile.h).
-// Float K rows are converted once per cell and dotted with every query row in float; Q8_0 and
-// Q4_0 K rows are dotted with the Q8_0 queries in integers (exact per block, like the weight
-// dots); V rows are dequantized once per cell and added to every row's accumulator; the
-// exponentials of a chunk are computed 8 at a time.
+// Scores: each K row is read once per tile and dotted with up to 8 query rows at a time, each
+// with its own accumulator (float K rows converted once; Q8_0 / Q4_0 K rows against the Q8_0
+// queries in integers, exact per block). Exponentials 8 at a time. Values: the chunk's V rows
+// are dequantized once into floats, then each row sums its weighted V rows in registers, 64
+// columns at a time, and adds that to its (rescaled) accumulator.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -71,22 +72,61 @@ inline __m256 Exp(__m256 x) {
   return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(two_to_n)));
 }
 
-// Float dot of n values.
-inline float DotFloat(const float* a, const float* b, int n) {
-  __m256 acc = _mm256_setzero_ps();
-  int d = 0;
-  for (; d + 8 <= n; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), acc);
-  float sum = HorizontalSum(acc);
-  for (; d < n; ++d) sum += a[d] * b[d];
-  return sum;
+// Scores of kRows query rows against one float K row of n values: out[j] = q[j] . k. The K
+// vector is loaded once for all rows; each row has its own accumulator (kRows independent
+// chains; one row splits its sum over 4 chains instead).
+template <int kRows>
+inline void DotRows(const float* const* q, const float* k, int n, float* out) {
+  if constexpr (kRows == 1) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int d = 0;
+    for (; d + 32 <= n; d += 32)
+      for (int a = 0; a < 4; ++a) acc[a] = _mm256_fmadd_ps(_mm256_loadu_ps(q[0] + d + 8 * a), _mm256_loadu_ps(k + d + 8 * a), acc[a]);
+    for (; d + 8 <= n; d += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(q[0] + d), _mm256_loadu_ps(k + d), acc[0]);
+    float sum = HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    for (; d < n; ++d) sum += q[0][d] * k[d];
+    out[0] = sum;
+  } else {
+    __m256 acc[kRows];
+    for (int j = 0; j < kRows; ++j) acc[j] = _mm256_setzero_ps();
+    int d = 0;
+    for (; d + 8 <= n; d += 8) {
+      const __m256 kv = _mm256_loadu_ps(k + d);
+      for (int j = 0; j < kRows; ++j) acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q[j] + d), kv, acc[j]);
+    }
+    for (int j = 0; j < kRows; ++j) {
+      float sum = HorizontalSum(acc[j]);
+      for (int e = d; e < n; ++e) sum += q[j][e] * k[e];
+      out[j] = sum;
+    }
+  }
 }
 
-// acc[0, n) += weight * row[0, n)
-inline void AddScaled(float* acc, float weight, const float* row, int n) {
-  const __m256 w = _mm256_set1_ps(weight);
+// acc[0, 8 kVecs) += sum over cells c < n of p[c] * values[c * stride + (0, 8 kVecs)], the
+// accumulators in registers across the cells.
+template <int kVecs>
+inline void AccumulateValues(const float* p, int64_t n, const float* values, int64_t stride, float* acc) {
+  __m256 sum[kVecs];
+  for (int k = 0; k < kVecs; ++k) sum[k] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < n; ++c) {
+    const __m256 weight = _mm256_broadcast_ss(p + c);
+    const float* row = values + c * stride;
+    for (int k = 0; k < kVecs; ++k) sum[k] = _mm256_fmadd_ps(weight, _mm256_loadu_ps(row + 8 * k), sum[k]);
+  }
+  for (int k = 0; k < kVecs; ++k) _mm256_storeu_ps(acc + 8 * k, _mm256_add_ps(_mm256_loadu_ps(acc + 8 * k), sum[k]));
+}
+
+// One row's accumulator (dv floats) += its n weights times the chunk's V rows.
+inline void AccumulateRow(const float* p, int64_t n, const float* values, int dv, float* acc) {
   int d = 0;
-  for (; d + 8 <= n; d += 8) _mm256_storeu_ps(acc + d, _mm256_fmadd_ps(w, _mm256_loadu_ps(row + d), _mm256_loadu_ps(acc + d)));
-  for (; d < n; ++d) acc[d] += weight * row[d];
+  for (; d + 64 <= dv; d += 64) AccumulateValues<8>(p, n, values + d, dv, acc + d);
+  for (; d + 32 <= dv; d += 32) AccumulateValues<4>(p, n, values + d, dv, acc + d);
+  for (; d + 8 <= dv; d += 8) AccumulateValues<1>(p, n, values + d, dv, acc + d);
+  for (; d < dv; ++d) {
+    float sum = 0;
+    for (int64_t c = 0; c < n; ++c) sum += p[c] * values[c * dv + d];
+    acc[d] += sum;
+  }
 }
 
 inline void Scale(float* acc, float factor, int n) {
@@ -96,10 +136,6 @@ inline void Scale(float* acc, float factor, int n) {
   for (; d < n; ++d) acc[d] *= factor;
 }
 
-// Signed int8 x signed int8, pairs summed to int16, then int32 lanes (|a|, |b| <= 128 / 127).
-inline __m256i DotSigned8(__m256i a, __m256i b) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a)), _mm256_set1_epi16(1));
-}
 
 // ---- Row formats ------------------------------------------------------------------------------
 
@@ -123,12 +159,14 @@ inline void BF16ToFloat(const uint8_t* src, float* dst, int n) {
 
 struct F16Format {
   static constexpr bool kQuantizedQuery = false;
+  static int64_t RowBytes(int n) { return 2 * int64_t{n}; }
   static void PrepareKey(const uint8_t* k, float* row, int n) { F16ToFloat(k, row, n); }
   static void LoadValue(const uint8_t* v, float* row, int n) { F16ToFloat(v, row, n); }
 };
 
 struct BF16Format {
   static constexpr bool kQuantizedQuery = false;
+  static int64_t RowBytes(int n) { return 2 * int64_t{n}; }
   static void PrepareKey(const uint8_t* k, float* row, int n) { BF16ToFloat(k, row, n); }
   static void LoadValue(const uint8_t* v, float* row, int n) { BF16ToFloat(v, row, n); }
 };
@@ -136,19 +174,32 @@ struct BF16Format {
 constexpr int64_t kQ8Block = sizeof(BlockQ8_0);  // d (F16) + 32 int8
 constexpr int64_t kQ4Block = sizeof(BlockQ4_0);  // d (F16) + 16 bytes of nibbles
 
+// Scores of kRows Q8_0 query rows against one K row of `blocks` blocks whose levels Format
+// gives as signed int8: exact int32 per block, scaled by both F16 scales, 8 float lanes per row.
+template <typename Format, int kRows>
+inline void BlockDotRows(const uint8_t* k, const uint8_t* const* q8, int64_t blocks, float* out) {
+  __m256 acc[kRows];
+  for (int j = 0; j < kRows; ++j) acc[j] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* x = k + b * Format::kBlockBytes;
+    const __m256i levels = Format::Levels(x);
+    const __m256i magnitudes = _mm256_sign_epi8(levels, levels);
+    const float dk = HalfToFloat(x);
+    for (int j = 0; j < kRows; ++j) {
+      const uint8_t* y = q8[j] + b * kQ8Block;
+      const __m256i products = _mm256_maddubs_epi16(magnitudes, _mm256_sign_epi8(Load256(y + 2), levels));
+      const __m256i sums = _mm256_madd_epi16(products, _mm256_set1_epi16(1));
+      acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(dk * HalfToFloat(y)), acc[j]);
+    }
+  }
+  for (int j = 0; j < kRows; ++j) out[j] = HorizontalSum(acc[j]);
+}
+
 struct Q8_0Format {
   static constexpr bool kQuantizedQuery = true;
-  // K row (n / 32 blocks) . Q8_0 query.
-  static float KeyDot(const uint8_t* k, const uint8_t* q8, int n) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / kQK32; ++b) {
-      const uint8_t* x = k + b * kQ8Block;
-      const uint8_t* y = q8 + b * kQ8Block;
-      const __m256i sums = DotSigned8(Load256(x + 2), Load256(y + 2));
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(HalfToFloat(x) * HalfToFloat(y)), acc);
-    }
-    return HorizontalSum(acc);
-  }
+  static constexpr int64_t kBlockBytes = kQ8Block;
+  static int64_t RowBytes(int n) { return n / kQK32 * kBlockBytes; }
+  static __m256i Levels(const uint8_t* block) { return Load256(block + 2); }
   static void LoadValue(const uint8_t* v, float* row, int n) {
     for (int64_t b = 0; b < n / kQK32; ++b) {
       const uint8_t* x = v + b * kQ8Block;
@@ -162,22 +213,14 @@ struct Q8_0Format {
 
 struct Q4_0Format {
   static constexpr bool kQuantizedQuery = true;
+  static constexpr int64_t kBlockBytes = kQ4Block;
+  static int64_t RowBytes(int n) { return n / kQK32 * kBlockBytes; }
   // The 32 levels of a block minus 8, as int8 in element order (low nibbles are elements 0..15).
   static __m256i Levels(const uint8_t* block) {
     const __m128i bytes = Load128(block + 2);
     const __m128i mask = _mm_set1_epi8(0x0f);
     const __m256i levels = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
     return _mm256_sub_epi8(levels, _mm256_set1_epi8(8));
-  }
-  static float KeyDot(const uint8_t* k, const uint8_t* q8, int n) {
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / kQK32; ++b) {
-      const uint8_t* x = k + b * kQ4Block;
-      const uint8_t* y = q8 + b * kQ8Block;
-      const __m256i sums = DotSigned8(Levels(x), Load256(y + 2));
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(HalfToFloat(x) * HalfToFloat(y)), acc);
-    }
-    return HorizontalSum(acc);
   }
   static void LoadValue(const uint8_t* v, float* row, int n) {
     for (int64_t b = 0; b < n / kQK32; ++b) {
@@ -224,35 +267,74 @@ inline void SoftmaxStep(float* scores, int64_t n, float& running_max, float& run
   running_sum += HorizontalSum(sum);
 }
 
+// Scores of rows [first, rows) against the K row k (one cell), into column `column` of the
+// chunk's scores, in groups of up to 8 rows.
+template <typename Format, int kRows>
+inline void ScoreGroup(const AttentionTile& t, const uint8_t* k, int first, int64_t column) {
+  float out[kRows];
+  if constexpr (Format::kQuantizedQuery) {
+    const uint8_t* q8[kRows];
+    for (int j = 0; j < kRows; ++j) q8[j] = t.q8 + (first + j) * t.q8_row_bytes;
+    BlockDotRows<Format, kRows>(k, q8, t.head_dim / kQK32, out);
+  } else {
+    const float* q[kRows];
+    for (int j = 0; j < kRows; ++j) {
+      const int r = first + j;
+      q[j] = t.q + (r / t.group) * t.q_stride + int64_t{r % t.group} * t.head_dim;
+    }
+    DotRows<kRows>(q, t.row, t.head_dim, out);
+  }
+  for (int j = 0; j < kRows; ++j) t.scores[(first + j) * t.chunk_cells + column] = out[j] * t.scale;
+}
+
+template <typename Format>
+void ScoreRows(const AttentionTile& t, const uint8_t* k, int first, int rows, int64_t column) {
+  int r = first;
+  for (; r + 8 <= rows; r += 8) ScoreGroup<Format, 8>(t, k, r, column);
+  if (r + 4 <= rows) {
+    ScoreGroup<Format, 4>(t, k, r, column);
+    r += 4;
+  }
+  if (r + 2 <= rows) {
+    ScoreGroup<Format, 2>(t, k, r, column);
+    r += 2;
+  }
+  if (r < rows) ScoreGroup<Format, 1>(t, k, r, column);
+}
+
+// Cells are anywhere in the cache and a KV head is a slice of each row, so the hardware
+// prefetcher does not see a stream: fetch the rows a few cells ahead.
+constexpr int64_t kPrefetchCells = 16;
+// V rows dequantized and summed at a time (32 x 128 floats: 16 KiB).
+constexpr int64_t kValueCells = 32;
+
+inline void PrefetchRow(const uint8_t* p, int64_t bytes) {
+  for (int64_t offset = 0; offset < bytes; offset += 64) _mm_prefetch(reinterpret_cast<const char*>(p + offset), _MM_HINT_T0);
+  _mm_prefetch(reinterpret_cast<const char*>(p + bytes - 1), _MM_HINT_T0);
+}
+
 template <typename Format>
 void Flash(const AttentionTile& t) {
   const int rows = t.n_queries * t.group;
-  int64_t n_cells = 0;
-  for (int i = 0; i < t.n_queries; ++i) n_cells = t.lengths[i] > n_cells ? t.lengths[i] : n_cells;
+  const int64_t n_cells = t.lengths[t.n_queries - 1];  // lengths are nondecreasing
   for (int r = 0; r < rows; ++r) {
     t.running_max[r] = -__builtin_inff();
     t.running_sum[r] = 0;
     float* acc = t.acc + int64_t{r} * t.value_head_dim;
     for (int d = 0; d < t.value_head_dim; ++d) acc[d] = 0;
   }
+  const int64_t k_bytes = Format::RowBytes(t.head_dim), v_bytes = Format::RowBytes(t.value_head_dim);
   for (int64_t c0 = 0; c0 < n_cells; c0 += t.chunk_cells) {
     const int64_t c1 = Min(c0 + t.chunk_cells, n_cells);
+    // Scores: each K row once, against the rows of the queries that attend to it (a suffix).
+    int first_query = 0;
     for (int64_t c = c0; c < c1; ++c) {
+      while (t.lengths[first_query] <= c) ++first_query;
+      if (c + kPrefetchCells < n_cells) PrefetchRow(t.k + t.cells[c + kPrefetchCells] * t.k_row_bytes, k_bytes);
+      if (c - c0 < kPrefetchCells) PrefetchRow(t.v + t.cells[c] * t.v_row_bytes, v_bytes);  // the V phase's first rows
       const uint8_t* k = t.k + t.cells[c] * t.k_row_bytes;
       if constexpr (!Format::kQuantizedQuery) Format::PrepareKey(k, t.row, t.head_dim);
-      for (int i = 0; i < t.n_queries; ++i) {
-        if (c >= t.lengths[i]) continue;
-        for (int g = 0; g < t.group; ++g) {
-          const int r = i * t.group + g;
-          float dot;
-          if constexpr (Format::kQuantizedQuery) {
-            dot = Format::KeyDot(k, t.q8 + r * t.q8_row_bytes, t.head_dim);
-          } else {
-            dot = DotFloat(t.q + i * t.q_stride + int64_t{g} * t.head_dim, t.row, t.head_dim);
-          }
-          t.scores[r * t.chunk_cells + (c - c0)] = dot * t.scale;
-        }
-      }
+      ScoreRows<Format>(t, k, first_query * t.group, rows, c - c0);
     }
     for (int i = 0; i < t.n_queries; ++i) {
       const int64_t n = Min(c1, t.lengths[i]) - c0;
@@ -263,13 +345,21 @@ void Flash(const AttentionTile& t) {
                     t.value_head_dim);
       }
     }
-    for (int64_t c = c0; c < c1; ++c) {
-      Format::LoadValue(t.v + t.cells[c] * t.v_row_bytes, t.row, t.value_head_dim);
+    // Values, kValueCells at a time (their float rows stay in L1): each V row dequantized once,
+    // then each query row's weighted sum of them in registers.
+    for (int64_t v0 = c0; v0 < c1; v0 += kValueCells) {
+      const int64_t v1 = Min(v0 + kValueCells, c1);
+      for (int64_t c = v0; c < v1; ++c) {
+        if (c + kPrefetchCells < n_cells) PrefetchRow(t.v + t.cells[c + kPrefetchCells] * t.v_row_bytes, v_bytes);
+        Format::LoadValue(t.v + t.cells[c] * t.v_row_bytes, t.values + (c - v0) * t.value_head_dim, t.value_head_dim);
+      }
       for (int i = 0; i < t.n_queries; ++i) {
-        if (c >= t.lengths[i]) continue;
+        const int64_t n = Min(v1, t.lengths[i]) - v0;
+        if (n <= 0) continue;
         for (int g = 0; g < t.group; ++g) {
           const int r = i * t.group + g;
-          AddScaled(t.acc + int64_t{r} * t.value_head_dim, t.scores[r * t.chunk_cells + (c - c0)], t.row, t.value_head_dim);
+          AccumulateRow(t.scores + r * t.chunk_cells + (v0 - c0), n, t.values, t.value_head_dim,
+                        t.acc + int64_t{r} * t.value_head_dim);
         }
       }
     }
