@@ -62,7 +62,7 @@ void QuantizeKvRow(DType kv_type, const float* x, void* row, int64_t elements);
 // bits whatever other queries share its pass.
 inline constexpr int64_t kAttentionChunkCells = 256;
 // Queries of one sequence that share each read of a chunk of K/V rows (a prefill tile).
-inline constexpr int kAttentionMaxQueries = 8;
+inline constexpr int kAttentionMaxQueries = 4;
 
 struct AttentionShape {
   int n_heads = 0;

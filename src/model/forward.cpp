@@ -60,10 +60,18 @@ uint64_t AttentionWorkspaceStride(const ModelSpec& spec) {
 
 int AttentionThreads() { return std::max(1, omp_get_max_threads()); }
 
-// The attention_threads workspaces, 64-byte aligned (sized here when no Reserve() was made).
+// Floats of the attention workspaces of `threads` threads (64-byte aligned within).
+int64_t AttentionWorkspaceFloats(const ModelSpec& spec, int threads) {
+  return static_cast<int64_t>((AttentionWorkspaceStride(spec) * static_cast<uint64_t>(threads) + 64) / sizeof(float));
+}
+
+// The attention_threads workspaces, 64-byte aligned. They live in `gate`, which only the
+// feed-forward uses: attention and feed-forward scratch take turns, as the planner's compute
+// figure (the largest of the attention, dense and MoE buffers) assumes. Sized here when no
+// Reserve() was made.
 uint8_t* AttentionWorkspaces(const ModelSpec& spec, ForwardScratch& s) {
   if (s.attention_threads == 0) s.attention_threads = AttentionThreads();
-  uint8_t* base = Grow(s.attention_work, static_cast<int64_t>(AttentionWorkspaceStride(spec)) * s.attention_threads + 64);
+  auto* base = reinterpret_cast<uint8_t*>(Grow(s.gate, AttentionWorkspaceFloats(spec, s.attention_threads)));
   return base + (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64;
 }
 
@@ -305,7 +313,8 @@ void ForwardScratch::Reserve(const ModelSpec& spec, int64_t max_tokens) {
   size(v, z.v);
   size(attention, z.attention);
   size(router, z.router);
-  size(gate, z.ffn);
+  attention_threads = AttentionThreads();
+  size(gate, std::max(z.ffn, AttentionWorkspaceFloats(spec, attention_threads)));  // also the attention workspaces
   size(up, z.ffn);
   size(expert_out, z.expert_out);
   size(shared_out, z.shared_out);
@@ -316,18 +325,16 @@ void ForwardScratch::Reserve(const ModelSpec& spec, int64_t max_tokens) {
   size(expert_matrices, z.experts);
   size(attention_tiles, max_tokens + 1);
   size(attention_lengths, max_tokens);
-  attention_threads = AttentionThreads();
-  size(attention_work, static_cast<int64_t>(AttentionWorkspaceStride(spec)) * attention_threads + 64);
 }
 
 uint64_t ForwardScratch::Bytes(const ModelSpec& spec, int64_t max_tokens) {
   const ScratchSizes z = SizesFor(spec, max_tokens);
-  const int64_t floats = 5 * z.hidden + z.q + z.k + z.v + z.attention + z.router + 2 * z.ffn + z.expert_out + z.shared_out +
+  const int64_t gate = std::max(z.ffn, AttentionWorkspaceFloats(spec, AttentionThreads()));
+  const int64_t floats = 5 * z.hidden + z.q + z.k + z.v + z.attention + z.router + gate + z.ffn + z.expert_out + z.shared_out +
                          z.entries;
   const int64_t ints = 3 * z.entries + (z.experts > 0 ? z.experts + 1 : 0) + 3 * z.experts + 2 * max_tokens + 1;
-  const uint64_t attention_work = AttentionWorkspaceStride(spec) * static_cast<uint64_t>(AttentionThreads()) + 64;
   return static_cast<uint64_t>(floats) * sizeof(float) + static_cast<uint64_t>(ints) * sizeof(int32_t) +
-         static_cast<uint64_t>(z.experts) * sizeof(ExpertMatrices) + attention_work;
+         static_cast<uint64_t>(z.experts) * sizeof(ExpertMatrices);
 }
 
 void Forward(const Model& model, const ForwardBatch& batch, std::span<const KvLayerView> kv, MatMulPath path,

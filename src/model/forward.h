@@ -85,10 +85,10 @@ struct ForwardScratch {
   std::vector<int32_t> chosen, expert_start, entry_token, entry_of, experts, expert_uses, expert_fill;
   std::vector<float> chosen_weight;
   std::vector<ExpertMatrices> expert_matrices;
-  // Attention: tiles of queries (first token of each, then n), their lengths, and one
-  // workspace per thread (attention_threads of them, AttentionWorkspaceBytes each).
+  // Attention: tiles of queries (first token of each, then n) and their lengths; one
+  // workspace per thread (attention_threads of them, AttentionWorkspaceBytes each) inside
+  // `gate`, which only the feed-forward uses.
   std::vector<int32_t> attention_tiles, attention_lengths;
-  std::vector<uint8_t> attention_work;
   int attention_threads = 0;
 
   // Sizes every buffer for batches of up to `max_tokens` tokens, with attention workspaces for

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/error.h"
 #include "kernels/cpu/attention_tile.h"
 #include "kernels/cpu/dispatch.h"
 #include "kernels/ops.h"
@@ -45,7 +46,7 @@ WorkspaceLayout Layout(const AttentionShape& shape) {
   layout.running_max = take(rows * sizeof(float));
   layout.running_sum = take(rows * sizeof(float));
   layout.row = take(std::max(dk, dv) * sizeof(float));
-  layout.values = take(static_cast<uint64_t>(kAttentionChunkCells) * dv * sizeof(float));
+  layout.values = take(static_cast<uint64_t>(kAttentionValueCells) * dv * sizeof(float));
   layout.q8 = take(rows * q8_row);
   layout.flash_bytes = at;
   at = 0;
@@ -59,6 +60,7 @@ WorkspaceLayout Layout(const AttentionShape& shape) {
 // ---- Reference ------------------------------------------------------------------------------
 
 void AttentionReference(const AttentionArgs& a) {
+  MOEFIT_DCHECK(a.n_queries >= 1 && a.n_queries <= kAttentionMaxQueries);
   const AttentionShape& shape = a.shape;
   const int group = shape.n_heads / shape.n_kv_heads;
   const WorkspaceLayout layout = Layout(shape);
@@ -210,6 +212,7 @@ AttentionFn ScalarAttentionKernel(DType kv_type) {
 }
 
 void AttentionWithTable(const KernelTable& table, const AttentionArgs& a) {
+  MOEFIT_DCHECK(a.n_queries >= 1 && a.n_queries <= kAttentionMaxQueries);
   const AttentionShape& shape = a.shape;
   const int group = shape.n_heads / shape.n_kv_heads;
   const WorkspaceLayout layout = Layout(shape);

@@ -8,6 +8,9 @@
 
 namespace moefit {
 
+// V rows a kernel dequantizes and sums at a time (the `values` workspace).
+inline constexpr int64_t kAttentionValueCells = 32;
+
 // Row r = i * group + g is query token i, query head g of the KV head's group. A kernel
 //   1. keeps, per row, a running max, a running sum and an accumulator (value_head_dim floats);
 //   2. for each chunk [c0, c0 + chunk_cells) of the cells (fixed boundaries: chunk k starts at
@@ -41,7 +44,7 @@ struct AttentionTile {
   float* running_max;        // (n_queries * group)
   float* running_sum;        // (n_queries * group)
   float* row;                // max(head_dim, value_head_dim): one K or V row as floats
-  float* values;             // (chunk_cells, value_head_dim): a chunk's V rows as floats
+  float* values;             // (kAttentionValueCells, value_head_dim): V rows as floats
   float* out;                // row (i, g) at out + i * out_stride + g * value_head_dim
   int64_t out_stride;
 };

@@ -305,8 +305,8 @@ void ScoreRows(const AttentionTile& t, const uint8_t* k, int first, int rows, in
 // Cells are anywhere in the cache and a KV head is a slice of each row, so the hardware
 // prefetcher does not see a stream: fetch the rows a few cells ahead.
 constexpr int64_t kPrefetchCells = 16;
-// V rows dequantized and summed at a time (32 x 128 floats: 16 KiB).
-constexpr int64_t kValueCells = 32;
+// V rows dequantized and summed at a time (32 x 128 floats: 16 KiB, in L1).
+constexpr int64_t kValueCells = kAttentionValueCells;
 
 inline void PrefetchRow(const uint8_t* p, int64_t bytes) {
   for (int64_t offset = 0; offset < bytes; offset += 64) _mm_prefetch(reinterpret_cast<const char*>(p + offset), _MM_HINT_T0);
