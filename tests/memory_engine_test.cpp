@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include "core/error.h"
 #include "model/forward.h"
@@ -255,7 +256,7 @@ TEST(PlannedCompute, CoversTheEnginesScratchAndLogits) {
     for (const int64_t tokens : {1, 7, 512}) {
       for (const int64_t parallel : {1, 4}) {
         SCOPED_TRACE(fmt::format("{}: {} tokens, {} sequences", name, tokens, parallel));
-        const ComputeFigures planned = ComputeSizes(shape, tokens, parallel);
+        const ComputeFigures planned = ComputeSizes(shape, tokens, parallel, omp_get_max_threads());
         const uint64_t engine = ForwardScratch::Bytes(spec, tokens) +
                                 static_cast<uint64_t>(parallel) * static_cast<uint64_t>(spec.vocab_size) * sizeof(float);
         EXPECT_GE(planned.Layers() + planned.logits, engine);

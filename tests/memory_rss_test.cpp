@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The plan's figures against reality: `moefit run` on a synthesized MoE model, uncapped and with
-// a --ram cap below its routed experts (streamed), reports its peak resident set (VmHWM); it
-// must stay under the cap and within max(3%, 32 MiB) of the plan's host total, and the capped
-// run must generate the same greedy text.
+// a --ram cap below its routed experts (streamed), and with a long context in an f16 and a q8_0
+// KV cache, reports its peak resident set (VmHWM); it must stay under the cap and within
+// max(3%, 32 MiB) of the plan's host total, the capped run must generate the same greedy text,
+// and a q8_0 KV cache must save exactly its bytes in the plan and in the engine's budget.
 #include <unistd.h>
 
 #include <cstdio>
@@ -124,6 +125,19 @@ TEST(MemoryRss, PeakResidentSetMatchesThePlanUncappedAndStreamed) {
   const Result refused = RunMoefit(fmt::format("{} --ram {}", common, resident.Device("host")->overhead));
   EXPECT_EQ(refused.status, 1);
   EXPECT_NE(refused.err.find("does not fit"), std::string::npos) << refused.err;
+
+  // A long context with a q8_0 KV cache: within the plan, and the plan and the engine's budget
+  // both shrink by exactly the KV bytes saved (3 layers x 2 KV heads x (64 + 64) values a cell:
+  // 1536 bytes in f16, 816 in q8_0).
+  const std::string long_context =
+      fmt::format("run -m {} -p \"Once upon a time\" -n 8 --temp 0 --ctx 4096 -t 1", model.string());
+  const Result f16 = RunMoefit(long_context);
+  ExpectWithinPlan(f16, "ctx 4096, f16 KV");
+  const Result q8_0 = RunMoefit(long_context + " --kv-type q8_0");
+  ExpectWithinPlan(q8_0, "ctx 4096, q8_0 KV");
+  const uint64_t saved = uint64_t{4096} * (1536 - 816);  // 4096: the trained context (preflight refuses more)
+  EXPECT_EQ(Figure(f16.err, "plan host total") - Figure(q8_0.err, "plan host total"), saved) << f16.err << q8_0.err;
+  EXPECT_EQ(Figure(f16.err, "budget peak") - Figure(q8_0.err, "budget peak"), saved) << f16.err << q8_0.err;
   fs::remove(model);
 }
 

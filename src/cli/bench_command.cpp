@@ -20,6 +20,7 @@
 
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/run_memory.h"
 #include "core/error.h"
 #include "kernels/ops.h"
 #include "gguf/gguf_file.h"
@@ -39,6 +40,7 @@ struct BenchOptions {
   int parallel = 1;
   int batch = 512;
   std::string output = "md";
+  std::string kv_type = "f16";
   bool membw = false;
   bool mmap = false;       // compute from the file mapping instead of loaded weights
   bool no_repack = false;  // load weights in the file's row order (for comparisons)
@@ -124,6 +126,7 @@ void RegisterBenchCommand(CLI::App& app) {
   command->add_flag("--membw", o->membw, "Measure memory read bandwidth instead");
   command->add_flag("--mmap", o->mmap, "Compute from the file mapping (default: weights loaded into RAM, as run does)");
   command->add_flag("--no-repack", o->no_repack, "Load weights in the file's row order (no interleaving), to compare");
+  AddKvTypeFlag(*command, o->kv_type);
   command->callback([o] {
     const int threads = o->threads > 0 ? o->threads : omp_get_max_threads();
     if (o->membw) {
@@ -143,7 +146,8 @@ void RegisterBenchCommand(CLI::App& app) {
     const Model model = Model::Load(file);
     const ModelSummary summary = SummarizeModel(file);
     const int64_t cells = std::max<int64_t>(o->prompt, int64_t{o->generate} * o->parallel) + 16;
-    EngineOptions engine_options{.kv_cells = cells, .threads = threads};
+    const DType kv_type = ParseKvType(o->kv_type);
+    EngineOptions engine_options{.kv_cells = cells, .kv_type = kv_type, .threads = threads};
     engine_options.max_batch_tokens = o->batch;
     engine_options.logit_rows = o->parallel;
     auto last_reported = std::make_shared<uint64_t>(0);
@@ -219,6 +223,7 @@ void RegisterBenchCommand(CLI::App& app) {
                                            {"active_params", summary.active_params},
                                            {"decode_bytes_per_token", bytes_per_token},
                                            {"threads", threads},
+                                           {"kv_type", KvTypeName(kv_type)},
                                            {"batch", o->batch},
                                            {"parallel", o->parallel},
                                            {"weights", weights},
@@ -229,13 +234,13 @@ void RegisterBenchCommand(CLI::App& app) {
     }
     std::printf("weights %s (load %.1f s) · decode reads %s of weights per token\n\n", weights.c_str(), load_seconds,
                 FormatBytes(bytes_per_token).c_str());
-    std::printf("| model | size | params | active | threads | test | t/s (mean ± sd) | median |\n");
-    std::printf("|---|---:|---:|---:|---:|---|---:|---:|\n");
+    std::printf("| model | size | params | active | threads | kv | test | t/s (mean ± sd) | median |\n");
+    std::printf("|---|---:|---:|---:|---:|---|---|---:|---:|\n");
     for (const Test& t : tests)
-      std::printf("| %s | %s | %s | %s | %d | %s | %.2f ± %.2f | %.2f |\n", summary.architecture.c_str(),
+      std::printf("| %s | %s | %s | %s | %d | %s | %s | %.2f ± %.2f | %.2f |\n", summary.architecture.c_str(),
                   FormatBytes(summary.total_bytes).c_str(), FormatCount(summary.total_params).c_str(),
-                  FormatCount(summary.active_params).c_str(), threads, t.name.c_str(), t.stats.mean, t.stats.stddev,
-                  t.stats.median);
+                  FormatCount(summary.active_params).c_str(), threads, KvTypeName(kv_type).c_str(), t.name.c_str(), t.stats.mean,
+                  t.stats.stddev, t.stats.median);
   });
 }
 

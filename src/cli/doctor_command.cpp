@@ -16,13 +16,11 @@ namespace {
 
 struct DoctorOptions {
   PreflightRequest request;
-  std::string kv_type;
   bool json = false;
 };
 
 // Prints the report; returns the exit status (1 when a check failed).
 int Doctor(DoctorOptions& options) {
-  if (!options.kv_type.empty()) options.request.kv_type = ParseKvType(options.kv_type);
   if (options.request.ctx < 0 || options.request.parallel < 1 || options.request.ubatch < 1 || options.request.threads < 0)
     Fail("--ctx, --parallel, --batch and --threads must be positive");
   const PreflightReport report = RunPreflight(options.request);
@@ -49,7 +47,6 @@ void RegisterDoctorCommand(CLI::App& app) {
   command->add_option("-c,--ctx", r.ctx, "Context per sequence, tokens")->capture_default_str();
   command->add_option("--parallel", r.parallel, "Sequences decoded together")->capture_default_str();
   command->add_option("-b,--batch", r.ubatch, "Tokens per forward pass")->capture_default_str();
-  command->add_option("--kv-type", o->kv_type, "KV cache type: f16, bf16, q8_0, q4_0 (default: what run uses)");
   command->add_option("-t,--threads", r.threads, "Threads the run would use (default: all cores)");
   command->add_flag("--json", o->json, "Machine-readable output");
   command->callback([o] {

@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/plan_flags.h"
+#include "cli/run_memory.h"
 #include "core/error.h"
 #include "gguf/gguf_file.h"
 #include "plan/byte_size.h"
@@ -19,6 +20,7 @@
 #include "plan/hardware.h"
 #include "plan/plan_print.h"
 #include "plan/planner.h"
+#include "runtime/kv_cache.h"
 
 namespace moefit {
 namespace {
@@ -140,7 +142,7 @@ void RegisterPlanCommand(CLI::App& app) {
   command->add_option("--ctx", options->ctx, "Context per sequence, tokens")->capture_default_str();
   command->add_option("--parallel", options->parallel, "Sequences decoded together")->capture_default_str();
   command->add_option("--ubatch", options->ubatch, "Tokens per forward pass")->capture_default_str();
-  command->add_option("--kv-type", options->kv_type, "KV cache type: f16, bf16, q8_0, q4_0")->capture_default_str();
+  AddKvTypeFlag(*command, options->kv_type);
   command->add_option("--machine-ram", options->machine_ram, "Plan for a machine with this much RAM (32G)");
   command->add_option("--machine-gpu", options->machine_gpus, "Plan for a machine with GPUs of these sizes (16G,8G)")->delimiter(',');
   command->add_option("--machine-cores", options->machine_cores, "Plan for a machine with this many cores");

@@ -25,13 +25,6 @@ std::string KnownTypes() {
 
 }  // namespace
 
-DType ParseKvType(const std::string& name) {
-  const std::optional<DType> type = ParseDType(name);
-  if (!type || (*type != DType::kF16 && *type != DType::kBF16 && *type != DType::kQ8_0 && *type != DType::kQ4_0))
-    Fail("--kv-type {}: use f16, bf16, q8_0 or q4_0", name);
-  return *type;
-}
-
 ModelInventory CatalogInventory(const std::string& name, const std::string& type) {
   const CatalogModel* model = FindCatalogModel(name);
   if (model == nullptr) Fail("unknown model '{}': known models are {}", name, KnownModels());

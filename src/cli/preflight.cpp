@@ -127,7 +127,6 @@ PreflightReport RunPreflight(const PreflightRequest& request) {
     report.input = RunPlanInput(std::move(*model), request.memory, facts.ctx, request.ubatch, request.parallel);
     PlanInput& input = *report.input;
     if (!request.gpu_mem.empty()) input.gpu_mem = ParseBudgetSpec(request.gpu_mem);
-    if (request.kv_type) input.kv_type = *request.kv_type;
     facts.input = &input;
     if (!request.memory.mmap) {
       try {

@@ -25,7 +25,6 @@ struct PreflightRequest {
   std::string catalog_type;   // --type for it ("q4_k_m" when empty)
   MemoryFlags memory;         // --ram, --mmap, ... as run / serve take them
   std::string gpu_mem;        // --gpu-mem
-  std::optional<DType> kv_type;  // --kv-type; nullopt: what run / serve plan with
   int64_t ctx = 0;            // per sequence; 0: the model's trained context, at most 4096 (serve's default)
   int64_t ubatch = 512;       // tokens per forward pass
   int64_t parallel = 1;       // sequences

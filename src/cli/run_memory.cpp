@@ -14,6 +14,7 @@
 #include "plan/byte_size.h"
 #include "plan/hardware.h"
 #include "plan/model_inventory.h"
+#include "runtime/kv_cache.h"
 
 namespace moefit {
 namespace {
@@ -28,18 +29,24 @@ void AddMemoryFlags(CLI::App& command, MemoryFlags& flags) {
   command.add_flag("--no-streaming", flags.no_streaming, "Never stream experts from disk (refuse instead when RAM is short)");
   command.add_option("--expert-cache-min", flags.min_cached_experts,
                      "When experts stream: fewest RAM cache slots per layer (default: the experts one token uses)");
+  AddKvTypeFlag(command, flags.kv_type);
+}
+
+void AddKvTypeFlag(CLI::App& command, std::string& kv_type) {
+  command.add_option("--kv-type", kv_type, "KV cache type: f16, bf16, q8_0, q4_0")->capture_default_str();
 }
 
 PlanInput RunPlanInput(ModelInventory model, const MemoryFlags& flags, int64_t ctx, int64_t ubatch, int64_t parallel) {
   if (flags.mmap && !flags.ram.empty()) Fail("--mmap and --ram do not go together: a RAM cap needs the weights loaded");
   PlanInput input;
   input.model = std::move(model);
+  const DType kv_type = ParseKvType(flags.kv_type);
   input.machine = ProbeMachine();
   if (!flags.ram.empty()) input.ram = ParseBudgetSpec(flags.ram);
   input.ctx = ctx;
   input.parallel = parallel;
   input.ubatch = std::min(ubatch, ctx);
-  input.kv_type = DType::kF16;
+  input.kv_type = kv_type;
   input.policy.use_gpu = false;  // no GPU runtime in this build
   input.policy.stream_experts = !flags.no_streaming;
   input.policy.min_cached_experts = flags.min_cached_experts;
@@ -50,6 +57,7 @@ RunMemory PlanRun(const GgufFile& file, const MemoryFlags& flags, int64_t ctx, i
   RunMemory memory;
   if (flags.mmap) {
     if (!flags.ram.empty()) Fail("--mmap and --ram do not go together: a RAM cap needs the weights loaded");
+    memory.options.kv_type = ParseKvType(flags.kv_type);
     return memory;
   }
   memory.input = RunPlanInput(InventoryFromGguf(file), flags, ctx, ubatch, parallel);

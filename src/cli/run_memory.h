@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Memory settings shared by `run` and `logits`: --ram and friends, the plan they lead to, and
-// the engine configured from it.
+// Memory settings shared by `run`, `logits` and `serve`: --ram, --kv-type and friends, the plan
+// they lead to, and the engine configured from it.
 #pragma once
 
 #include <cstdint>
@@ -21,16 +21,19 @@ struct MemoryFlags {
   bool mmap = false;           // --mmap: compute from the file mapping, no plan and no cap
   bool no_streaming = false;   // --no-streaming: never stream experts from disk
   int64_t min_cached_experts = 0;  // --expert-cache-min: RAM cache slots per layer when streaming
+  std::string kv_type = "f16";     // --kv-type: f16, bf16, q8_0 or q4_0 (planned and allocated)
   bool quiet = false;          // no plan line, no progress
 };
 void AddMemoryFlags(CLI::App& command, MemoryFlags& flags);
+// --kv-type alone (bench, plan): the same option text everywhere; ParseKvType reads it.
+void AddKvTypeFlag(CLI::App& command, std::string& kv_type);
 
 // What a run needs for memory: the plan, the budget at its cap, and the engine's options.
 struct RunMemory {
   PlanInput input;
   Plan plan;
   std::unique_ptr<HostMemory> host;  // null with --mmap
-  EngineOptions options;             // kv_cells etc. still to be set by the caller with --mmap
+  EngineOptions options;             // kv_type set; kv_cells etc. still to be set by the caller with --mmap
 };
 
 // The plan input of a run of `model` on this machine (probed now) under the flags' cap: what

@@ -3,11 +3,13 @@
 // final norm and the LM head for the requested positions. Branches on spec flags, never names.
 #include "model/forward.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "core/error.h"
-#include "core/half.h"
 #include "quant/dtype_traits.h"
 
 namespace moefit {
@@ -44,6 +46,29 @@ void SwiGlu(const TensorView& gate, const TensorView& up, const TensorView& down
   SwiGluMany(x, n_tokens, dim, std::span<const FfnJob>(&job, 1), path, s.ffn);
 }
 
+// Per-thread attention workspace, a multiple of 64 bytes.
+uint64_t AttentionWorkspaceStride(const ModelSpec& spec) {
+  const uint64_t bytes = AttentionWorkspaceBytes({.n_heads = spec.n_heads, .n_kv_heads = spec.n_kv_heads,
+                                                  .head_dim = spec.head_dim, .value_head_dim = spec.value_head_dim});
+  return (bytes + 63) / 64 * 64;
+}
+
+int AttentionThreads() { return std::max(1, omp_get_max_threads()); }
+
+// Floats of the attention workspaces of `threads` threads (64-byte aligned within).
+int64_t AttentionWorkspaceFloats(const ModelSpec& spec, int threads) {
+  return static_cast<int64_t>((AttentionWorkspaceStride(spec) * static_cast<uint64_t>(threads) + 64) / sizeof(float));
+}
+
+// The attention_threads workspaces, 64-byte aligned. They live in ffn.gate, which only the
+// feed-forward uses: attention and feed-forward scratch take turns. Sized here when no
+// Reserve() was made.
+uint8_t* AttentionWorkspaces(const ModelSpec& spec, ForwardScratch& s) {
+  if (s.attention_threads == 0) s.attention_threads = AttentionThreads();
+  auto* base = reinterpret_cast<uint8_t*>(Grow(s.ffn.gate, AttentionWorkspaceFloats(spec, s.attention_threads)));
+  return base + (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64;
+}
+
 void Attention(const ModelSpec& spec, const LayerWeights& l, const ForwardBatch& batch, const KvLayerView& kv,
                MatMulPath path, ForwardScratch& s) {
   const int64_t n = static_cast<int64_t>(batch.tokens.size());
@@ -74,35 +99,56 @@ void Attention(const ModelSpec& spec, const LayerWeights& l, const ForwardBatch&
     }
     Rope(qt, spec.n_heads, spec.head_dim, batch.positions[t], rope);
     Rope(kt, spec.n_kv_heads, spec.head_dim, batch.positions[t], rope);
-    uint16_t* k_cell = kv.k + int64_t{batch.cells[t]} * k_dim;
-    uint16_t* v_cell = kv.v + int64_t{batch.cells[t]} * v_dim;
-    for (int64_t i = 0; i < k_dim; ++i) k_cell[i] = FloatToFp16(kt[i]);
-    for (int64_t i = 0; i < v_dim; ++i) v_cell[i] = FloatToFp16(v[t * v_dim + i]);
+    // One cell row at a time: a token's K/V bytes do not depend on its batch.
+    QuantizeKvRow(kv.type, kt, kv.k + int64_t{batch.cells[t]} * kv.k_row_bytes, k_dim);
+    QuantizeKvRow(kv.type, v + t * v_dim, kv.v + int64_t{batch.cells[t]} * kv.v_row_bytes, v_dim);
   }
   const int64_t out_dim = int64_t{spec.n_heads} * spec.value_head_dim;
   float* attention = Grow(s.attention, n * out_dim);
   const float scale = 1.0f / std::sqrt(static_cast<float>(spec.head_dim));
+  // Tiles: runs of up to kAttentionMaxQueries consecutive tokens of one sequence (their spans
+  // share the sequence's cell list and grow), which share every K/V row read. Work items are
+  // tiles x KV heads; a query's result does not depend on either split.
+  int32_t* tiles = Grow(s.attention_tiles, n + 1);
+  int32_t* lengths = Grow(s.attention_lengths, n);
+  int64_t n_tiles = 0;
   int64_t attention_work = 0;  // query-key products in this batch
-  for (int64_t t = 0; t < n; ++t) attention_work += static_cast<int64_t>(batch.attend[t].size()) * q_dim;
-#pragma omp parallel if (attention_work >= (1 << 16))
-  {
-    std::vector<float> scores;
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < n; ++t) {
-      const std::span<const int32_t> cells = batch.attend[t];
-      scores.resize(cells.size());
-      moefit::Attention({.q = q + t * q_dim,
-                         .k_cache = kv.k,
-                         .v_cache = kv.v,
-                         .cells = cells,
-                         .n_heads = spec.n_heads,
-                         .n_kv_heads = spec.n_kv_heads,
-                         .head_dim = spec.head_dim,
-                         .value_head_dim = spec.value_head_dim,
-                         .scale = scale,
-                         .scores = scores.data(),
-                         .out = attention + t * out_dim});
-    }
+  for (int64_t t = 0; t < n; ++t) {
+    const std::span<const int32_t> cells = batch.attend[t];
+    MOEFIT_CHECK(!cells.empty() && cells.size() <= (size_t{1} << 31));
+    lengths[t] = static_cast<int32_t>(cells.size());
+    attention_work += static_cast<int64_t>(cells.size()) * q_dim;
+    const bool continues = n_tiles > 0 && t - tiles[n_tiles - 1] < kAttentionMaxQueries &&
+                           cells.data() == batch.attend[t - 1].data() && cells.size() > batch.attend[t - 1].size();
+    if (!continues) tiles[n_tiles++] = static_cast<int32_t>(t);
+  }
+  tiles[n_tiles] = static_cast<int32_t>(n);
+  const AttentionShape shape{.n_heads = spec.n_heads, .n_kv_heads = spec.n_kv_heads, .head_dim = spec.head_dim,
+                             .value_head_dim = spec.value_head_dim};
+  uint8_t* workspaces = AttentionWorkspaces(spec, s);
+  const uint64_t workspace_bytes = AttentionWorkspaceStride(spec);
+  const int64_t items = n_tiles * spec.n_kv_heads;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(s.attention_threads) if (attention_work >= (1 << 16) && items > 1)
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t tile = item / spec.n_kv_heads;
+    const int kv_head = static_cast<int>(item % spec.n_kv_heads);
+    const int64_t first = tiles[tile], count = tiles[tile + 1] - tiles[tile];
+    moefit::Attention({.q = q + first * q_dim,
+                       .n_queries = static_cast<int>(count),
+                       .lengths = lengths + first,
+                       .cells = batch.attend[first + count - 1],
+                       .kv_type = kv.type,
+                       .k_cache = kv.k,
+                       .v_cache = kv.v,
+                       .k_row_bytes = kv.k_row_bytes,
+                       .v_row_bytes = kv.v_row_bytes,
+                       .shape = shape,
+                       .kv_head_begin = kv_head,
+                       .kv_head_end = kv_head + 1,
+                       .scale = scale,
+                       .workspace = workspaces + static_cast<uint64_t>(omp_get_thread_num()) * workspace_bytes,
+                       .out = attention + first * out_dim},
+                      path);
   }
   MatMul(l.attn_output, attention, n, Grow(s.projected, n * spec.model_dim), path);
 }
@@ -274,6 +320,10 @@ void ForwardScratch::Reserve(const ModelSpec& spec, int64_t max_tokens) {
   size(router, z.router);
   ffn.Reserve(max_tokens, spec.model_dim, z.ffn_hidden);
   ffn_jobs.reserve(static_cast<size_t>(z.ffn_jobs));
+  attention_threads = AttentionThreads();
+  // The attention workspaces live in ffn.gate (idle while attention runs): room for both.
+  if (static_cast<int64_t>(ffn.gate.size()) < AttentionWorkspaceFloats(spec, attention_threads))
+    ffn.gate.resize(static_cast<size_t>(AttentionWorkspaceFloats(spec, attention_threads)));
   size(expert_out, z.expert_out);
   size(shared_out, z.shared_out);
   for (std::vector<int32_t>* buffer : {&chosen, &entry_token, &entry_of}) size(*buffer, z.entries);
@@ -281,15 +331,20 @@ void ForwardScratch::Reserve(const ModelSpec& spec, int64_t max_tokens) {
   size(expert_start, z.experts > 0 ? z.experts + 1 : 0);
   for (std::vector<int32_t>* buffer : {&experts, &expert_uses, &expert_fill}) size(*buffer, z.experts);
   size(expert_matrices, z.experts);
+  size(attention_tiles, max_tokens + 1);
+  size(attention_lengths, max_tokens);
 }
 
 uint64_t ForwardScratch::Bytes(const ModelSpec& spec, int64_t max_tokens) {
   const ScratchSizes z = SizesFor(spec, max_tokens);
   const int64_t floats = 4 * z.hidden + z.q + z.k + z.v + z.attention + z.router + z.expert_out + z.shared_out + z.entries;
-  const int64_t ints = 3 * z.entries + (z.experts > 0 ? z.experts + 1 : 0) + 3 * z.experts;
+  const int64_t ints = 3 * z.entries + (z.experts > 0 ? z.experts + 1 : 0) + 3 * z.experts + 2 * max_tokens + 1;
+  // Attention workspaces share ffn.gate (z.ffn_hidden floats): only what they need beyond it.
+  const int64_t attention_extra = std::max<int64_t>(0, AttentionWorkspaceFloats(spec, AttentionThreads()) - z.ffn_hidden);
   return static_cast<uint64_t>(floats) * sizeof(float) + static_cast<uint64_t>(ints) * sizeof(int32_t) +
          static_cast<uint64_t>(z.experts) * sizeof(ExpertMatrices) +
-         FfnScratch::Bytes(max_tokens, spec.model_dim, z.ffn_hidden) + static_cast<uint64_t>(z.ffn_jobs) * sizeof(FfnJob);
+         FfnScratch::Bytes(max_tokens, spec.model_dim, z.ffn_hidden) + static_cast<uint64_t>(z.ffn_jobs) * sizeof(FfnJob) +
+         static_cast<uint64_t>(attention_extra) * sizeof(float);
 }
 
 void Forward(const Model& model, const ForwardBatch& batch, std::span<const KvLayerView> kv, MatMulPath path,

@@ -13,10 +13,14 @@
 
 namespace moefit {
 
-// Per-layer K and V storage (F16), each (cells, n_kv_heads * head_dim or value_head_dim).
+// Per-layer K and V storage in the cache's type (kernels/ops.h IsKvType): one row per cell,
+// K (cells, n_kv_heads * head_dim) and V (cells, n_kv_heads * value_head_dim).
 struct KvLayerView {
-  uint16_t* k = nullptr;
-  uint16_t* v = nullptr;
+  DType type = DType::kF16;
+  uint8_t* k = nullptr;
+  uint8_t* v = nullptr;
+  int64_t k_row_bytes = 0;  // RowBytes(type, n_kv_heads * head_dim)
+  int64_t v_row_bytes = 0;  // RowBytes(type, n_kv_heads * value_head_dim)
 };
 
 struct ForwardBatch {
@@ -83,10 +87,16 @@ struct ForwardScratch {
   std::vector<int32_t> chosen, expert_start, entry_token, entry_of, experts, expert_uses, expert_fill;
   std::vector<float> chosen_weight;
   std::vector<ExpertMatrices> expert_matrices;
+  // Attention: tiles of queries (first token of each, then n) and their lengths; one
+  // workspace per thread (attention_threads of them, AttentionWorkspaceBytes each) inside
+  // `gate`, which only the feed-forward uses.
+  std::vector<int32_t> attention_tiles, attention_lengths;
+  int attention_threads = 0;
 
-  // Sizes every buffer for batches of up to `max_tokens` tokens.
+  // Sizes every buffer for batches of up to `max_tokens` tokens, with attention workspaces for
+  // the OpenMP threads of the moment (omp_get_max_threads(); attention never uses more).
   void Reserve(const ModelSpec& spec, int64_t max_tokens);
-  // Bytes Reserve(spec, max_tokens) allocates.
+  // Bytes Reserve(spec, max_tokens) allocates (for the same thread count).
   static uint64_t Bytes(const ModelSpec& spec, int64_t max_tokens);
 };
 

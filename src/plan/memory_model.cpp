@@ -42,7 +42,17 @@ int64_t KvCells(const ModelShape& shape, int64_t layer, int64_t ctx, int64_t par
 uint64_t ComputeFigures::Layers() const { return hidden + attention + ffn + moe + quantized; }
 uint64_t ComputeFigures::ExpertsOnly() const { return hidden + ffn + moe + quantized; }
 
-ComputeFigures ComputeSizes(const ModelShape& shape, int64_t tokens, int64_t parallel) {
+uint64_t AttentionWorkspacePerThread(const ModelShape& shape) {
+  auto align = [](uint64_t bytes) { return (bytes + 63) / 64 * 64; };
+  const bool mla = shape.attention == AttentionKind::kMla;
+  const uint64_t heads = U(shape.n_heads), kv_heads = mla ? heads : std::max<uint64_t>(1, U(shape.n_kv_heads));
+  const uint64_t rows = 4 * (heads / kv_heads), dk = U(shape.key_length), dv = U(shape.value_length);
+  const uint64_t value_cells = 32;  // kernels/cpu/attention_tile.h kAttentionValueCells
+  return align(rows * U(kAttentionChunk) * 4) + align(rows * dv * 4) + 2 * align(rows * 4) + align(std::max(dk, dv) * 4) +
+         align(value_cells * dv * 4) + align(rows * (dk / 32 * 34 + 34)) + 128;
+}
+
+ComputeFigures ComputeSizes(const ModelShape& shape, int64_t tokens, int64_t parallel, int threads) {
   const uint64_t t = U(tokens), f32 = 4, i32 = 4;
   const uint64_t d = U(shape.model_dim), heads = U(shape.n_heads), dk = U(shape.key_length), dv = U(shape.value_length);
   const bool mla = shape.attention == AttentionKind::kMla;
@@ -52,6 +62,7 @@ ComputeFigures ComputeSizes(const ModelShape& shape, int64_t tokens, int64_t par
   figures.attention = f32 * t * (heads * dk + kv_heads * dk + kv_heads * dv + heads * dv) +
                       f32 * t * heads * U(kAttentionChunk);
   if (mla) figures.attention += f32 * t * U(shape.kv_lora_rank + shape.rope_dims);
+  figures.attention += U(std::max(threads, 1)) * AttentionWorkspacePerThread(shape);
   const bool has_dense = !shape.is_moe() || shape.leading_dense_layers > 0;
   const int64_t ffn_width = std::max({has_dense ? shape.ffn_dim : 0, shape.is_moe() ? shape.expert_ffn_dim : 0,
                                       shape.is_moe() ? shape.shared_expert_ffn_dim : 0});

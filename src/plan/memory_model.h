@@ -49,7 +49,9 @@ int64_t KvCells(const ModelShape& shape, int64_t layer, int64_t ctx, int64_t par
 struct ComputeFigures {
   uint64_t hidden = 0;     // 4·T·4·model_dim: residual, normed, projected, ffn output
   uint64_t attention = 0;  // 4·T·(H·dk + Hkv·dk + Hkv·dv + H·dv) (q, k, v, output) + 4·T·H·kAttentionChunk
-                           //   scores (MLA: Hkv = H, plus 4·T·(kv_lora_rank + rope_dims))
+                           //   scores (MLA: Hkv = H, plus 4·T·(kv_lora_rank + rope_dims)) + the
+                           //   per-thread attention workspaces
+
   uint64_t ffn = 0;        // SwiGluMany's scratch: 3·4·Hn (gate, up, quantized hidden) + 4·T·model_dim
                            //   (quantized input) + kFfnJobBytes per job, Hn = hidden elements of one
                            //   call = max(T·ffn_dim dense, T·A·expert_ffn_dim + T·shared_expert_ffn_dim)
@@ -66,7 +68,11 @@ struct ComputeFigures {
 inline constexpr uint64_t kExpertViewBytes = 256;
 // Bytes of one FfnJob (three matrix views, a row list, a count, an output) in the job list.
 inline constexpr uint64_t kFfnJobBytes = 256;
-ComputeFigures ComputeSizes(const ModelShape& shape, int64_t tokens, int64_t parallel);
+// `threads`: the CPU threads that run attention, each with its own workspace (the flash
+// kernel's scores, accumulators and value rows for up to 4 queries x the heads of one KV head).
+ComputeFigures ComputeSizes(const ModelShape& shape, int64_t tokens, int64_t parallel, int threads);
+// Bytes of one thread's attention workspace (an upper bound of the kernels' own layout).
+uint64_t AttentionWorkspacePerThread(const ModelShape& shape);
 
 // Host process overhead for this model: base + tokenizer tables (vocabulary and merges).
 uint64_t HostOverhead(const ModelShape& shape);

@@ -145,7 +145,8 @@ Arrangement Arrange(const Prepared& prepared, int64_t ctx) {
   const ModelShape& shape = input.model.shape;
   const std::vector<LayerFigures>& layers = prepared.layers;
   const int n_layers = static_cast<int>(layers.size());
-  const ComputeFigures compute = ComputeSizes(shape, std::min(input.ubatch, ctx * input.parallel), input.parallel);
+  const ComputeFigures compute = ComputeSizes(shape, std::min(input.ubatch, ctx * input.parallel), input.parallel,
+                                              std::max(1, input.machine.cores));
 
   Arrangement arrangement;
   arrangement.gpu.name = "gpu0";

@@ -12,8 +12,12 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "plan/memory_model.h"
 
 namespace moefit {
+
+// The planner sizes attention scratch for the chunk the kernels use.
+static_assert(kAttentionChunk == kAttentionChunkCells);
 namespace {
 
 const EngineOptions& Checked(const EngineOptions& options) {
@@ -24,6 +28,9 @@ const EngineOptions& Checked(const EngineOptions& options) {
   for (int64_t slots : options.expert_cache_slots) streams = streams || slots > 0;
   if ((options.weights == WeightResidence::kLoaded || streams) && options.file == nullptr)
     Fail("loading weights or streaming experts needs the model's file (EngineOptions::file)");
+  // The thread count is process-wide (OpenMP) and sizes the per-thread attention scratch, which
+  // is charged next: set it first.
+  if (options.threads > 0) omp_set_num_threads(options.threads);
   return options;
 }
 
@@ -37,11 +44,6 @@ uint64_t VectorBytes(const ModelWeights& w) {
                                  &l.attn_k_norm, &l.ffn_norm, &l.ffn_gate_inp_shexp})
       floats += static_cast<uint64_t>(v->size);
   return floats * sizeof(float);
-}
-
-// The cells' K/V storage and their bookkeeping (free list and per-sequence lists).
-uint64_t KvBytes(const ModelSpec& spec, int64_t cells) {
-  return static_cast<uint64_t>(cells) * (KvCache::BytesPerCell(spec) + 2 * sizeof(int32_t));
 }
 
 uint64_t LogitBytes(const ModelSpec& spec, int64_t rows) {
@@ -64,16 +66,16 @@ Engine::Engine(const Model& model, const EngineOptions& options)
                                                  : std::make_unique<Budget>("host RAM", std::numeric_limits<uint64_t>::max())),
       budget_(options.host_budget != nullptr ? options.host_budget : own_budget_.get()),
       vectors_reservation_(*budget_, VectorBytes(model.weights()), "norm weights and biases"),
-      kv_reservation_(*budget_, KvBytes(model.spec(), options.kv_cells), fmt::format("the KV cache ({} cells)", options.kv_cells)),
+      kv_reservation_(*budget_, KvCache::Bytes(model.spec(), options.kv_type, options.kv_cells),
+                      fmt::format("the KV cache ({} cells, {})", options.kv_cells, KvTypeName(options.kv_type))),
       scratch_reservation_(*budget_, ForwardScratch::Bytes(model.spec(), PassTokens(options)),
                            fmt::format("activations of {}-token passes", PassTokens(options))),
       logits_reservation_(*budget_, LogitBytes(model.spec(), options.logit_rows),
                           fmt::format("logits of {} positions", options.logit_rows)),
-      kv_(model.spec(), options.kv_cells),
+      kv_(model.spec(), options.kv_cells, options.kv_type),
       weights_(model.weights()) {
   scratch_.Reserve(spec(), PassTokens(options_));
   logits_.resize(static_cast<size_t>(LogitBytes(spec(), options_.logit_rows) / sizeof(float)));
-  if (options_.threads > 0) omp_set_num_threads(options_.threads);
   LoadWeights();
   ExpertStoreOptions store;
   store.cache_slots.assign(static_cast<size_t>(spec().n_layers), 0);

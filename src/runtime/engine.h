@@ -27,6 +27,7 @@ enum class WeightResidence {
 
 struct EngineOptions {
   int64_t kv_cells = 4096;  // total positions cached across all sequences
+  DType kv_type = DType::kF16;  // KV cache type: f16, bf16, q8_0 or q4_0 (see KvCache)
   MatMulPath path = MatMulPath::kFast;
   int threads = 0;  // 0: all cores
   // Memory. Every allocation (KV cache, scratch, logits, owned weights, expert cache) is
@@ -71,6 +72,7 @@ class Engine {
   void RemoveSequence(int32_t seq) { kv_.Remove(seq); }
 
   const Budget& host_budget() const { return *budget_; }
+  uint64_t kv_charged_bytes() const { return kv_reservation_.bytes(); }  // KvCache::Bytes of the cache
   uint64_t owned_weight_bytes() const;     // weights read into owned RAM
   const ExpertStore& expert_store() const { return *experts_; }
   ExpertStoreStats expert_stats() const { return experts_->stats(); }

@@ -1,27 +1,70 @@
 // SPDX-License-Identifier: MIT
-// KvCache cell bookkeeping.
+// KvCache: storage per KV type, cell bookkeeping.
 #include "runtime/kv_cache.h"
 
+#include <cctype>
+#include <optional>
+
 #include "core/error.h"
+#include "kernels/ops.h"
 
 namespace moefit {
 
-uint64_t KvCache::BytesPerCell(const ModelSpec& spec) {
-  return static_cast<uint64_t>(spec.n_layers) * spec.n_kv_heads * (spec.head_dim + spec.value_head_dim) * sizeof(uint16_t);
+namespace {
+
+void CheckCells(int64_t n_cells) {
+  if (n_cells <= 0 || n_cells > (int64_t{1} << 30)) Fail("KV cache of {} cells is not possible", n_cells);
 }
 
-KvCache::KvCache(const ModelSpec& spec, int64_t n_cells) : n_cells_(n_cells) {
-  if (n_cells <= 0 || n_cells > (int64_t{1} << 30)) Fail("KV cache of {} cells is not possible", n_cells);
-  const int64_t k_dim = int64_t{spec.n_kv_heads} * spec.head_dim;
-  const int64_t v_dim = int64_t{spec.n_kv_heads} * spec.value_head_dim;
-  storage_.assign(static_cast<size_t>(spec.n_layers * n_cells * (k_dim + v_dim)), 0);
-  uint16_t* at = storage_.data();
+// Bytes of one layer's K row and V row of a cell.
+struct RowBytesPair {
+  int64_t k = 0, v = 0;
+};
+
+RowBytesPair CellRowBytes(const ModelSpec& spec, DType type) {
+  if (!IsKvType(type)) Fail("KV cache type {} is not supported: use f16, bf16, q8_0 or q4_0", KvTypeName(type));
+  const DTypeLayout& layout = Layout(type);
+  const int64_t block = layout.block_elements;
+  if (spec.head_dim % block != 0 || spec.value_head_dim % block != 0)
+    Fail("KV cache type {} stores blocks of {} values, but this model's {} heads have {} (head_dim {}, value_head_dim {}): "
+         "use --kv-type f16 or bf16",
+         KvTypeName(type), block, spec.head_dim % block != 0 ? "key" : "value",
+         spec.head_dim % block != 0 ? spec.head_dim : spec.value_head_dim, spec.head_dim, spec.value_head_dim);
+  return {RowBytes(type, int64_t{spec.n_kv_heads} * spec.head_dim), RowBytes(type, int64_t{spec.n_kv_heads} * spec.value_head_dim)};
+}
+
+}  // namespace
+
+DType ParseKvType(std::string_view name) {
+  const std::optional<DType> type = ParseDType(name);
+  if (!type || !IsKvType(*type)) Fail("KV cache type '{}' is not supported: use f16, bf16, q8_0 or q4_0", name);
+  return *type;
+}
+
+std::string KvTypeName(DType type) {
+  std::string name(DTypeName(type));
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+uint64_t KvCache::BytesPerCell(const ModelSpec& spec, DType type) {
+  const RowBytesPair rows = CellRowBytes(spec, type);
+  return static_cast<uint64_t>(spec.n_layers) * static_cast<uint64_t>(rows.k + rows.v);
+}
+
+uint64_t KvCache::Bytes(const ModelSpec& spec, DType type, int64_t n_cells) {
+  CheckCells(n_cells);
+  return static_cast<uint64_t>(n_cells) * (BytesPerCell(spec, type) + 2 * sizeof(int32_t));
+}
+
+KvCache::KvCache(const ModelSpec& spec, int64_t n_cells, DType type) : type_(type), n_cells_(n_cells) {
+  CheckCells(n_cells);
+  const RowBytesPair rows = CellRowBytes(spec, type);
+  storage_.assign(static_cast<size_t>(n_cells * BytesPerCell(spec, type)), 0);
+  uint8_t* at = storage_.data();
   for (int layer = 0; layer < spec.n_layers; ++layer) {
-    KvLayerView view;
-    view.k = at;
-    at += n_cells * k_dim;
-    view.v = at;
-    at += n_cells * v_dim;
+    KvLayerView view{.type = type, .k = at, .v = at + n_cells * rows.k, .k_row_bytes = rows.k, .v_row_bytes = rows.v};
+    at += n_cells * (rows.k + rows.v);
     layers_.push_back(view);
   }
   free_.reserve(static_cast<size_t>(n_cells));

@@ -1,27 +1,45 @@
 // SPDX-License-Identifier: MIT
-// KvCache: a pool of cells (one token's K and V in every layer, F16) shared by all sequences.
-// Each sequence owns an ordered list of cells, one per position; removing a sequence frees its
-// cells for others at once.
+// KvCache: a pool of cells (one token's K and V in every layer, in the cache's type: f16, bf16,
+// q8_0 or q4_0) shared by all sequences. Each sequence owns an ordered list of cells, one per
+// position; removing a sequence frees its cells for others at once.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/dtype.h"
 #include "model/forward.h"
 #include "model/model_spec.h"
 
 namespace moefit {
 
+// "f16", "bf16", "q8_0", "q4_0" (any case) -> the KV type; throws moefit::Error otherwise.
+DType ParseKvType(std::string_view name);
+// The lower-case name ParseKvType reads ("q8_0").
+std::string KvTypeName(DType type);
+
 class KvCache {
  public:
-  KvCache(const ModelSpec& spec, int64_t n_cells);
+  // Throws moefit::Error for a type that is not a KV type, a block type (q8_0, q4_0) whose
+  // blocks of 32 do not tile the model's key or value heads, or an impossible cell count.
+  KvCache(const ModelSpec& spec, int64_t n_cells, DType type = DType::kF16);
 
+  DType type() const { return type_; }
   int64_t capacity() const { return n_cells_; }
   int64_t free_cells() const { return static_cast<int64_t>(free_.size()); }
-  uint64_t bytes() const { return storage_.size() * sizeof(uint16_t); }
-  static uint64_t BytesPerCell(const ModelSpec& spec);
+  uint64_t bytes() const { return storage_.size(); }  // K/V storage: capacity() * BytesPerCell
+
+  // K and V bytes of one cell in every layer: n_layers * (RowBytes(type, n_kv_heads * head_dim)
+  // + RowBytes(type, n_kv_heads * value_head_dim)), the planner's KvBytesPerCell per layer.
+  // Throws as the constructor does.
+  static uint64_t BytesPerCell(const ModelSpec& spec, DType type = DType::kF16);
+  // What a cache of n_cells allocates: the storage, plus the free list and the sequences' cell
+  // lists (one int32 per cell each at most). What the engine charges to its budget.
+  static uint64_t Bytes(const ModelSpec& spec, DType type, int64_t n_cells);
 
   // Assigns cells to the next `count` positions of `seq`; throws moefit::Error when the cache is full.
   std::span<const int32_t> Append(int32_t seq, int64_t count);
@@ -34,8 +52,9 @@ class KvCache {
   std::span<const KvLayerView> layers() const { return layers_; }
 
  private:
+  DType type_;
   int64_t n_cells_;
-  std::vector<uint16_t> storage_;
+  std::vector<uint8_t> storage_;
   std::vector<KvLayerView> layers_;
   std::vector<int32_t> free_;  // stack of free cells
   std::map<int32_t, std::vector<int32_t>> sequences_;

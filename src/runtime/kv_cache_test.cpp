@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: MIT
-// KvCache cell bookkeeping: append, reuse after removal, refusal when full.
+// KvCache cell bookkeeping: append, reuse after removal, refusal when full; sizes and views per
+// KV type; refusal of types and head sizes the cache cannot hold.
 #include "runtime/kv_cache.h"
 
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -43,6 +47,83 @@ TEST(KvCache, AppendTruncateRemoveReuse) {
   cache.Append(3, 6);
   EXPECT_EQ(cache.free_cells(), 0);
   EXPECT_THROW(KvCache(SmallSpec(), 0), Error);
+}
+
+ModelSpec SpecWithHeads(int head_dim, int value_head_dim) {
+  ModelSpec spec;
+  spec.n_layers = 3;
+  spec.n_heads = 8;
+  spec.n_kv_heads = 2;
+  spec.head_dim = head_dim;
+  spec.value_head_dim = value_head_dim;
+  return spec;
+}
+
+TEST(KvCache, BytesAndViewsPerType) {
+  const ModelSpec spec = SpecWithHeads(64, 32);
+  // (K row bytes, V row bytes) of one layer: 2 heads of 64 / of 32 values.
+  const struct {
+    DType type;
+    int64_t k, v;
+  } cases[] = {{DType::kF16, 256, 128}, {DType::kBF16, 256, 128}, {DType::kQ8_0, 4 * 34, 2 * 34}, {DType::kQ4_0, 4 * 18, 2 * 18}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(KvTypeName(c.type));
+    EXPECT_EQ(KvCache::BytesPerCell(spec, c.type), static_cast<uint64_t>(3 * (c.k + c.v)));
+    EXPECT_EQ(KvCache::Bytes(spec, c.type, 10), 10 * (KvCache::BytesPerCell(spec, c.type) + 8));
+    KvCache cache(spec, 10, c.type);
+    EXPECT_EQ(cache.type(), c.type);
+    EXPECT_EQ(cache.bytes(), 10 * KvCache::BytesPerCell(spec, c.type));
+    ASSERT_EQ(cache.layers().size(), 3u);
+    for (size_t layer = 0; layer < 3; ++layer) {
+      const KvLayerView& view = cache.layers()[layer];
+      EXPECT_EQ(view.type, c.type);
+      EXPECT_EQ(view.k_row_bytes, c.k);
+      EXPECT_EQ(view.v_row_bytes, c.v);
+      EXPECT_EQ(view.v, view.k + 10 * c.k);  // layer by layer: K rows, then V rows
+      if (layer > 0) {
+        EXPECT_EQ(view.k, cache.layers()[layer - 1].v + 10 * c.v);
+      }
+    }
+  }
+}
+
+TEST(KvCache, RefusesWhatItCannotHold) {
+  // Block types need heads that are multiples of 32; the message names the type and the size.
+  for (const auto& [key, value] : std::vector<std::pair<int, int>>{{16, 16}, {64, 48}, {80, 80}}) {
+    for (DType type : {DType::kQ8_0, DType::kQ4_0}) {
+      try {
+        KvCache cache(SpecWithHeads(key, value), 8, type);
+        ADD_FAILURE() << KvTypeName(type) << " accepted heads of " << key << "/" << value;
+      } catch (const Error& error) {
+        const std::string message = error.what();
+        EXPECT_NE(message.find(KvTypeName(type)), std::string::npos) << message;
+        EXPECT_NE(message.find(std::to_string(key % 32 != 0 ? key : value)), std::string::npos) << message;
+        EXPECT_NE(message.find("f16"), std::string::npos) << message;  // what to use instead
+      }
+      EXPECT_THROW(KvCache::BytesPerCell(SpecWithHeads(key, value), type), Error);
+    }
+    EXPECT_NO_THROW(KvCache(SpecWithHeads(key, value), 8, DType::kF16));
+    EXPECT_NO_THROW(KvCache(SpecWithHeads(key, value), 8, DType::kBF16));
+  }
+  EXPECT_THROW(KvCache(SpecWithHeads(64, 64), 8, DType::kQ4_K), Error);
+  EXPECT_THROW(KvCache(SpecWithHeads(64, 64), 8, DType::kF32), Error);
+}
+
+TEST(KvCache, ParsesKvTypeNames) {
+  EXPECT_EQ(ParseKvType("f16"), DType::kF16);
+  EXPECT_EQ(ParseKvType("bf16"), DType::kBF16);
+  EXPECT_EQ(ParseKvType("q8_0"), DType::kQ8_0);
+  EXPECT_EQ(ParseKvType("Q4_0"), DType::kQ4_0);
+  for (DType type : {DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0}) EXPECT_EQ(ParseKvType(KvTypeName(type)), type);
+  EXPECT_EQ(KvTypeName(DType::kQ8_0), "q8_0");
+  for (const char* bad : {"f32", "q4_k", "q5_0", "", "int8"}) {
+    try {
+      ParseKvType(bad);
+      ADD_FAILURE() << bad;
+    } catch (const Error& error) {
+      EXPECT_NE(std::string(error.what()).find("use f16, bf16, q8_0 or q4_0"), std::string::npos) << error.what();
+    }
+  }
 }
 
 }  // namespace

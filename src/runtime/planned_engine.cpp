@@ -31,6 +31,7 @@ EngineOptions EngineOptionsFromPlan(const Plan& plan, const GgufFile& file, Budg
     Fail("the plan puts work on a GPU, but this build runs on the CPU only: plan with --cpu-only");
   EngineOptions options;
   options.kv_cells = plan.ctx * plan.parallel;
+  options.kv_type = plan.kv_type;
   options.max_batch_tokens = plan.ubatch;
   options.logit_rows = plan.parallel;
   options.host_budget = &host_budget;

@@ -26,7 +26,8 @@ class HostMemory {
   BudgetReservation overhead_;
 };
 
-// Engine options for `plan` (which must fit): KV cells ctx * parallel, passes of ubatch tokens,
+// Engine options for `plan` (which must fit): KV cells ctx * parallel in the plan's KV type,
+// passes of ubatch tokens,
 // one row of logits per sequence, every host weight read into owned RAM, and the routed experts
 // of streamed layers read from `file` through the plan's cache slots. Throws moefit::Error for a
 // plan that does not fit or that puts work on a GPU (no GPU runtime yet).

@@ -74,6 +74,10 @@ struct IsaQuantize {
   DType activation_type;
   QuantizeRowFn row;
 };
+struct IsaAttention {
+  DType kv_type;
+  AttentionFn tile;
+};
 
 // Registered only once they match the scalar reference in kernels_test (every dtype here is in
 // that test's list).
@@ -89,6 +93,13 @@ constexpr IsaQuantize kAvx2Quantizers[] = {
     {DType::kQ8_K, avx2::QuantizeRowQ8_K},
 };
 
+constexpr IsaAttention kAvx2Attention[] = {
+    {DType::kF16, avx2::AttentionF16},
+    {DType::kBF16, avx2::AttentionBF16},
+    {DType::kQ8_0, avx2::AttentionQ8_0},
+    {DType::kQ4_0, avx2::AttentionQ4_0},
+};
+
 constexpr IsaDot kAvx512Dots[] = {
     {DType::kF32, avx512::DotRowF32, avx512::DotTileF32},    {DType::kF16, avx512::DotRowF16, avx512::DotTileF16},
     {DType::kBF16, avx512::DotRowBF16, avx512::DotTileBF16}, {DType::kQ4_0, avx512::DotRowQ4_0, avx512::DotTileQ4_0},
@@ -101,7 +112,8 @@ constexpr IsaQuantize kAvx512Quantizers[] = {
     {DType::kQ8_K, avx512::QuantizeRowQ8_K},
 };
 
-void Overlay(KernelTable& table, CpuIsa isa, std::span<const IsaDot> dots, std::span<const IsaQuantize> quantizers) {
+void Overlay(KernelTable& table, CpuIsa isa, std::span<const IsaDot> dots, std::span<const IsaQuantize> quantizers,
+             std::span<const IsaAttention> attention = {}) {
   for (const IsaDot& entry : dots) {
     DotKernel& kernel = table.dot[static_cast<uint32_t>(entry.weight_type)];
     MOEFIT_CHECK(kernel.row != nullptr);  // a SIMD kernel needs a reference to be tested against
@@ -113,6 +125,12 @@ void Overlay(KernelTable& table, CpuIsa isa, std::span<const IsaDot> dots, std::
     QuantizeKernel& kernel = table.quantize[static_cast<uint32_t>(entry.activation_type)];
     MOEFIT_CHECK(kernel.row != nullptr);
     kernel.row = entry.row;
+    kernel.isa = isa;
+  }
+  for (const IsaAttention& entry : attention) {
+    AttentionKernel& kernel = table.attention[static_cast<uint32_t>(entry.kv_type)];
+    MOEFIT_CHECK(kernel.tile != nullptr);
+    kernel.tile = entry.tile;
     kernel.isa = isa;
   }
 }
@@ -223,8 +241,10 @@ KernelTable BuildKernelTable(CpuIsa isa) {
     const auto id = static_cast<uint32_t>(traits.type);
     if (traits.dot_row != nullptr) table.dot[id] = {.activation_type = traits.dot_type, .row = traits.dot_row};
     if (traits.Has(kDTypeActivation) && traits.quantize_row != nullptr) table.quantize[id] = {.row = traits.quantize_row};
+    if (const AttentionFn attention = ScalarAttentionKernel(traits.type)) table.attention[id] = {.tile = attention};
   }
-  if (isa >= CpuIsa::kAvx2) Overlay(table, CpuIsa::kAvx2, kAvx2Dots, kAvx2Quantizers);
+  // No AVX-512 attention kernels yet: that level keeps the AVX2 ones.
+  if (isa >= CpuIsa::kAvx2) Overlay(table, CpuIsa::kAvx2, kAvx2Dots, kAvx2Quantizers, kAvx2Attention);
   if (isa >= CpuIsa::kAvx512) Overlay(table, CpuIsa::kAvx512, kAvx512Dots, kAvx512Quantizers);
   return table;
 }
@@ -244,6 +264,11 @@ std::vector<KernelChoice> ListKernelChoices(const KernelTable& table) {
     const QuantizeKernel& quantize = table.quantize[id];
     if (quantize.row != nullptr)
       choices.push_back({.op = "quantize", .type = DType::kF32, .activation_type = layout->type, .isa = quantize.isa,
+                         .multi_row = false});
+    const AttentionKernel& attention = table.attention[id];
+    if (attention.tile != nullptr)
+      choices.push_back({.op = "attention", .type = layout->type,
+                         .activation_type = layout->quantized ? DType::kQ8_0 : DType::kF32, .isa = attention.isa,
                          .multi_row = false});
   }
   return choices;

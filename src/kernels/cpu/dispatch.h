@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "kernels/cpu/attention_tile.h"
 #include "kernels/cpu/dot_tile.h"
+#include "kernels/ops.h"
 #include "quant/dtype_traits.h"
 
 namespace moefit {
@@ -55,15 +57,22 @@ struct QuantizeKernel {
   CpuIsa isa = CpuIsa::kScalar;
 };
 
+struct AttentionKernel {
+  AttentionFn tile = nullptr;  // the flash kernel of one KV type (see attention_tile.h)
+  CpuIsa isa = CpuIsa::kScalar;
+};
+
 struct KernelTable {
   CpuIsa isa = CpuIsa::kScalar;                           // the level it was built for
   std::array<DotKernel, kDTypeIdLimit> dot{};             // by weight type id
   std::array<QuantizeKernel, kDTypeIdLimit> quantize{};   // by activation type id (Q8_0, Q8_K, ...)
+  std::array<AttentionKernel, kDTypeIdLimit> attention{};  // by KV cache type id (F16, BF16, Q8_0, Q4_0)
 
   const DotKernel& Dot(DType weight_type) const { return dot[static_cast<uint32_t>(weight_type)]; }
   const QuantizeKernel& Quantize(DType activation_type) const {
     return quantize[static_cast<uint32_t>(activation_type)];
   }
+  const AttentionKernel& AttentionFor(DType kv_type) const { return attention[static_cast<uint32_t>(kv_type)]; }
 };
 
 // The table of one level: scalar references overlaid with that level's kernels (and those of
@@ -76,10 +85,16 @@ KernelTable BuildKernelTable(CpuIsa isa);
 const KernelTable& InitCpuKernels();
 const KernelTable& CpuKernels();
 
+// The scalar flash-attention kernel of a KV type (nullptr for other types): cpu/attention.cpp.
+AttentionFn ScalarAttentionKernel(DType kv_type);
+// Attention's fast path with `table`'s kernels (Attention(args, kFast) uses CpuKernels()); the
+// tests run it for every level.
+void AttentionWithTable(const KernelTable& table, const AttentionArgs& args);
+
 // What was chosen, one entry per op x dtype with a kernel, for `moefit doctor` / `bench`.
 struct KernelChoice {
-  std::string op;  // "dot" or "quantize"
-  DType type;      // weight type (dot) or activation type (quantize)
+  std::string op;  // "dot", "quantize" or "attention"
+  DType type;      // weight type (dot), activation type (quantize) or KV type (attention)
   DType activation_type;
   CpuIsa isa;
   bool multi_row;  // has a rows x tokens tile kernel

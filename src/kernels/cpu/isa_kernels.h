@@ -12,6 +12,7 @@
 
 #include <cstdint>
 
+#include "kernels/cpu/attention_tile.h"
 #include "kernels/cpu/dot_tile.h"
 
 // Declares the row and tile kernels of one weight type: DotRow<T> and DotTile<T>.
@@ -34,6 +35,11 @@ MOEFIT_DECLARE_DOT_KERNELS(Q6_K)
 MOEFIT_DECLARE_DOT_KERNELS(IQ4_XS)
 void QuantizeRowQ8_0(const float* src, void* dst, int64_t elements);
 void QuantizeRowQ8_K(const float* src, void* dst, int64_t elements);
+// Flash attention over a KV cache of each type (cpu/avx2/attention_avx2.cpp).
+void AttentionF16(const AttentionTile& tile);
+void AttentionBF16(const AttentionTile& tile);
+void AttentionQ8_0(const AttentionTile& tile);
+void AttentionQ4_0(const AttentionTile& tile);
 }  // namespace avx2
 
 namespace avx512 {

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
-// Scalar element-wise ops: RMS norm, softmax, top-k, RoPE (with YaRN), attention over F16 KV.
+// Scalar element-wise ops: RMS norm, softmax, top-k, RoPE (with YaRN). Attention: attention.cpp.
 #include <algorithm>
 #include <cmath>
 #include <numbers>
 
-#include "core/half.h"
 #include "kernels/ops.h"
 
 namespace moefit {
@@ -88,38 +87,6 @@ void Rope(float* heads, int n_heads, int head_dim, int64_t pos, const RopeParams
       head[b] = x0 * sin_theta + x1 * cos_theta;
     }
     theta_extrap *= theta_scale;
-  }
-}
-
-void Attention(const AttentionArgs& args) {
-  const int group = args.n_heads / args.n_kv_heads;
-  const int64_t k_stride = static_cast<int64_t>(args.n_kv_heads) * args.head_dim;
-  const int64_t v_stride = static_cast<int64_t>(args.n_kv_heads) * args.value_head_dim;
-  const int64_t n_cells = static_cast<int64_t>(args.cells.size());
-  for (int h = 0; h < args.n_heads; ++h) {
-    const int kv_head = h / group;
-    const float* q = args.q + static_cast<int64_t>(h) * args.head_dim;
-    float max_score = -INFINITY;
-    for (int64_t c = 0; c < n_cells; ++c) {
-      const uint16_t* k = args.k_cache + args.cells[c] * k_stride + static_cast<int64_t>(kv_head) * args.head_dim;
-      float dot = 0.0f;
-      for (int d = 0; d < args.head_dim; ++d) dot += q[d] * Fp16ToFloat(k[d]);
-      args.scores[c] = dot * args.scale;
-      max_score = std::max(max_score, args.scores[c]);
-    }
-    double sum = 0.0;
-    for (int64_t c = 0; c < n_cells; ++c) {
-      args.scores[c] = std::exp(args.scores[c] - max_score);
-      sum += args.scores[c];
-    }
-    float* out = args.out + static_cast<int64_t>(h) * args.value_head_dim;
-    std::fill(out, out + args.value_head_dim, 0.0f);
-    const float inverse = static_cast<float>(1.0 / sum);
-    for (int64_t c = 0; c < n_cells; ++c) {
-      const uint16_t* v = args.v_cache + args.cells[c] * v_stride + static_cast<int64_t>(kv_head) * args.value_head_dim;
-      const float weight = args.scores[c] * inverse;
-      for (int d = 0; d < args.value_head_dim; ++d) out[d] += weight * Fp16ToFloat(v[d]);
-    }
   }
 }
 

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: MIT
+// AVX2 flash attention over an F16, BF16, Q8_0 or Q4_0 KV cache (contract: attention_tile.h).
+// Scores: each K row is read once per tile and dotted with up to 8 query rows at a time, each
+// with its own accumulator (float K rows converted once; Q8_0 / Q4_0 K rows against the Q8_0
+// queries in integers, exact per block). Exponentials 8 at a time. Values: the chunk's V rows
+// are dequantized once into floats, then each row sums its weighted V rows in registers, 64
+// columns at a time, and adds that to its (rescaled) accumulator.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/attention_tile.h"
+#include "kernels/cpu/isa_kernels.h"
+#include "quant/legacy.h"
+
+namespace moefit::avx2 {
+namespace {
+
+// (Only internal-linkage helpers here, no std:: templates: see isa_kernels.h.)
+inline int64_t Min(int64_t a, int64_t b) { return a < b ? a : b; }
+inline float MaxFloat(float a, float b) { return a > b ? a : b; }
+
+inline __m256i Load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline __m128i Load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+inline __m128i Load64(const void* p) { return _mm_loadl_epi64(static_cast<const __m128i*>(p)); }
+
+inline float HalfToFloat(const uint8_t* p) {
+  uint16_t bits;
+  std::memcpy(&bits, p, sizeof bits);
+  return _cvtsh_ss(bits);
+}
+
+inline float HorizontalSum(__m256 v) {
+  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+  sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
+  return _mm_cvtss_f32(sum);
+}
+
+inline float HorizontalMax(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+// Lanes [0, n) set, n in [0, 8].
+inline __m256i TailMask(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// exp(x) for scores minus their running max (x <= 0): 0 below -87.3 (where the result would
+// leave the normal floats), else x = n ln2 + r, |r| <= ln2 / 2, e^r by the Cephes expf
+// polynomial and 2^n through the exponent bits. Relative error about 2e-7.
+inline __m256 Exp(__m256 x) {
+  const __m256 lowest = _mm256_set1_ps(-87.33654f);
+  const __m256 underflow = _mm256_cmp_ps(x, lowest, _CMP_LT_OQ);
+  x = _mm256_max_ps(x, lowest);
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i two_to_n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(two_to_n)));
+}
+
+// Scores of kRows query rows against one float K row of n values: out[j] = q[j] . k. The K
+// vector is loaded once for all rows; each row has its own accumulator (kRows independent
+// chains; one row splits its sum over 4 chains instead).
+template <int kRows>
+inline void DotRows(const float* const* q, const float* k, int n, float* out) {
+  if constexpr (kRows == 1) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int d = 0;
+    for (; d + 32 <= n; d += 32)
+      for (int a = 0; a < 4; ++a) acc[a] = _mm256_fmadd_ps(_mm256_loadu_ps(q[0] + d + 8 * a), _mm256_loadu_ps(k + d + 8 * a), acc[a]);
+    for (; d + 8 <= n; d += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(q[0] + d), _mm256_loadu_ps(k + d), acc[0]);
+    float sum = HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    for (; d < n; ++d) sum += q[0][d] * k[d];
+    out[0] = sum;
+  } else {
+    __m256 acc[kRows];
+    for (int j = 0; j < kRows; ++j) acc[j] = _mm256_setzero_ps();
+    int d = 0;
+    for (; d + 8 <= n; d += 8) {
+      const __m256 kv = _mm256_loadu_ps(k + d);
+      for (int j = 0; j < kRows; ++j) acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q[j] + d), kv, acc[j]);
+    }
+    for (int j = 0; j < kRows; ++j) {
+      float sum = HorizontalSum(acc[j]);
+      for (int e = d; e < n; ++e) sum += q[j][e] * k[e];
+      out[j] = sum;
+    }
+  }
+}
+
+// acc[0, 8 kVecs) += sum over cells c < n of p[c] * values[c * stride + (0, 8 kVecs)], the
+// accumulators in registers across the cells.
+template <int kVecs>
+inline void AccumulateValues(const float* p, int64_t n, const float* values, int64_t stride, float* acc) {
+  __m256 sum[kVecs];
+  for (int k = 0; k < kVecs; ++k) sum[k] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < n; ++c) {
+    const __m256 weight = _mm256_broadcast_ss(p + c);
+    const float* row = values + c * stride;
+    for (int k = 0; k < kVecs; ++k) sum[k] = _mm256_fmadd_ps(weight, _mm256_loadu_ps(row + 8 * k), sum[k]);
+  }
+  for (int k = 0; k < kVecs; ++k) _mm256_storeu_ps(acc + 8 * k, _mm256_add_ps(_mm256_loadu_ps(acc + 8 * k), sum[k]));
+}
+
+// One row's accumulator (dv floats) += its n weights times the chunk's V rows.
+inline void AccumulateRow(const float* p, int64_t n, const float* values, int dv, float* acc) {
+  int d = 0;
+  for (; d + 64 <= dv; d += 64) AccumulateValues<8>(p, n, values + d, dv, acc + d);
+  for (; d + 32 <= dv; d += 32) AccumulateValues<4>(p, n, values + d, dv, acc + d);
+  for (; d + 8 <= dv; d += 8) AccumulateValues<1>(p, n, values + d, dv, acc + d);
+  for (; d < dv; ++d) {
+    float sum = 0;
+    for (int64_t c = 0; c < n; ++c) sum += p[c] * values[c * dv + d];
+    acc[d] += sum;
+  }
+}
+
+inline void Scale(float* acc, float factor, int n) {
+  const __m256 f = _mm256_set1_ps(factor);
+  int d = 0;
+  for (; d + 8 <= n; d += 8) _mm256_storeu_ps(acc + d, _mm256_mul_ps(f, _mm256_loadu_ps(acc + d)));
+  for (; d < n; ++d) acc[d] *= factor;
+}
+
+
+// ---- Row formats ------------------------------------------------------------------------------
+
+inline void F16ToFloat(const uint8_t* src, float* dst, int n) {
+  int d = 0;
+  for (; d + 8 <= n; d += 8) _mm256_storeu_ps(dst + d, _mm256_cvtph_ps(Load128(src + 2 * d)));
+  for (; d < n; ++d) dst[d] = HalfToFloat(src + 2 * d);
+}
+
+inline void BF16ToFloat(const uint8_t* src, float* dst, int n) {
+  int d = 0;
+  for (; d + 8 <= n; d += 8)
+    _mm256_storeu_ps(dst + d, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(Load128(src + 2 * d)), 16)));
+  for (; d < n; ++d) {
+    uint16_t bits;
+    std::memcpy(&bits, src + 2 * d, sizeof bits);
+    const uint32_t wide = static_cast<uint32_t>(bits) << 16;
+    std::memcpy(dst + d, &wide, sizeof wide);
+  }
+}
+
+struct F16Format {
+  static constexpr bool kQuantizedQuery = false;
+  static int64_t RowBytes(int n) { return 2 * int64_t{n}; }
+  static void PrepareKey(const uint8_t* k, float* row, int n) { F16ToFloat(k, row, n); }
+  static void LoadValue(const uint8_t* v, float* row, int n) { F16ToFloat(v, row, n); }
+};
+
+struct BF16Format {
+  static constexpr bool kQuantizedQuery = false;
+  static int64_t RowBytes(int n) { return 2 * int64_t{n}; }
+  static void PrepareKey(const uint8_t* k, float* row, int n) { BF16ToFloat(k, row, n); }
+  static void LoadValue(const uint8_t* v, float* row, int n) { BF16ToFloat(v, row, n); }
+};
+
+constexpr int64_t kQ8Block = sizeof(BlockQ8_0);  // d (F16) + 32 int8
+constexpr int64_t kQ4Block = sizeof(BlockQ4_0);  // d (F16) + 16 bytes of nibbles
+
+// Scores of kRows Q8_0 query rows against one K row of `blocks` blocks whose levels Format
+// gives as signed int8: exact int32 per block, scaled by both F16 scales, 8 float lanes per row.
+template <typename Format, int kRows>
+inline void BlockDotRows(const uint8_t* k, const uint8_t* const* q8, int64_t blocks, float* out) {
+  __m256 acc[kRows];
+  for (int j = 0; j < kRows; ++j) acc[j] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* x = k + b * Format::kBlockBytes;
+    const __m256i levels = Format::Levels(x);
+    const __m256i magnitudes = _mm256_sign_epi8(levels, levels);
+    const float dk = HalfToFloat(x);
+    for (int j = 0; j < kRows; ++j) {
+      const uint8_t* y = q8[j] + b * kQ8Block;
+      const __m256i products = _mm256_maddubs_epi16(magnitudes, _mm256_sign_epi8(Load256(y + 2), levels));
+      const __m256i sums = _mm256_madd_epi16(products, _mm256_set1_epi16(1));
+      acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(dk * HalfToFloat(y)), acc[j]);
+    }
+  }
+  for (int j = 0; j < kRows; ++j) out[j] = HorizontalSum(acc[j]);
+}
+
+struct Q8_0Format {
+  static constexpr bool kQuantizedQuery = true;
+  static constexpr int64_t kBlockBytes = kQ8Block;
+  static int64_t RowBytes(int n) { return n / kQK32 * kBlockBytes; }
+  static __m256i Levels(const uint8_t* block) { return Load256(block + 2); }
+  static void LoadValue(const uint8_t* v, float* row, int n) {
+    for (int64_t b = 0; b < n / kQK32; ++b) {
+      const uint8_t* x = v + b * kQ8Block;
+      const __m256 d = _mm256_set1_ps(HalfToFloat(x));
+      for (int j = 0; j < 4; ++j)
+        _mm256_storeu_ps(row + b * kQK32 + 8 * j,
+                         _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(Load64(x + 2 + 8 * j)))));
+    }
+  }
+};
+
+struct Q4_0Format {
+  static constexpr bool kQuantizedQuery = true;
+  static constexpr int64_t kBlockBytes = kQ4Block;
+  static int64_t RowBytes(int n) { return n / kQK32 * kBlockBytes; }
+  // The 32 levels of a block minus 8, as int8 in element order (low nibbles are elements 0..15).
+  static __m256i Levels(const uint8_t* block) {
+    const __m128i bytes = Load128(block + 2);
+    const __m128i mask = _mm_set1_epi8(0x0f);
+    const __m256i levels = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
+    return _mm256_sub_epi8(levels, _mm256_set1_epi8(8));
+  }
+  static void LoadValue(const uint8_t* v, float* row, int n) {
+    for (int64_t b = 0; b < n / kQK32; ++b) {
+      const uint8_t* x = v + b * kQ4Block;
+      const __m256 d = _mm256_set1_ps(HalfToFloat(x));
+      const __m256i levels = Levels(x);
+      const __m128i low = _mm256_castsi256_si128(levels), high = _mm256_extracti128_si256(levels, 1);
+      const __m128i parts[4] = {low, _mm_srli_si128(low, 8), high, _mm_srli_si128(high, 8)};
+      for (int j = 0; j < 4; ++j)
+        _mm256_storeu_ps(row + b * kQK32 + 8 * j, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[j]))));
+    }
+  }
+};
+
+// ---- The flash loop -------------------------------------------------------------------------
+
+// One row's chunk of n scores -> weights; rescales its sum and accumulator to the new max.
+inline void SoftmaxStep(float* scores, int64_t n, float& running_max, float& running_sum, float* acc, int value_head_dim) {
+  __m256 vmax = _mm256_set1_ps(-__builtin_inff());
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(scores + j));
+  float chunk_max = HorizontalMax(vmax);
+  for (; j < n; ++j) chunk_max = MaxFloat(chunk_max, scores[j]);
+  const float new_max = MaxFloat(running_max, chunk_max);
+  const float factor = __builtin_expf(running_max - new_max);
+  if (factor != 1.0f) {
+    running_sum *= factor;
+    Scale(acc, factor, value_head_dim);
+  }
+  running_max = new_max;
+  const __m256 shift = _mm256_set1_ps(new_max);
+  __m256 sum = _mm256_setzero_ps();
+  for (j = 0; j + 8 <= n; j += 8) {
+    const __m256 p = Exp(_mm256_sub_ps(_mm256_loadu_ps(scores + j), shift));
+    _mm256_storeu_ps(scores + j, p);
+    sum = _mm256_add_ps(sum, p);
+  }
+  if (j < n) {
+    const __m256i mask = TailMask(n - j);
+    const __m256 p = _mm256_and_ps(Exp(_mm256_sub_ps(_mm256_maskload_ps(scores + j, mask), shift)), _mm256_castsi256_ps(mask));
+    _mm256_maskstore_ps(scores + j, mask, p);
+    sum = _mm256_add_ps(sum, p);
+  }
+  running_sum += HorizontalSum(sum);
+}
+
+// Scores of rows [first, rows) against the K row k (one cell), into column `column` of the
+// chunk's scores, in groups of up to 8 rows.
+template <typename Format, int kRows>
+inline void ScoreGroup(const AttentionTile& t, const uint8_t* k, int first, int64_t column) {
+  float out[kRows];
+  if constexpr (Format::kQuantizedQuery) {
+    const uint8_t* q8[kRows];
+    for (int j = 0; j < kRows; ++j) q8[j] = t.q8 + (first + j) * t.q8_row_bytes;
+    BlockDotRows<Format, kRows>(k, q8, t.head_dim / kQK32, out);
+  } else {
+    const float* q[kRows];
+    for (int j = 0; j < kRows; ++j) {
+      const int r = first + j;
+      q[j] = t.q + (r / t.group) * t.q_stride + int64_t{r % t.group} * t.head_dim;
+    }
+    DotRows<kRows>(q, t.row, t.head_dim, out);
+  }
+  for (int j = 0; j < kRows; ++j) t.scores[(first + j) * t.chunk_cells + column] = out[j] * t.scale;
+}
+
+template <typename Format>
+void ScoreRows(const AttentionTile& t, const uint8_t* k, int first, int rows, int64_t column) {
+  int r = first;
+  for (; r + 8 <= rows; r += 8) ScoreGroup<Format, 8>(t, k, r, column);
+  if (r + 4 <= rows) {
+    ScoreGroup<Format, 4>(t, k, r, column);
+    r += 4;
+  }
+  if (r + 2 <= rows) {
+    ScoreGroup<Format, 2>(t, k, r, column);
+    r += 2;
+  }
+  if (r < rows) ScoreGroup<Format, 1>(t, k, r, column);
+}
+
+// Cells are anywhere in the cache and a KV head is a slice of each row, so the hardware
+// prefetcher does not see a stream: fetch the rows a few cells ahead.
+constexpr int64_t kPrefetchCells = 16;
+// V rows dequantized and summed at a time (32 x 128 floats: 16 KiB, in L1).
+constexpr int64_t kValueCells = kAttentionValueCells;
+
+inline void PrefetchRow(const uint8_t* p, int64_t bytes) {
+  for (int64_t offset = 0; offset < bytes; offset += 64) _mm_prefetch(reinterpret_cast<const char*>(p + offset), _MM_HINT_T0);
+  _mm_prefetch(reinterpret_cast<const char*>(p + bytes - 1), _MM_HINT_T0);
+}
+
+template <typename Format>
+void Flash(const AttentionTile& t) {
+  const int rows = t.n_queries * t.group;
+  const int64_t n_cells = t.lengths[t.n_queries - 1];  // lengths are nondecreasing
+  for (int r = 0; r < rows; ++r) {
+    t.running_max[r] = -__builtin_inff();
+    t.running_sum[r] = 0;
+    float* acc = t.acc + int64_t{r} * t.value_head_dim;
+    for (int d = 0; d < t.value_head_dim; ++d) acc[d] = 0;
+  }
+  const int64_t k_bytes = Format::RowBytes(t.head_dim), v_bytes = Format::RowBytes(t.value_head_dim);
+  for (int64_t c0 = 0; c0 < n_cells; c0 += t.chunk_cells) {
+    const int64_t c1 = Min(c0 + t.chunk_cells, n_cells);
+    // Scores: each K row once, against the rows of the queries that attend to it (a suffix).
+    int first_query = 0;
+    for (int64_t c = c0; c < c1; ++c) {
+      while (t.lengths[first_query] <= c) ++first_query;
+      if (c + kPrefetchCells < n_cells) PrefetchRow(t.k + t.cells[c + kPrefetchCells] * t.k_row_bytes, k_bytes);
+      if (c - c0 < kPrefetchCells) PrefetchRow(t.v + t.cells[c] * t.v_row_bytes, v_bytes);  // the V phase's first rows
+      const uint8_t* k = t.k + t.cells[c] * t.k_row_bytes;
+      if constexpr (!Format::kQuantizedQuery) Format::PrepareKey(k, t.row, t.head_dim);
+      ScoreRows<Format>(t, k, first_query * t.group, rows, c - c0);
+    }
+    for (int i = 0; i < t.n_queries; ++i) {
+      const int64_t n = Min(c1, t.lengths[i]) - c0;
+      if (n <= 0) continue;
+      for (int g = 0; g < t.group; ++g) {
+        const int r = i * t.group + g;
+        SoftmaxStep(t.scores + r * t.chunk_cells, n, t.running_max[r], t.running_sum[r], t.acc + int64_t{r} * t.value_head_dim,
+                    t.value_head_dim);
+      }
+    }
+    // Values, kValueCells at a time (their float rows stay in L1): each V row dequantized once,
+    // then each query row's weighted sum of them in registers.
+    for (int64_t v0 = c0; v0 < c1; v0 += kValueCells) {
+      const int64_t v1 = Min(v0 + kValueCells, c1);
+      for (int64_t c = v0; c < v1; ++c) {
+        if (c + kPrefetchCells < n_cells) PrefetchRow(t.v + t.cells[c + kPrefetchCells] * t.v_row_bytes, v_bytes);
+        Format::LoadValue(t.v + t.cells[c] * t.v_row_bytes, t.values + (c - v0) * t.value_head_dim, t.value_head_dim);
+      }
+      for (int i = 0; i < t.n_queries; ++i) {
+        const int64_t n = Min(v1, t.lengths[i]) - v0;
+        if (n <= 0) continue;
+        for (int g = 0; g < t.group; ++g) {
+          const int r = i * t.group + g;
+          AccumulateRow(t.scores + r * t.chunk_cells + (v0 - c0), n, t.values, t.value_head_dim,
+                        t.acc + int64_t{r} * t.value_head_dim);
+        }
+      }
+    }
+  }
+  for (int i = 0; i < t.n_queries; ++i) {
+    for (int g = 0; g < t.group; ++g) {
+      const int r = i * t.group + g;
+      float* out = t.out + i * t.out_stride + int64_t{g} * t.value_head_dim;
+      const float* acc = t.acc + int64_t{r} * t.value_head_dim;
+      const float inverse = 1.0f / t.running_sum[r];
+      for (int d = 0; d < t.value_head_dim; ++d) out[d] = acc[d] * inverse;
+    }
+  }
+}
+
+}  // namespace
+
+void AttentionF16(const AttentionTile& tile) { Flash<F16Format>(tile); }
+void AttentionBF16(const AttentionTile& tile) { Flash<BF16Format>(tile); }
+void AttentionQ8_0(const AttentionTile& tile) { Flash<Q8_0Format>(tile); }
+void AttentionQ4_0(const AttentionTile& tile) { Flash<Q4_0Format>(tile); }
+
+}  // namespace moefit::avx2
