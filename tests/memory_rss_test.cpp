@@ -108,7 +108,8 @@ TEST(MemoryRss, PeakResidentSetMatchesThePlanUncappedAndStreamed) {
   ASSERT_GT(routed, 64 * kMiB);
   const uint64_t cap = resident.Device("host")->total() - routed / 2;
 
-  const std::string common = fmt::format("run -m {} -p \"Once upon a time\" -n 24 --temp 0 --ctx 256 -t 1", model.string());
+  const std::string common =
+      fmt::format("run -m {} -p \"Once upon a time\" -n 24 --temp 0 --ctx 256 -t 1 --print-token-ids", model.string());
   const Result uncapped = RunMoefit(common);
   ExpectWithinPlan(uncapped, "uncapped");
   EXPECT_NE(uncapped.err.find("routed experts in RAM"), std::string::npos) << uncapped.err;
@@ -119,6 +120,13 @@ TEST(MemoryRss, PeakResidentSetMatchesThePlanUncappedAndStreamed) {
   EXPECT_NE(capped.err.find("cache hit rate"), std::string::npos) << capped.err;
   EXPECT_LT(Figure(capped.err, "peak RSS"), Figure(uncapped.err, "peak RSS"));
   EXPECT_EQ(capped.out, uncapped.out);  // the same greedy text
+  // ... and the same tokens (random weights may pick tokens that print nothing)
+  const auto ids = [](const std::string& err) {
+    const size_t at = err.find("generated token ids:");
+    return at == std::string::npos ? std::string() : err.substr(at, err.find('\n', at) - at);
+  };
+  EXPECT_FALSE(ids(uncapped.err).empty()) << uncapped.err;
+  EXPECT_EQ(ids(capped.err), ids(uncapped.err));
 
   // Below what even streaming needs (the process's own overhead and nothing else): a clear
   // refusal, not a crash.

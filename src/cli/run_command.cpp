@@ -31,6 +31,7 @@ struct RunOptions {
   std::string system;
   bool reference = false;
   bool quiet_stats = false;
+  bool print_token_ids = false;
   std::vector<std::string> stop;
   SamplerOptions sampler;
   int64_t seed = -1;
@@ -106,6 +107,7 @@ void Run(const RunOptions& o) {
 
   StreamDecoder decoder(tokenizer, {.skip_special = true});
   std::string generated;
+  std::vector<TokenId> generated_ids;
   int generated_tokens = 0;
   const Clock::time_point generation_start = Clock::now();
   std::string finish = "length";
@@ -117,6 +119,7 @@ void Run(const RunOptions& o) {
       break;
     }
     sampler.Accept(next);
+    generated_ids.push_back(next);
     const std::string piece = decoder.Push(next);
     generated += piece;
     std::fputs(piece.c_str(), stdout);
@@ -143,6 +146,11 @@ void Run(const RunOptions& o) {
                  static_cast<double>(prompt.size()) / prompt_seconds, generated_tokens, generation_seconds,
                  generated_tokens / generation_seconds, finish.c_str());
   if (!o.quiet_stats) PrintMemoryReport(memory, engine);
+  if (o.print_token_ids) {
+    std::string ids;
+    for (const TokenId id : generated_ids) ids += (ids.empty() ? "" : " ") + std::to_string(id);
+    std::fprintf(stderr, "generated token ids: %s\n", ids.c_str());
+  }
 }
 
 }  // namespace
@@ -161,6 +169,8 @@ void RegisterRunCommand(CLI::App& app) {
   command->add_option("--chat-template-file", o->template_file, "Use this chat template instead of the model's");
   command->add_flag("--reference", o->reference, "Use the scalar reference path (slow; the oracle)");
   command->add_flag("--no-stats", o->quiet_stats, "Do not print timings");
+  command->add_flag("--print-token-ids", o->print_token_ids,
+                    "Print the generated token ids to stderr at the end (compare runs whose text does not show)");
   command->add_option("--stop", o->stop, "Stop when this text appears (repeatable)");
   command->add_option("--temp", o->sampler.temperature, "Temperature (0: greedy)")->capture_default_str();
   command->add_option("--top-k", o->sampler.top_k, "Top-k (0: off)")->capture_default_str();

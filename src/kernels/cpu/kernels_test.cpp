@@ -340,20 +340,30 @@ TEST(KernelLevels, ReportsLevelsThisCpuCannotTest) {
 
 // ---- MatMul: fast path (process table) against the reference path ----------------------------
 
+std::vector<uint8_t> RandomMatrix(DType type, int64_t rows, int64_t cols, std::mt19937& rng) {
+  std::vector<uint8_t> w;
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto row = RandomWeights(type, cols, Scales::kRandom, rng);
+    w.insert(w.end(), row.begin(), row.end());
+  }
+  return w;
+}
+
+std::vector<float> RandomFloats(int64_t n, std::mt19937& rng) {
+  std::vector<float> x(static_cast<size_t>(n));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& v : x) v = normal(rng);
+  return x;
+}
+
 TEST(MatMulFast, MatchesReferencePath) {
   std::mt19937 rng(5);
   for (DType type : {DType::kQ4_K, DType::kQ6_K, DType::kQ8_0, DType::kF16}) {
     for (int64_t rows : {1, 6, 67, 300}) {
       for (int64_t tokens : {1, 3, 40}) {
         const int64_t cols = 512;
-        std::vector<uint8_t> w;
-        for (int64_t r = 0; r < rows; ++r) {
-          const auto row = RandomWeights(type, cols, Scales::kRandom, rng);
-          w.insert(w.end(), row.begin(), row.end());
-        }
-        std::vector<float> x(static_cast<size_t>(tokens * cols));
-        std::normal_distribution<float> normal(0.0f, 1.0f);
-        for (float& v : x) v = normal(rng);
+        const std::vector<uint8_t> w = RandomMatrix(type, rows, cols, rng);
+        const std::vector<float> x = RandomFloats(tokens * cols, rng);
         TensorView view{.data = w.data(), .type = type, .dims = {cols, rows, 1, 1}, .n_dims = 2};
         std::vector<float> fast(static_cast<size_t>(tokens * rows)), reference(fast.size());
         MatMul(view, x.data(), tokens, fast.data(), MatMulPath::kFast);
@@ -378,14 +388,8 @@ TEST(MatMulInterleaved, SameBitsAsPlainRows) {
     for (int64_t rows : {3, 8, 67}) {
       for (int64_t tokens : {1, 5}) {
         const int64_t cols = 512;
-        std::vector<uint8_t> w;
-        for (int64_t r = 0; r < rows; ++r) {
-          const auto row = RandomWeights(type, cols, Scales::kRandom, rng);
-          w.insert(w.end(), row.begin(), row.end());
-        }
-        std::vector<float> x(static_cast<size_t>(tokens * cols));
-        std::normal_distribution<float> normal(0.0f, 1.0f);
-        for (float& v : x) v = normal(rng);
+        const std::vector<uint8_t> w = RandomMatrix(type, rows, cols, rng);
+        const std::vector<float> x = RandomFloats(tokens * cols, rng);
         std::vector<uint8_t> packed = w;
         InterleaveRows(packed.data(), type, cols, rows, 1);
         const TensorView plain{.data = w.data(), .type = type, .dims = {cols, rows, 1, 1}, .n_dims = 2};

@@ -176,18 +176,20 @@ std::pair<int64_t, int64_t> ThreadRows(const CostSplit& split, size_t j, int64_t
   return {std::min(rows, g0 * 4), std::min(rows, g1 * 4)};
 }
 
-void SwiGluReference(const float* x, int64_t dim, std::span<const FfnJob> jobs, FfnScratch& s) {
+// Job after job, matrix by matrix with `matmul` (the reference path, or unusual type mixes).
+void SwiGluJobByJob(const float* x, int64_t dim, std::span<const FfnJob> jobs, FfnScratch& s,
+                    void (*matmul)(const TensorView&, const float*, int64_t, float*)) {
   for (const FfnJob& job : jobs) {
     const int64_t n = job.n_tokens, ffn = job.gate.rows();
     s.gathered.resize(static_cast<size_t>(n * dim));
     for (int64_t t = 0; t < n; ++t)
       std::copy_n(x + (job.rows != nullptr ? job.rows[t] : t) * dim, dim, s.gathered.data() + t * dim);
-    s.gate.resize(static_cast<size_t>(n * ffn));
-    s.up.resize(static_cast<size_t>(n * ffn));
-    MatMulReference(job.gate, s.gathered.data(), n, s.gate.data());
-    MatMulReference(job.up, s.gathered.data(), n, s.up.data());
+    s.gate.resize(std::max(s.gate.size(), static_cast<size_t>(n * ffn)));
+    s.up.resize(std::max(s.up.size(), static_cast<size_t>(n * ffn)));
+    matmul(job.gate, s.gathered.data(), n, s.gate.data());
+    matmul(job.up, s.gathered.data(), n, s.up.data());
     for (int64_t i = 0; i < n * ffn; ++i) s.gate[i] = Silu(s.gate[i]) * s.up[i];
-    MatMulReference(job.down, s.gate.data(), n, job.out);
+    matmul(job.down, s.gate.data(), n, job.out);
   }
 }
 
@@ -219,23 +221,8 @@ void SwiGluMany(const float* x, int64_t x_rows, int64_t dim, std::span<const Ffn
            kernels.Dot(job.gate.type).activation_type == kernels.Dot(jobs[0].gate.type).activation_type &&
            kernels.Dot(job.up.type).activation_type == kernels.Dot(jobs[0].gate.type).activation_type;
   }
-  if (!fast) {
-    if (path == MatMulPath::kReference) {
-      SwiGluReference(x, dim, jobs, s);
-      return;
-    }
-    for (const FfnJob& job : jobs) {  // unusual type mixes: matrix by matrix
-      const int64_t n = job.n_tokens, ffn = job.gate.rows();
-      s.gathered.resize(static_cast<size_t>(n * dim));
-      for (int64_t t = 0; t < n; ++t)
-        std::copy_n(x + (job.rows != nullptr ? job.rows[t] : t) * dim, dim, s.gathered.data() + t * dim);
-      s.gate.resize(static_cast<size_t>(n * ffn));
-      s.up.resize(static_cast<size_t>(n * ffn));
-      MatMulFast(job.gate, s.gathered.data(), n, s.gate.data());
-      MatMulFast(job.up, s.gathered.data(), n, s.up.data());
-      for (int64_t i = 0; i < n * ffn; ++i) s.gate[i] = Silu(s.gate[i]) * s.up[i];
-      MatMulFast(job.down, s.gate.data(), n, job.out);
-    }
+  if (!fast) {  // the reference path, or unusual type mixes: matrix by matrix
+    SwiGluJobByJob(x, dim, jobs, s, path == MatMulPath::kReference ? MatMulReference : MatMulFast);
     return;
   }
 
