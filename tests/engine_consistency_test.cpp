@@ -16,6 +16,7 @@
 #include "model/model.h"
 #include "model/synth.h"
 #include "runtime/engine.h"
+#include "test_math.h"
 
 namespace moefit {
 namespace {
@@ -36,16 +37,6 @@ const ArchCase kArchCases[] = {
     {"olmoe", "olmoe", 8, 0, "q8_0"},            {"qwen3", "qwen3", 0, 0, "q8_0"},
     {"qwen2", "qwen2", 0, 0, "f16"},             {"llama", "llama", 0, 0, "q8_0"},
 };
-
-double Cosine(std::span<const float> a, std::span<const float> b) {
-  double dot = 0, na = 0, nb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    dot += double{a[i]} * b[i];
-    na += double{a[i]} * a[i];
-    nb += double{b[i]} * b[i];
-  }
-  return dot / std::sqrt(na * nb);
-}
 
 float MaxAbsDiff(std::span<const float> a, std::span<const float> b) {
   float diff = 0;

@@ -22,6 +22,7 @@
 #include "plan/memory_model.h"
 #include "plan/model_inventory.h"
 #include "runtime/engine.h"
+#include "test_math.h"
 
 namespace moefit {
 namespace {
@@ -158,16 +159,6 @@ TEST(KvCharge, EngineChargesExactlyWhatTheCacheAllocates) {
 }
 
 // ---- Quantized KV against f16 KV on the fixtures ---------------------------------------------
-
-double Cosine(std::span<const float> a, std::span<const float> b) {
-  double dot = 0, na = 0, nb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    dot += double{a[i]} * b[i];
-    na += double{a[i]} * a[i];
-    nb += double{b[i]} * b[i];
-  }
-  return dot / std::sqrt(na * nb);
-}
 
 // Lowest cosine each type must keep against f16 KV on the fast path. Measured minima over the
 // 15 qwen3moe fixture cases (AVX2): q8_0 0.99942, bf16 0.99784, q4_0 0.99474. Most cases sit

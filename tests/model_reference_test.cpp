@@ -13,6 +13,7 @@
 #include "gguf/gguf_file.h"
 #include "model/model.h"
 #include "runtime/engine.h"
+#include "test_math.h"
 
 namespace moefit {
 namespace {
@@ -33,16 +34,6 @@ std::vector<Case> AllCases() {
     for (int p = 1; p <= 2; ++p)
       cases.push_back({fmt::format("arch/tiny-{}-q8_0.gguf", arch), fmt::format("arch/tiny-{}-q8_0.prompt{}.json", arch, p)});
   return cases;
-}
-
-double Cosine(std::span<const float> a, const std::vector<float>& b) {
-  double dot = 0, na = 0, nb = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    dot += double{a[i]} * b[i];
-    na += double{a[i]} * a[i];
-    nb += double{b[i]} * b[i];
-  }
-  return dot / std::sqrt(na * nb);
 }
 
 int32_t ArgMax(std::span<const float> logits) {
