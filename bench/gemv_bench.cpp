@@ -22,6 +22,7 @@
 #include "kernels/cpu/dispatch.h"
 #include "kernels/ops.h"
 #include "quant/dtype_traits.h"
+#include "quant/repack.h"
 
 namespace moefit {
 namespace {
@@ -82,32 +83,47 @@ struct Shape {
   int64_t rows, cols;
 };
 
-// rows x cols weights . one activation row, rows split over `threads` in groups of 4 (as MatMul).
+enum class Layout { kPlain, kInterleaved, kRepacked };
+
+// rows x cols weights . `tokens` activation rows, rows split over `threads` in groups of 4 (as MatMul).
 void Gemv(const DotKernel& kernel, const uint8_t* weights, int64_t row_bytes, int64_t rows, const uint8_t* activations,
-          int64_t cols, float* y, int threads, int row_group) {
+          int64_t activation_row_bytes, int64_t tokens, int64_t cols, float* y, int threads, Layout layout) {
 #pragma omp parallel num_threads(threads)
   {
     const int64_t n = omp_get_num_threads(), id = omp_get_thread_num();
     const int64_t groups = (rows + 3) / 4;
     const int64_t begin = std::min(rows, groups * id / n * 4), end = std::min(rows, groups * (id + 1) / n * 4);
+    const DotTileFn tile = layout == Layout::kRepacked ? kernel.repacked_tile : kernel.tile;
     if (end > begin) {
-      if (kernel.tile != nullptr) {
-        kernel.tile({.weights = weights + begin * row_bytes, .weight_row_bytes = row_bytes, .rows = end - begin,
-                     .row_group = row_group, .activations = activations, .activation_row_bytes = 0, .tokens = 1, .elements = cols,
-                     .out = y + begin, .out_token_stride = rows});
+      if (tile != nullptr) {
+        tile({.weights = weights + begin * row_bytes, .weight_row_bytes = row_bytes, .rows = end - begin,
+              .row_group = layout == Layout::kPlain ? 1 : kInterleavedRowGroup, .activations = activations,
+              .activation_row_bytes = activation_row_bytes, .tokens = tokens, .elements = cols, .out = y + begin,
+              .out_token_stride = rows});
       } else {
-        for (int64_t r = begin; r < end; ++r) y[r] = kernel.row(weights + r * row_bytes, activations, cols);
+        for (int64_t t = 0; t < tokens; ++t)
+          for (int64_t r = begin; r < end; ++r)
+            y[t * rows + r] = kernel.row(weights + r * row_bytes, activations + t * activation_row_bytes, cols);
       }
     }
   }
 }
 
-// interleaved: the matrices' rows interleaved by block in groups of 4, as weights are loaded.
-void BM_Gemv(benchmark::State& state, CpuIsa isa, Shape shape, int threads, bool cold, bool interleaved = false) {
-  const KernelTable table = BuildKernelTable(isa);
+struct GemvCase {
+  CpuIsa isa;
+  Shape shape;
+  int threads = 1;
+  bool cold = false;  // a new matrix each iteration, from a buffer far larger than the caches
+  Layout layout = Layout::kPlain;  // interleaved / repacked: as weights are loaded
+  int64_t tokens = 1;              // more than 1: a prefill tile (GEMM)
+};
+
+void BM_Gemv(benchmark::State& state, GemvCase c) {
+  const Shape& shape = c.shape;
+  const KernelTable table = BuildKernelTable(c.isa);
   const DotKernel& kernel = table.Dot(shape.type);
   const int64_t row_bytes = RowBytes(shape.type, shape.cols), matrix_bytes = row_bytes * shape.rows;
-  const int64_t matrices = cold ? std::max<int64_t>(1, kColdBytes / matrix_bytes) : 1;
+  const int64_t matrices = c.cold ? std::max<int64_t>(1, kColdBytes / matrix_bytes) : 1;
   HugeBuffer weights(matrices * matrix_bytes);
   std::mt19937 rng(1);
   // Random contents for up to 8 matrices, copied over the rest (DRAM does not care).
@@ -115,30 +131,43 @@ void BM_Gemv(benchmark::State& state, CpuIsa isa, Shape shape, int threads, bool
   FillWeights(shape.type, weights.data, distinct * matrix_bytes, rng);
   for (int64_t m = distinct; m < matrices; ++m)
     std::memcpy(weights.data + m * matrix_bytes, weights.data + (m % distinct) * matrix_bytes, static_cast<size_t>(matrix_bytes));
-  const int row_group = interleaved && CanInterleave(shape.type) && kernel.tile != nullptr ? kInterleavedRowGroup : 1;
-  if (row_group > 1) InterleaveRows(weights.data, shape.type, shape.cols, shape.rows, matrices);
-  std::vector<float> x(static_cast<size_t>(shape.cols));
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (float& v : x) v = normal(rng);
-  std::vector<uint8_t> activations(static_cast<size_t>(RowBytes(kernel.activation_type, shape.cols)));
-  if (kernel.activation_type == DType::kF32) {
-    std::memcpy(activations.data(), x.data(), activations.size());
-  } else {
-    table.Quantize(kernel.activation_type).row(x.data(), activations.data(), shape.cols);
+  Layout layout = c.layout;
+  if (layout == Layout::kRepacked && (!CanRepack(shape.type) || kernel.repacked_tile == nullptr)) {
+    state.SkipWithError("no repacked kernel for this type and level");
+    return;
   }
-  std::vector<float> y(static_cast<size_t>(shape.rows));
+  if (layout != Layout::kPlain && (!CanInterleave(shape.type) || kernel.tile == nullptr)) layout = Layout::kPlain;
+  if (layout != Layout::kPlain) InterleaveRows(weights.data, shape.type, shape.cols, shape.rows, matrices);
+  if (layout == Layout::kRepacked) RepackRows(weights.data, shape.type, shape.cols, shape.rows, matrices);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t act_row_bytes = RowBytes(kernel.activation_type, shape.cols);
+  std::vector<uint8_t> activations(static_cast<size_t>(act_row_bytes * c.tokens));
+  for (int64_t t = 0; t < c.tokens; ++t) {
+    std::vector<float> x(static_cast<size_t>(shape.cols));
+    for (float& v : x) v = normal(rng);
+    if (kernel.activation_type == DType::kF32) {
+      std::memcpy(activations.data() + t * act_row_bytes, x.data(), static_cast<size_t>(act_row_bytes));
+    } else {
+      table.Quantize(kernel.activation_type).row(x.data(), activations.data() + t * act_row_bytes, shape.cols);
+    }
+  }
+  std::vector<float> y(static_cast<size_t>(shape.rows * c.tokens));
   int64_t next = 0;
   for (auto _ : state) {
-    Gemv(kernel, weights.data + next * matrix_bytes, row_bytes, shape.rows, activations.data(), shape.cols, y.data(),
-         threads, row_group);
+    Gemv(kernel, weights.data + next * matrix_bytes, row_bytes, shape.rows, activations.data(), act_row_bytes, c.tokens,
+         shape.cols, y.data(), c.threads, layout);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
     next = next + 1 == matrices ? 0 : next + 1;
   }
-  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(matrix_bytes) * static_cast<double>(state.iterations()) / 1e9,
-                                              benchmark::Counter::kIsRate);
+  const double iterations = static_cast<double>(state.iterations());
+  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(matrix_bytes) * iterations / 1e9, benchmark::Counter::kIsRate);
+  if (c.tokens > 1)  // multiply-adds of weights x tokens, 2 ops each
+    state.counters["GOP/s"] = benchmark::Counter(2.0 * static_cast<double>(shape.rows * shape.cols * c.tokens) * iterations / 1e9,
+                                                 benchmark::Counter::kIsRate);
+  const char* layout_name[] = {"", " interleaved", " repacked"};
   state.SetLabel(std::string(IsaName(kernel.isa)) + (kernel.tile != nullptr ? " tile" : " row") +
-                 (row_group > 1 ? " interleaved" : ""));
+                 layout_name[static_cast<int>(layout)]);
 }
 
 // Read bandwidth: each thread sums its share of a 1 GiB huge-page buffer as 4 streams read in
@@ -199,33 +228,46 @@ void RegisterAll() {
                                 {"Q8_0_768x2048", DType::kQ8_0, 768, 2048},   {"Q4_0_768x2048", DType::kQ4_0, 768, 2048},
                                 {"IQ4_NL_768x2048", DType::kIQ4_NL, 768, 2048}, {"F16_768x2048", DType::kF16, 768, 2048},
                                 {"BF16_768x2048", DType::kBF16, 768, 2048}};
+  const auto add = [](const std::string& name, const GemvCase& c) {
+    benchmark::RegisterBenchmark(name.c_str(), BM_Gemv, c)->UseRealTime()->MinTime(0.3);
+  };
   for (const Shape& shape : expert_shapes)
     for (bool cold : {false, true})
       for (CpuIsa isa : isas)
         for (int threads = 1; threads <= max_threads; ++threads) {
           const std::string name = std::string("BM_Gemv/") + shape.name + "/" + std::string(IsaName(isa)) + "/threads:" +
                                    std::to_string(threads) + (cold ? "/cold" : "/hot");
-          benchmark::RegisterBenchmark(name.c_str(), BM_Gemv, isa, shape, threads, cold, false)->UseRealTime()->MinTime(0.3);
-          if (cold && isa != CpuIsa::kScalar)  // the layout weights are loaded in
-            benchmark::RegisterBenchmark((name + "_interleaved").c_str(), BM_Gemv, isa, shape, threads, true, true)
-                ->UseRealTime()
-                ->MinTime(0.3);
+          const GemvCase c{.isa = isa, .shape = shape, .threads = threads, .cold = cold};
+          add(name, c);
+          if (isa == CpuIsa::kScalar) continue;
+          if (cold) add(name + "_interleaved", {.isa = isa, .shape = shape, .threads = threads, .cold = true, .layout = Layout::kInterleaved});
+          if (CanRepack(shape.type))  // the layout Q4_K weights are loaded in
+            add(name + "_repacked", {.isa = isa, .shape = shape, .threads = threads, .cold = cold, .layout = Layout::kRepacked});
         }
   for (const Shape& shape : other_shapes)
-    for (CpuIsa isa : isas) {
-      const std::string name = std::string("BM_Gemv/") + shape.name + "/" + std::string(IsaName(isa)) + "/threads:" +
-                               std::to_string(max_threads) + "/cold";
-      benchmark::RegisterBenchmark(name.c_str(), BM_Gemv, isa, shape, max_threads, true, false)->UseRealTime()->MinTime(0.3);
-    }
+    for (CpuIsa isa : isas)
+      add(std::string("BM_Gemv/") + shape.name + "/" + std::string(IsaName(isa)) + "/threads:" + std::to_string(max_threads) +
+              "/cold",
+          {.isa = isa, .shape = shape, .threads = max_threads, .cold = true});
   // Kernel compute speed: 128 x 2048 (128-280 KB) stays in any L2; one thread.
   for (DType type : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS, DType::kQ8_0, DType::kQ4_0})
     for (CpuIsa isa : isas) {
       const std::string name = "BM_Gemv/l2_" + std::string(DTypeName(type)) + "_128x2048/" + std::string(IsaName(isa)) +
                                "/threads:1/hot";
-      benchmark::RegisterBenchmark(name.c_str(), BM_Gemv, isa, Shape{"l2", type, 128, 2048}, 1, false, false)
-          ->UseRealTime()
-          ->MinTime(0.3);
+      const GemvCase c{.isa = isa, .shape = Shape{"l2", type, 128, 2048}, .threads = 1};
+      add(name, c);
+      if (CanRepack(type) && isa != CpuIsa::kScalar) add(name + "_repacked", {.isa = isa, .shape = c.shape, .threads = 1, .layout = Layout::kRepacked});
     }
+  // Prefill tiles (GEMM): an expert's gate/up matrix against 8 and 32 tokens, one thread, hot.
+  for (const Shape& shape : {Shape{"Q4_K_768x2048", DType::kQ4_K, 768, 2048}, Shape{"Q6_K_2048x768", DType::kQ6_K, 2048, 768}})
+    for (CpuIsa isa : isas)
+      for (int64_t tokens : {8, 32})
+        for (Layout layout : {Layout::kInterleaved, Layout::kRepacked}) {
+          if (isa == CpuIsa::kScalar || (layout == Layout::kRepacked && !CanRepack(shape.type))) continue;
+          add("BM_Gemm/" + std::string(shape.name) + "/" + std::string(IsaName(isa)) + "/tokens:" + std::to_string(tokens) +
+                  (layout == Layout::kRepacked ? "/repacked" : "/interleaved"),
+              {.isa = isa, .shape = shape, .threads = 1, .layout = layout, .tokens = tokens});
+        }
   for (CpuIsa isa : isas)
     for (DType type : {DType::kQ8_K, DType::kQ8_0})
       benchmark::RegisterBenchmark(

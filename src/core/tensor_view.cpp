@@ -16,6 +16,7 @@ bool CanInterleave(DType type) {
 }
 
 void CopyRow(const TensorView& view, int64_t r, void* dst) {
+  MOEFIT_CHECK(!view.repacked);
   const int64_t row_bytes = view.row_bytes();
   if (!view.interleaved()) {
     std::memcpy(dst, view.row(r), static_cast<size_t>(row_bytes));

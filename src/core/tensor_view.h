@@ -27,6 +27,9 @@ struct TensorView {
   int n_dims = 0;
   Device device = Device::kHost;
   int row_group = 1;  // 1: plain rows; kInterleavedRowGroup: rows interleaved by block
+  // With row_group kInterleavedRowGroup: each group's blocks are re-encoded for the CPU kernels
+  // (quant/repack.h). Same bytes; read rows with CopyPlainRow (quant/repack.h).
+  bool repacked = false;
 
   explicit operator bool() const { return data != nullptr; }
   int64_t row_length() const { return dims[0]; }
@@ -50,6 +53,7 @@ struct TensorView {
 };
 
 // Row r (of a 2-D view, or of the first matrix) in plain order into dst (row_bytes() bytes).
+// Not for repacked views (CopyPlainRow in quant/repack.h reads those too).
 void CopyRow(const TensorView& view, int64_t r, void* dst);
 
 // Reorders `matrices` matrices of `rows` rows (plain, `row_length` elements of block type

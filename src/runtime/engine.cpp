@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "kernels/cpu/dispatch.h"
+#include "quant/repack.h"
 #include "plan/memory_model.h"
 
 namespace moefit {
@@ -107,7 +109,7 @@ void Engine::LoadWeights() {
   }
   std::map<const void*, size_t> index;  // file data -> position in `tensors` (tied output: once)
   std::vector<const GgufTensorInfo*> tensors;
-  std::vector<int> row_groups;
+  std::vector<WeightLayout> layouts;
   for (const TensorView* view : views) {
     if (!*view || index.count(view->data) != 0) continue;
     const GgufTensorInfo* tensor = TensorAt(file, view->data);
@@ -117,15 +119,19 @@ void Engine::LoadWeights() {
     // The token embedding is read a row at a time (and may be the tied output): it stays plain.
     const bool interleave = options_.interleave_weights && view->data != model_.weights().token_embd.data &&
                             CanInterleave(view->type) && view->n_dims >= 2;
-    row_groups.push_back(interleave ? kInterleavedRowGroup : 1);
+    // Repacked where this machine's kernel table computes from that encoding.
+    const bool repack = interleave && options_.repack_weights && CanRepack(view->type) && view->rows() % kRepackRows == 0 &&
+                        CpuKernels().Dot(view->type).repacked_tile != nullptr;
+    layouts.push_back(repack ? WeightLayout::kRepacked : interleave ? WeightLayout::kInterleaved : WeightLayout::kPlain);
   }
   const FileReader reader(file.path());
-  owned_ = LoadTensors(reader, file, tensors, *budget_, options_.progress, row_groups);
+  owned_ = LoadTensors(reader, file, tensors, *budget_, options_.progress, layouts);
   for (TensorView* view : views) {
     if (!*view) continue;
     const OwnedTensor& owned = owned_[index.at(view->data)];
     view->data = owned.buffer.data();
     view->row_group = owned.view.row_group;
+    view->repacked = owned.view.repacked;
   }
 }
 

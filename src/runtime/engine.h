@@ -43,8 +43,12 @@ struct EngineOptions {
   bool prefill_expert_cache = false;  // fill the cache with each layer's first experts at start
   LoadProgressFn progress;  // hears the loading of owned weights
   // Loaded block-quantized matrices are stored with rows interleaved by block in groups of 4
-  // (core/tensor_view.h), the layout the 4-row kernels stream; same bytes, same results.
+  // (core/tensor_view.h), the layout the 4-row kernels stream: same bytes, same bits of every
+  // result. false keeps the file's layout.
   bool interleave_weights = true;
+  // Interleaved Q4_K groups are also re-encoded for the kernels (quant/repack.h) where the CPU
+  // kernel table has a kernel for that: same bytes, results equal up to float rounding.
+  bool repack_weights = true;
 };
 
 // One token of a batch: it goes at the end of its sequence.

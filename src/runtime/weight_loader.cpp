@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "quant/repack.h"
 
 namespace moefit {
 namespace {
@@ -70,20 +71,27 @@ TensorView TensorViewOf(const GgufTensorInfo& tensor, const void* data) {
 namespace {
 
 OwnedTensor LoadOne(const FileReader& reader, const GgufFile& file, const GgufTensorInfo& tensor, Budget& budget,
-                    const std::function<void(uint64_t)>& on_chunk, int row_group = 1) {
+                    const std::function<void(uint64_t)>& on_chunk, WeightLayout layout = WeightLayout::kPlain) {
   OwnedTensor owned;
   const std::string what = fmt::format("tensor {}", tensor.name);
   owned.reservation = BudgetReservation(budget, HostBuffer::Footprint(tensor.bytes), what);
   owned.buffer = HostBuffer(tensor.bytes, what.c_str());
   reader.Read(FileOffsetOf(file, tensor), owned.buffer.data(), tensor.bytes, on_chunk);
   owned.view = TensorViewOf(tensor, owned.buffer.data());
-  if (row_group > 1) {
+  if (layout != WeightLayout::kPlain) {
     if (!CanInterleave(tensor.type) || owned.view.n_dims < 2)
       Fail("tensor {}: a {} tensor of {} dimensions cannot be interleaved by rows", tensor.name, DTypeName(tensor.type),
            owned.view.n_dims);
     InterleaveRows(owned.buffer.data(), tensor.type, owned.view.row_length(), owned.view.rows(), owned.view.matrices(),
-                   row_group);
-    owned.view.row_group = row_group;
+                   kInterleavedRowGroup);
+    owned.view.row_group = kInterleavedRowGroup;
+  }
+  if (layout == WeightLayout::kRepacked) {
+    if (!CanRepack(tensor.type) || owned.view.rows() % kRepackRows != 0)
+      Fail("tensor {}: {} rows of {} cannot be repacked (Q4_K, rows a multiple of {})", tensor.name, owned.view.rows(),
+           DTypeName(tensor.type), kRepackRows);
+    RepackRows(owned.buffer.data(), tensor.type, owned.view.row_length(), owned.view.rows(), owned.view.matrices());
+    owned.view.repacked = true;
   }
   return owned;
 }
@@ -96,8 +104,8 @@ OwnedTensor LoadTensor(const FileReader& reader, const GgufFile& file, const Ggu
 
 std::vector<OwnedTensor> LoadTensors(const FileReader& reader, const GgufFile& file,
                                      std::span<const GgufTensorInfo* const> tensors, Budget& budget,
-                                     const LoadProgressFn& progress, std::span<const int> row_groups) {
-  MOEFIT_CHECK(row_groups.empty() || row_groups.size() == tensors.size());
+                                     const LoadProgressFn& progress, std::span<const WeightLayout> layouts) {
+  MOEFIT_CHECK(layouts.empty() || layouts.size() == tensors.size());
   LoadProgress state;
   for (const GgufTensorInfo* tensor : tensors) state.bytes_total += tensor->bytes;
   std::vector<OwnedTensor> owned;
@@ -111,7 +119,7 @@ std::vector<OwnedTensor> LoadTensors(const FileReader& reader, const GgufFile& f
           state.bytes_done += bytes;
           if (progress) progress(state);
         },
-        row_groups.empty() ? 1 : row_groups[i]));
+        layouts.empty() ? WeightLayout::kPlain : layouts[i]));
   }
   return owned;
 }

@@ -67,11 +67,16 @@ inline uint64_t FileOffsetOf(const GgufFile& file, const GgufTensorInfo& tensor)
 // reads it from `reader` (the file `file` was opened from).
 OwnedTensor LoadTensor(const FileReader& reader, const GgufFile& file, const GgufTensorInfo& tensor, Budget& budget);
 
-// Loads several tensors, reporting progress over all of them. `row_groups` (empty, or one per
-// tensor) asks for a layout: kInterleavedRowGroup reorders that tensor's rows by block as it is
-// read (in place: the copy replaces the plain bytes, it does not add to them).
+// How a loaded tensor's bytes are laid out. kInterleaved: rows interleaved by block in groups
+// of kInterleavedRowGroup (core/tensor_view.h); kRepacked: then each group's blocks re-encoded
+// for the CPU kernels (quant/repack.h; Q4_K, rows a multiple of 4). Both are lossless and done
+// in place: the new layout replaces the file's bytes, it does not add to them.
+enum class WeightLayout { kPlain, kInterleaved, kRepacked };
+
+// Loads several tensors, reporting progress over all of them. `layouts` is empty (all plain) or
+// has one entry per tensor.
 std::vector<OwnedTensor> LoadTensors(const FileReader& reader, const GgufFile& file,
                                      std::span<const GgufTensorInfo* const> tensors, Budget& budget,
-                                     const LoadProgressFn& progress = {}, std::span<const int> row_groups = {});
+                                     const LoadProgressFn& progress = {}, std::span<const WeightLayout> layouts = {});
 
 }  // namespace moefit

@@ -49,6 +49,9 @@ struct DotKernel {
   DType activation_type = DType::kF32;  // what `row` and `tile` expect the activations in
   DotRowFn row = nullptr;               // weights row . one activation row -> float
   DotTileFn tile = nullptr;             // rows x tokens at once; nullptr: loop `row`
+  // Rows x tokens of repacked row groups (quant/repack.h); nullptr: weights of this type are
+  // not repacked for this table (the loader asks RepackedKernelFor before repacking).
+  DotTileFn repacked_tile = nullptr;
   CpuIsa isa = CpuIsa::kScalar;         // where `row` / `tile` come from
 };
 

@@ -35,6 +35,8 @@ MOEFIT_DECLARE_DOT_KERNELS(Q6_K)
 MOEFIT_DECLARE_DOT_KERNELS(IQ4_XS)
 void QuantizeRowQ8_0(const float* src, void* dst, int64_t elements);
 void QuantizeRowQ8_K(const float* src, void* dst, int64_t elements);
+// Repacked row groups (quant/repack.h), rows x tokens (cpu/avx2/dot_repacked_avx2.cpp).
+void DotTileRepackedQ4_K(const DotTile& tile);
 // Flash attention over a KV cache of each type (cpu/avx2/attention_avx2.cpp).
 void AttentionF16(const AttentionTile& tile);
 void AttentionBF16(const AttentionTile& tile);

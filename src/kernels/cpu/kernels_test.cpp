@@ -4,6 +4,7 @@
 // the MatMul fast path against the reference path.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -14,6 +15,7 @@
 #include "kernels/cpu/dispatch.h"
 #include "kernels/ops.h"
 #include "quant/dtype_traits.h"
+#include "quant/repack.h"
 
 namespace moefit {
 namespace {
@@ -268,7 +270,80 @@ TEST_P(DotKernelTest, TileOnInterleavedRowsMatchesPlainRows) {
   }
 }
 
+// Repacked row groups (quant/repack.h, the layout Q4_K weights are loaded into where a level
+// has a kernel for them): every row and token against the reference on the file's rows, with
+// tokens picked by index and the gaps between output rows left alone.
+class RepackedDotTest : public DotKernelTest {};
+constexpr DType kRepackedTypes[] = {DType::kQ4_K};
+
+TEST(RepackedDotTypes, AreTheRepackableOnes) {
+  for (const DTypeTraits& traits : AllDTypeTraits()) {
+    const bool listed = std::find(std::begin(kRepackedTypes), std::end(kRepackedTypes), traits.type) != std::end(kRepackedTypes);
+    EXPECT_EQ(listed, CanRepack(traits.type)) << DTypeName(traits.type);
+  }
+}
+
+TEST_P(RepackedDotTest, TileMatchesReference) {
+  const DotTileFn tile = kernel().repacked_tile;
+  if (isa() != CpuIsa::kScalar) {
+    ASSERT_NE(tile, nullptr) << "no repacked kernel at " << IsaName(isa());
+  }
+  if (tile == nullptr) GTEST_SKIP() << "scalar level: weights are not repacked for it";
+  std::mt19937 rng(31337 + static_cast<int>(type()));
+  const DotRowFn reference = Traits(type()).dot_row;
+  for (Scales scales : {Scales::kRandom, Scales::kExtreme, Scales::kUnit}) {
+    for (int64_t blocks : {1, 2, 3, 8}) {
+      const int64_t elements = blocks * Layout(type()).block_elements;
+      const int64_t row_bytes = RowBytes(type(), elements), act_bytes = RowBytes(activation_type(), elements);
+      for (int64_t rows : {4, 8, 12}) {
+        for (int64_t tokens : {1, 2, 3, 5}) {
+          std::vector<uint8_t> w, x;
+          for (int64_t r = 0; r < rows; ++r) {
+            const auto row = RandomWeights(type(), elements, scales, rng);
+            w.insert(w.end(), row.begin(), row.end());
+          }
+          const int64_t x_rows = tokens + 2;
+          for (int64_t t = 0; t < x_rows; ++t) {
+            const auto row = RandomActivations(activation_type(), elements, scales, rng);
+            x.insert(x.end(), row.begin(), row.end());
+          }
+          std::vector<int32_t> picked(static_cast<size_t>(tokens));
+          for (int64_t t = 0; t < tokens; ++t) picked[t] = static_cast<int32_t>((3 * t + 1) % x_rows);
+          std::vector<uint8_t> packed = w;
+          InterleaveRows(packed.data(), type(), elements, rows, 1);
+          RepackRows(packed.data(), type(), elements, rows, 1);
+          const int64_t stride = rows + 3;
+          std::vector<float> out(static_cast<size_t>(tokens * stride), -12345.0f);
+          tile({.weights = packed.data(), .weight_row_bytes = row_bytes, .rows = rows,
+                .row_group = kInterleavedRowGroup, .activations = x.data(), .activation_row_bytes = act_bytes,
+                .tokens = tokens, .activation_rows = picked.data(), .elements = elements, .out = out.data(),
+                .out_token_stride = stride});
+          for (int64_t t = 0; t < tokens; ++t) {
+            const uint8_t* xt = x.data() + picked[t] * act_bytes;
+            for (int64_t r = 0; r < rows; ++r) {
+              const uint8_t* wr = w.data() + r * row_bytes;
+              const float expected = reference(wr, xt, elements), actual = out[t * stride + r];
+              if (scales == Scales::kUnit) {  // exact integers: any order of summation agrees
+                EXPECT_EQ(actual, expected) << "rows " << rows << " tokens " << tokens << " row " << r << " token " << t;
+                continue;
+              }
+              const double magnitude = Magnitude(type(), wr, activation_type(), xt, elements);
+              EXPECT_LE(std::fabs(static_cast<double>(actual) - expected), kRelativeTolerance * magnitude + 1e-30)
+                  << "blocks " << blocks << " rows " << rows << " tokens " << tokens << " row " << r << " token " << t
+                  << " scales " << static_cast<int>(scales);
+            }
+            for (int64_t r = rows; r < stride; ++r) EXPECT_EQ(out[t * stride + r], -12345.0f) << "wrote past the tile";
+          }
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllIsas, DotKernelTest, testing::Combine(testing::ValuesIn(AvailableIsas()), testing::ValuesIn(kDotTypes)),
+                         [](const auto& test) { return Label(std::get<0>(test.param), std::get<1>(test.param)); });
+INSTANTIATE_TEST_SUITE_P(AllIsas, RepackedDotTest,
+                         testing::Combine(testing::ValuesIn(AvailableIsas()), testing::ValuesIn(kRepackedTypes)),
                          [](const auto& test) { return Label(std::get<0>(test.param), std::get<1>(test.param)); });
 
 // ---- Activation quantizers: bit-exact ---------------------------------------------------------
@@ -406,6 +481,40 @@ TEST(MatMulInterleaved, SameBitsAsPlainRows) {
                           << (path == MatMulPath::kFast ? " fast" : " reference");
         }
       }
+    }
+  }
+}
+
+// Repacked weights through MatMul: the reference path reads the file's rows back (same bits as
+// plain rows), the fast path runs the repacked kernel (close to the plain fast path).
+TEST(MatMulRepacked, MatchesPlainRows) {
+  std::mt19937 rng(12);
+  for (int64_t rows : {4, 8, 68}) {
+    for (int64_t tokens : {1, 5}) {
+      const DType type = DType::kQ4_K;
+      const int64_t cols = 512;
+      const std::vector<uint8_t> w = RandomMatrix(type, rows, cols, rng);
+      const std::vector<float> x = RandomFloats(tokens * cols, rng);
+      std::vector<uint8_t> packed = w;
+      InterleaveRows(packed.data(), type, cols, rows, 1);
+      RepackRows(packed.data(), type, cols, rows, 1);
+      const TensorView plain{.data = w.data(), .type = type, .dims = {cols, rows, 1, 1}, .n_dims = 2};
+      TensorView repacked = plain;
+      repacked.data = packed.data();
+      repacked.row_group = kInterleavedRowGroup;
+      repacked.repacked = true;
+      std::vector<float> a(static_cast<size_t>(tokens * rows)), b(a.size(), -1.0f);
+      MatMul(plain, x.data(), tokens, a.data(), MatMulPath::kReference);
+      MatMul(repacked, x.data(), tokens, b.data(), MatMulPath::kReference);
+      EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << "rows " << rows << " tokens " << tokens;
+      MatMul(plain, x.data(), tokens, a.data(), MatMulPath::kFast);
+      MatMul(repacked, x.data(), tokens, b.data(), MatMulPath::kFast);
+      double error = 0, norm = 0;
+      for (size_t i = 0; i < a.size(); ++i) {
+        error += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
+        norm += static_cast<double>(a[i]) * a[i];
+      }
+      EXPECT_LE(error, 1e-10 * norm) << "rows " << rows << " tokens " << tokens;
     }
   }
 }

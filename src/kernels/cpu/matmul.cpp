@@ -12,6 +12,7 @@
 #include "kernels/cpu/dispatch.h"
 #include "kernels/ops.h"
 #include "quant/dtype_traits.h"
+#include "quant/repack.h"
 
 namespace moefit {
 namespace {
@@ -24,7 +25,7 @@ bool Parallel(const TensorView& w, int64_t n_tokens) { return w.rows() * w.row_l
 // Row r of w in plain order: in place, or copied into `plain` (row_bytes) when interleaved.
 const void* PlainRow(const TensorView& w, int64_t r, std::vector<uint8_t>& plain) {
   if (!w.interleaved()) return w.row(r);
-  CopyRow(w, r, plain.data());
+  CopyPlainRow(w, r, plain.data());
   return plain.data();
 }
 
@@ -61,8 +62,9 @@ void DotRange(const DotKernel& dot, const TensorView& w, const uint8_t* activati
               int64_t begin, int64_t end, int64_t t0, int64_t t1, float* y, const int32_t* act_rows = nullptr) {
   const int64_t rows = w.rows(), cols = w.row_length();
   if (begin >= end) return;
-  if (dot.tile != nullptr) {
-    dot.tile({.weights = static_cast<const uint8_t*>(w.row(begin)),
+  const DotTileFn tile = w.repacked ? dot.repacked_tile : dot.tile;
+  if (tile != nullptr) {
+    tile({.weights = static_cast<const uint8_t*>(w.row(begin)),
               .weight_row_bytes = w.row_bytes(),
               .rows = end - begin,
               .row_group = w.row_group,

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+// AVX2 dots of repacked row groups (quant/repack.h) against Q8_K activations: Q4_K. Four rows
+// go through each instruction at once: 8 activations broadcast to the 64-bit lanes meet 8 levels
+// of each row, so the 32-bit lanes of the sums are per row, scales apply to 4 rows with one
+// madd, the levels' products add up in int16 over a whole sub-block, and there is no horizontal
+// sum per block. Several tokens share each unpacking of the levels (prefill).
+#include "kernels/cpu/avx2/simd_avx2.h"
+#include "kernels/cpu/isa_kernels.h"
+#include "quant/k_quants.h"
+#include "quant/repack.h"
+
+namespace moefit::avx2 {
+namespace {
+
+constexpr int64_t kActBlock = sizeof(BlockQ8_K);
+constexpr int kActLevels = 4;
+constexpr int kActSums = 4 + kQK_K;
+constexpr int64_t kGroupBlock = kRepackRows * sizeof(BlockQ4_K);  // 576
+
+inline __m256i Broadcast64(const int8_t* p) {
+  int64_t value;
+  std::memcpy(&value, p, sizeof value);
+  return _mm256_set1_epi64x(value);
+}
+
+// 32 six-bit values from 16 bytes of low nibbles at p and 8 bytes of high bit pairs at p + 16.
+inline __m256i UnpackSixBits(const uint8_t* p) {
+  const __m256i low = SplitNibbles(Load128(p));
+  int64_t high_bits;
+  std::memcpy(&high_bits, p + 16, sizeof high_bits);
+  const __m256i high = _mm256_srlv_epi64(_mm256_set1_epi64x(high_bits), _mm256_setr_epi64x(0, 2, 4, 6));
+  return _mm256_or_si256(low, _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(3)), 4));
+}
+
+// Four F16 values at p as floats [v0 v0 v1 v1 v2 v2 v3 v3] (the lanes of rows 0..3).
+inline __m256 RowPairs(const uint8_t* p) {
+  int64_t bits;
+  std::memcpy(&bits, p, sizeof bits);
+  const __m128i halves = _mm_cvtsi64_si128(bits);
+  return _mm256_cvtph_ps(_mm_unpacklo_epi16(halves, halves));
+}
+
+// shuffle_epi8 index giving int16 lanes 0-3 = byte j and 4-7 = byte 8 + j of each 128-bit lane:
+// the scale of sub-block j for the rows of that lane (rows 0, 1 low; 2, 3 high).
+inline __m256i ScaleIndex(int j) {
+  const int8_t a = static_cast<int8_t>(j), b = static_cast<int8_t>(8 + j), z = -1;
+  return _mm256_setr_epi8(a, z, a, z, a, z, a, z, b, z, b, z, b, z, b, z, a, z, a, z, a, z, a, z, b, z, b, z, b, z, b, z);
+}
+
+struct Q4_KRepacked {
+  static constexpr int kMaxTokens = 4;
+
+  // Rows 4g .. 4g + 3 (their group blocks at w) against kTokens activation rows -> out[t][0..3].
+  template <int kTokens>
+  static void Run(const uint8_t* w, const uint8_t* const* act, int64_t elements, float* const* out) {
+    const __m256i low_mask = _mm256_set1_epi8(0x0f);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[kTokens];
+    for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < elements / kQK_K; ++b, w += kGroupBlock) {
+      Prefetch<kGroupBlock>(w);
+      const __m256i scales = UnpackSixBits(w + 16);  // byte 8r + j: row r, sub-block j
+      const __m256i mins = UnpackSixBits(w + 40);    // rows 0, 2 low; 1, 3 high
+      const __m256i mins_low = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(mins));
+      const __m256i mins_high = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(mins, 1));
+      const __m256 d = RowPairs(w), dmin = RowPairs(w + 8);
+      __m256i sum[kTokens];
+      for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        __m256i products[kTokens];
+#pragma GCC unroll 2
+        for (int m = 0; m < 2; ++m) {
+          const __m256i packed = Load256(w + 64 + 64 * j + 32 * m);
+          const __m256i first = _mm256_and_si256(packed, low_mask);
+          const __m256i second = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
+          for (int t = 0; t < kTokens; ++t) {
+            const int8_t* y = reinterpret_cast<const int8_t*>(act[t] + b * kActBlock + kActLevels) + 32 * j + 16 * m;
+            const __m256i part = _mm256_add_epi16(_mm256_maddubs_epi16(first, Broadcast64(y)),
+                                                  _mm256_maddubs_epi16(second, Broadcast64(y + 8)));
+            products[t] = m == 0 ? part : _mm256_add_epi16(products[t], part);  // |.| <= 4 * 2 * 15 * 127
+          }
+        }
+        const __m256i scale = _mm256_shuffle_epi8(scales, ScaleIndex(j));
+        for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(products[t], scale));
+      }
+      for (int t = 0; t < kTokens; ++t) {
+        const uint8_t* y = act[t] + b * kActBlock;
+        const __m256 yd = _mm256_set1_ps(LoadFloat(y));
+        // Sums of each sub-block's 32 activations, [s0 .. s7] in both 128-bit lanes (int16).
+        const __m256i pairs = _mm256_madd_epi16(Load256(y + kActSums), ones);
+        const __m256i sub_sums = _mm256_permute4x64_epi64(_mm256_packs_epi32(pairs, pairs), _MM_SHUFFLE(3, 1, 2, 0));
+        const __m256i min_sums =
+            _mm256_hadd_epi32(_mm256_madd_epi16(mins_low, sub_sums), _mm256_madd_epi16(mins_high, sub_sums));
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t]), _mm256_mul_ps(d, yd), acc[t]);
+        acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sums), _mm256_mul_ps(dmin, yd), acc[t]);
+      }
+    }
+    for (int t = 0; t < kTokens; ++t) {
+      const __m256 pairs = _mm256_hadd_ps(acc[t], acc[t]);  // [r0 r1 r0 r1 | r2 r3 r2 r3]
+      _mm_storeu_ps(out[t], _mm_castpd_ps(_mm_unpacklo_pd(_mm_castps_pd(_mm256_castps256_ps128(pairs)),
+                                                          _mm_castps_pd(_mm256_extractf128_ps(pairs, 1)))));
+    }
+  }
+};
+
+}  // namespace
+
+void DotTileRepackedQ4_K(const DotTile& tile) { cpu_detail::RunRepackedTile<Q4_KRepacked>(tile); }
+
+}  // namespace moefit::avx2
