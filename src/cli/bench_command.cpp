@@ -44,6 +44,7 @@ struct BenchOptions {
   bool membw = false;
   bool mmap = false;       // compute from the file mapping instead of loaded weights
   bool no_repack = false;  // load weights in the file's row order (for comparisons)
+  bool interleave_only = false;  // interleave rows but keep the file's block encoding
 };
 
 using Clock = std::chrono::steady_clock;
@@ -126,6 +127,8 @@ void RegisterBenchCommand(CLI::App& app) {
   command->add_flag("--membw", o->membw, "Measure memory read bandwidth instead");
   command->add_flag("--mmap", o->mmap, "Compute from the file mapping (default: weights loaded into RAM, as run does)");
   command->add_flag("--no-repack", o->no_repack, "Load weights in the file's row order (no interleaving), to compare");
+  command->add_flag("--interleave-only", o->interleave_only,
+                    "Interleave rows by block but keep the file's block encoding (no Q4_K repacking), to compare");
   AddKvTypeFlag(*command, o->kv_type);
   command->callback([o] {
     const int threads = o->threads > 0 ? o->threads : omp_get_max_threads();
@@ -155,6 +158,7 @@ void RegisterBenchCommand(CLI::App& app) {
       engine_options.weights = WeightResidence::kLoaded;
       engine_options.file = &file;
       engine_options.interleave_weights = !o->no_repack;
+      engine_options.repack_weights = !o->interleave_only;
       engine_options.progress = [last_reported](const LoadProgress& p) {
         uint64_t& last = *last_reported;
         if (p.bytes_done - last < (uint64_t{1} << 30) && p.bytes_done != p.bytes_total) return;
@@ -167,7 +171,10 @@ void RegisterBenchCommand(CLI::App& app) {
     Engine engine(model, engine_options);
     const double load_seconds = std::chrono::duration<double>(Clock::now() - load_start).count();
     const uint64_t bytes_per_token = DecodeBytesPerToken(summary);
-    const std::string weights = o->mmap ? "mmap" : o->no_repack ? "loaded" : "loaded+interleaved";
+    const std::string weights = o->mmap             ? "mmap"
+                                : o->no_repack       ? "loaded"
+                                : o->interleave_only ? "loaded+interleaved"
+                                                     : "loaded+repacked";
     std::mt19937 rng(1234);
     std::uniform_int_distribution<int32_t> token(0, model.spec().vocab_size - 1);
     struct Test {

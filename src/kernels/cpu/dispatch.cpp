@@ -105,7 +105,7 @@ constexpr IsaDot kAvx512Dots[] = {
     {DType::kF32, avx512::DotRowF32, avx512::DotTileF32},    {DType::kF16, avx512::DotRowF16, avx512::DotTileF16},
     {DType::kBF16, avx512::DotRowBF16, avx512::DotTileBF16}, {DType::kQ4_0, avx512::DotRowQ4_0, avx512::DotTileQ4_0},
     {DType::kQ8_0, avx512::DotRowQ8_0, avx512::DotTileQ8_0}, {DType::kIQ4_NL, avx512::DotRowIQ4_NL, avx512::DotTileIQ4_NL},
-    {DType::kQ4_K, avx512::DotRowQ4_K, avx512::DotTileQ4_K}, {DType::kQ5_K, avx512::DotRowQ5_K, avx512::DotTileQ5_K},
+    {DType::kQ4_K, avx512::DotRowQ4_K, avx512::DotTileQ4_K, avx512::DotTileRepackedQ4_K}, {DType::kQ5_K, avx512::DotRowQ5_K, avx512::DotTileQ5_K},
     {DType::kQ6_K, avx512::DotRowQ6_K, avx512::DotTileQ6_K}, {DType::kIQ4_XS, avx512::DotRowIQ4_XS, avx512::DotTileIQ4_XS},
 };
 constexpr IsaQuantize kAvx512Quantizers[] = {

@@ -6,39 +6,12 @@
 // sum per block. Several tokens share each unpacking of the levels (prefill).
 #include "kernels/cpu/avx2/simd_avx2.h"
 #include "kernels/cpu/isa_kernels.h"
-#include "quant/k_quants.h"
-#include "quant/repack.h"
+#include "kernels/cpu/repacked_q4_k_simd.h"
 
 namespace moefit::avx2 {
 namespace {
 
-constexpr int64_t kActBlock = sizeof(BlockQ8_K);
-constexpr int kActLevels = 4;
-constexpr int kActSums = 4 + kQK_K;
-constexpr int64_t kGroupBlock = kRepackRows * sizeof(BlockQ4_K);  // 576
-
-inline __m256i Broadcast64(const int8_t* p) {
-  int64_t value;
-  std::memcpy(&value, p, sizeof value);
-  return _mm256_set1_epi64x(value);
-}
-
-// 32 six-bit values from 16 bytes of low nibbles at p and 8 bytes of high bit pairs at p + 16.
-inline __m256i UnpackSixBits(const uint8_t* p) {
-  const __m256i low = SplitNibbles(Load128(p));
-  int64_t high_bits;
-  std::memcpy(&high_bits, p + 16, sizeof high_bits);
-  const __m256i high = _mm256_srlv_epi64(_mm256_set1_epi64x(high_bits), _mm256_setr_epi64x(0, 2, 4, 6));
-  return _mm256_or_si256(low, _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(3)), 4));
-}
-
-// Four F16 values at p as floats [v0 v0 v1 v1 v2 v2 v3 v3] (the lanes of rows 0..3).
-inline __m256 RowPairs(const uint8_t* p) {
-  int64_t bits;
-  std::memcpy(&bits, p, sizeof bits);
-  const __m128i halves = _mm_cvtsi64_si128(bits);
-  return _mm256_cvtph_ps(_mm_unpacklo_epi16(halves, halves));
-}
+using namespace repacked_q4_k;
 
 // shuffle_epi8 index giving int16 lanes 0-3 = byte j and 4-7 = byte 8 + j of each 128-bit lane:
 // the scale of sub-block j for the rows of that lane (rows 0, 1 low; 2, 3 high).
@@ -54,7 +27,6 @@ struct Q4_KRepacked {
   template <int kTokens>
   static void Run(const uint8_t* w, const uint8_t* const* act, int64_t elements, float* const* out) {
     const __m256i low_mask = _mm256_set1_epi8(0x0f);
-    const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[kTokens];
     for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < elements / kQK_K; ++b, w += kGroupBlock) {
@@ -71,7 +43,7 @@ struct Q4_KRepacked {
         __m256i products[kTokens];
 #pragma GCC unroll 2
         for (int m = 0; m < 2; ++m) {
-          const __m256i packed = Load256(w + 64 + 64 * j + 32 * m);
+          const __m256i packed = Load256(w + kLevelsAt + 64 * j + 32 * m);
           const __m256i first = _mm256_and_si256(packed, low_mask);
           const __m256i second = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
           for (int t = 0; t < kTokens; ++t) {
@@ -87,20 +59,12 @@ struct Q4_KRepacked {
       for (int t = 0; t < kTokens; ++t) {
         const uint8_t* y = act[t] + b * kActBlock;
         const __m256 yd = _mm256_set1_ps(LoadFloat(y));
-        // Sums of each sub-block's 32 activations, [s0 .. s7] in both 128-bit lanes (int16).
-        const __m256i pairs = _mm256_madd_epi16(Load256(y + kActSums), ones);
-        const __m256i sub_sums = _mm256_permute4x64_epi64(_mm256_packs_epi32(pairs, pairs), _MM_SHUFFLE(3, 1, 2, 0));
-        const __m256i min_sums =
-            _mm256_hadd_epi32(_mm256_madd_epi16(mins_low, sub_sums), _mm256_madd_epi16(mins_high, sub_sums));
+        const __m256i min_sums = MinSums(y, mins_low, mins_high);
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t]), _mm256_mul_ps(d, yd), acc[t]);
         acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sums), _mm256_mul_ps(dmin, yd), acc[t]);
       }
     }
-    for (int t = 0; t < kTokens; ++t) {
-      const __m256 pairs = _mm256_hadd_ps(acc[t], acc[t]);  // [r0 r1 r0 r1 | r2 r3 r2 r3]
-      _mm_storeu_ps(out[t], _mm_castpd_ps(_mm_unpacklo_pd(_mm_castps_pd(_mm256_castps256_ps128(pairs)),
-                                                          _mm_castps_pd(_mm256_extractf128_ps(pairs, 1)))));
-    }
+    for (int t = 0; t < kTokens; ++t) StoreRowSums(acc[t], out[t]);
   }
 };
 

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+// Helpers shared by the repacked Q4_K kernels of the variant files (cpu/avx2, cpu/avx512): AVX2
+// instructions only, every function of internal linkage (see isa_kernels.h), so each variant
+// file compiles its own copy with its own flags. The encoding is in quant/repack.h.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "quant/k_quants.h"
+#include "quant/repack.h"
+
+namespace moefit {
+namespace {
+namespace repacked_q4_k {
+
+constexpr int64_t kActBlock = sizeof(BlockQ8_K);
+constexpr int kActLevels = 4;
+constexpr int kActSums = 4 + kQK_K;
+constexpr int64_t kGroupBlock = kRepackRows * sizeof(BlockQ4_K);  // 576
+constexpr int kLevelsAt = 64;
+
+// 8 activations broadcast to the four 64-bit lanes.
+inline __m256i Broadcast64(const int8_t* p) {
+  int64_t value;
+  std::memcpy(&value, p, sizeof value);
+  return _mm256_set1_epi64x(value);
+}
+
+// 32 six-bit values from 16 bytes of low nibbles at p and 8 bytes of high bit pairs at p + 16:
+// byte i = value i.
+inline __m256i UnpackSixBits(const uint8_t* p) {
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i mask = _mm_set1_epi8(0x0f);
+  const __m256i low = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), mask), _mm_and_si128(packed, mask));
+  int64_t high_bits;
+  std::memcpy(&high_bits, p + 16, sizeof high_bits);
+  const __m256i high = _mm256_srlv_epi64(_mm256_set1_epi64x(high_bits), _mm256_setr_epi64x(0, 2, 4, 6));
+  return _mm256_or_si256(low, _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(3)), 4));
+}
+
+// Four F16 values at p as floats [v0 v0 v1 v1 v2 v2 v3 v3] (the lanes of rows 0..3).
+inline __m256 RowPairs(const uint8_t* p) {
+  int64_t bits;
+  std::memcpy(&bits, p, sizeof bits);
+  const __m128i halves = _mm_cvtsi64_si128(bits);
+  return _mm256_cvtph_ps(_mm_unpacklo_epi16(halves, halves));
+}
+
+// Per row, sum over sub-blocks of min x (sum of the sub-block's 32 activations), in the lanes
+// [r0 r0 r1 r1 | r2 r2 r3 r3] (two partial sums per row). mins_low / mins_high: the unpacked
+// mins widened to int16, rows 0, 2 and rows 1, 3 (quant/repack.h's min order).
+inline __m256i MinSums(const uint8_t* activation_block, __m256i mins_low, __m256i mins_high) {
+  const __m256i pairs =
+      _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(activation_block + kActSums)),
+                        _mm256_set1_epi16(1));
+  // [s0 .. s7] (int16) in both 128-bit lanes
+  const __m256i sub_sums = _mm256_permute4x64_epi64(_mm256_packs_epi32(pairs, pairs), _MM_SHUFFLE(3, 1, 2, 0));
+  return _mm256_hadd_epi32(_mm256_madd_epi16(mins_low, sub_sums), _mm256_madd_epi16(mins_high, sub_sums));
+}
+
+// out[r] = acc[2r] + acc[2r + 1] for the lanes [r0 r0 r1 r1 | r2 r2 r3 r3].
+inline void StoreRowSums(__m256 acc, float* out) {
+  const __m256 pairs = _mm256_hadd_ps(acc, acc);  // [r0 r1 r0 r1 | r2 r3 r2 r3]
+  _mm_storeu_ps(out, _mm_castpd_ps(_mm_unpacklo_pd(_mm_castps_pd(_mm256_castps256_ps128(pairs)),
+                                                   _mm_castps_pd(_mm256_extractf128_ps(pairs, 1)))));
+}
+
+}  // namespace repacked_q4_k
+}  // namespace
+}  // namespace moefit
