@@ -173,8 +173,8 @@ void RegisterBenchCommand(CLI::App& app) {
     const uint64_t bytes_per_token = DecodeBytesPerToken(summary);
     const std::string weights = o->mmap             ? "mmap"
                                 : o->no_repack       ? "loaded"
-                                : o->interleave_only ? "loaded+interleaved"
-                                                     : "loaded+repacked";
+                                : engine.repacked_weight_bytes() == 0 ? "loaded+interleaved"
+                                                                      : "loaded+repacked";
     std::mt19937 rng(1234);
     std::uniform_int_distribution<int32_t> token(0, model.spec().vocab_size - 1);
     struct Test {

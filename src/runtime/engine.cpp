@@ -87,6 +87,13 @@ Engine::Engine(const Model& model, const EngineOptions& options)
   if (options_.prefill_expert_cache) experts_->Prefill(options_.progress);
 }
 
+uint64_t Engine::repacked_weight_bytes() const {
+  uint64_t bytes = 0;
+  for (const OwnedTensor& tensor : owned_)
+    if (tensor.view.repacked) bytes += tensor.buffer.size();
+  return bytes;
+}
+
 uint64_t Engine::owned_weight_bytes() const {
   uint64_t bytes = 0;
   for (const OwnedTensor& tensor : owned_) bytes += tensor.buffer.size();

@@ -78,6 +78,7 @@ class Engine {
   const Budget& host_budget() const { return *budget_; }
   uint64_t kv_charged_bytes() const { return kv_reservation_.bytes(); }  // KvCache::Bytes of the cache
   uint64_t owned_weight_bytes() const;     // weights read into owned RAM
+  uint64_t repacked_weight_bytes() const;  // of those, re-encoded for the kernels (quant/repack.h)
   const ExpertStore& expert_store() const { return *experts_; }
   ExpertStoreStats expert_stats() const { return experts_->stats(); }
 
