@@ -41,11 +41,6 @@ void PackScalesMinsK4(const uint8_t* scale, const uint8_t* min, uint8_t* packed)
   }
 }
 
-uint8_t LevelQ4_K(const BlockQ4_K& block, int e) {
-  const uint8_t byte = block.qs[32 * (e / 64) + e % 32];
-  return e % 64 < 32 ? byte & 15 : byte >> 4;
-}
-
 void SetLevelQ4_K(BlockQ4_K& block, int e, uint8_t level) {
   uint8_t& byte = block.qs[32 * (e / 64) + e % 32];
   byte = e % 64 < 32 ? static_cast<uint8_t>((byte & 0xf0) | level) : static_cast<uint8_t>((byte & 0x0f) | level << 4);
@@ -67,14 +62,16 @@ void RepackQ4_K(const uint8_t* blocks, uint8_t* packed) {
   }
   PackSixBits(scales, packed + 16, packed + 32);
   PackSixBits(mins, packed + 40, packed + 56);
+  // Element 32j + 16m + e (e < 16) is nibble j % 2 of qs[32 * (j / 2) + 16m + e]: whole bytes.
   for (int j = 0; j < 8; ++j)
     for (int m = 0; m < 2; ++m)
-      for (int r = 0; r < kRepackRows; ++r)
-        for (int e = 0; e < 8; ++e) {
-          const int element = 32 * j + 16 * m + e;
-          packed[kLevelsAt + 64 * j + 32 * m + 8 * r + e] =
-              static_cast<uint8_t>(LevelQ4_K(rows[r], element) | LevelQ4_K(rows[r], element + 8) << 4);
-        }
+      for (int r = 0; r < kRepackRows; ++r) {
+        const uint8_t* source = rows[r].qs + 32 * (j / 2) + 16 * m;
+        uint8_t* out = packed + kLevelsAt + 64 * j + 32 * m + 8 * r;
+        const int shift = 4 * (j % 2);
+        for (int e = 0; e < 8; ++e)
+          out[e] = static_cast<uint8_t>((source[e] >> shift & 15) | (source[e + 8] >> shift & 15) << 4);
+      }
 }
 
 void UnrepackQ4_K(const uint8_t* packed, uint8_t* blocks) {

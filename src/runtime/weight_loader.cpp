@@ -3,6 +3,7 @@
 #include "runtime/weight_loader.h"
 
 #include <fcntl.h>
+#include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -90,7 +91,16 @@ OwnedTensor LoadOne(const FileReader& reader, const GgufFile& file, const GgufTe
     if (!CanRepack(tensor.type) || owned.view.rows() % kRepackRows != 0)
       Fail("tensor {}: {} rows of {} cannot be repacked (Q4_K, rows a multiple of {})", tensor.name, owned.view.rows(),
            DTypeName(tensor.type), kRepackRows);
-    RepackRows(owned.buffer.data(), tensor.type, owned.view.row_length(), owned.view.rows(), owned.view.matrices());
+    // Groups of 4 rows are independent: the threads take contiguous runs of them.
+    const int64_t groups = owned.view.rows() / kRepackRows * owned.view.matrices();
+    const int64_t group_bytes = kRepackRows * owned.view.row_bytes();
+    uint8_t* data = static_cast<uint8_t*>(owned.buffer.data());
+#pragma omp parallel
+    {
+      const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+      const int64_t first = groups * thread / threads, last = groups * (thread + 1) / threads;
+      RepackRows(data + first * group_bytes, tensor.type, owned.view.row_length(), (last - first) * kRepackRows, 1);
+    }
     owned.view.repacked = true;
   }
   return owned;

@@ -30,7 +30,7 @@ struct Q4_KRepacked {
     __m256 acc[kTokens];
     for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < elements / kQK_K; ++b, w += kGroupBlock) {
-      Prefetch<kGroupBlock>(w);
+      Prefetch<64>(w);  // the header line; the levels' lines one sub-block at a time below
       const __m256i scales = UnpackSixBits(w + 16);  // byte 8r + j: row r, sub-block j
       const __m256i mins = UnpackSixBits(w + 40);    // rows 0, 2 low; 1, 3 high
       const __m256i mins_low = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(mins));
@@ -40,6 +40,7 @@ struct Q4_KRepacked {
       for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_setzero_si256();
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
+        Prefetch<64>(w + kLevelsAt + 64 * j);
         __m256i products[kTokens];
 #pragma GCC unroll 2
         for (int m = 0; m < 2; ++m) {

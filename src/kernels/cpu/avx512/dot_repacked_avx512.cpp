@@ -32,7 +32,7 @@ struct Q4_KRepackedVnni {
     __m256 acc[kTokens];
     for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < elements / kQK_K; ++b, w += kGroupBlock) {
-      Prefetch<kGroupBlock>(w);
+      Prefetch<64>(w);  // the header line; the levels' lines one sub-block at a time below
       const __m256i scales = UnpackSixBits(w + 16);  // byte 8r + j: row r, sub-block j
       const __m256i mins = UnpackSixBits(w + 40);    // rows 0, 2 low; 1, 3 high
       const __m256i mins_low = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(mins));
@@ -42,6 +42,7 @@ struct Q4_KRepackedVnni {
       for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_setzero_si256();
 #pragma GCC unroll 4
       for (int j = 0; j < 8; j += 2) {
+        Prefetch<128>(w + kLevelsAt + 64 * j);
         __m256i dots[2][kTokens];  // sub-blocks j, j + 1; lanes [r0 r0 r1 r1 | r2 r2 r3 r3]
 #pragma GCC unroll 2
         for (int k = 0; k < 2; ++k) {
