@@ -210,7 +210,24 @@ void BM_QuantizeActivations(benchmark::State& state, CpuIsa isa, DType type) {
   state.SetLabel(std::string(IsaName(table.Quantize(type).isa)));
 }
 
+// Repacking Q4_K at load (quant/repack.h), one thread: bytes of weights re-encoded per second.
+void BM_RepackQ4_K(benchmark::State& state) {
+  const int64_t rows = 768, cols = 2048, matrices = 16;
+  const int64_t bytes = RowBytes(DType::kQ4_K, cols) * rows * matrices;
+  HugeBuffer weights(bytes);
+  std::mt19937 rng(5);
+  FillWeights(DType::kQ4_K, weights.data, bytes, rng);
+  InterleaveRows(weights.data, DType::kQ4_K, cols, rows, matrices);
+  for (auto _ : state) {
+    RepackRows(weights.data, DType::kQ4_K, cols, rows, matrices);
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(bytes) * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+
 void RegisterAll() {
+  benchmark::RegisterBenchmark("BM_RepackQ4_K", BM_RepackQ4_K)->UseRealTime();
   std::vector<CpuIsa> isas;
   for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512})
     if (IsaSupported(isa, DetectCpuFeatures())) isas.push_back(isa);

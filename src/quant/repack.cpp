@@ -62,15 +62,18 @@ void RepackQ4_K(const uint8_t* blocks, uint8_t* packed) {
   }
   PackSixBits(scales, packed + 16, packed + 32);
   PackSixBits(mins, packed + 40, packed + 56);
-  // Element 32j + 16m + e (e < 16) is nibble j % 2 of qs[32 * (j / 2) + 16m + e]: whole bytes.
+  // Element 32j + 16m + e (e < 16) is nibble j % 2 of qs[32 * (j / 2) + 16m + e]: 8 bytes at a time.
+  constexpr uint64_t kLowNibbles = 0x0f0f0f0f0f0f0f0full;
   for (int j = 0; j < 8; ++j)
     for (int m = 0; m < 2; ++m)
       for (int r = 0; r < kRepackRows; ++r) {
         const uint8_t* source = rows[r].qs + 32 * (j / 2) + 16 * m;
-        uint8_t* out = packed + kLevelsAt + 64 * j + 32 * m + 8 * r;
+        uint64_t first, second;
+        std::memcpy(&first, source, 8);
+        std::memcpy(&second, source + 8, 8);
         const int shift = 4 * (j % 2);
-        for (int e = 0; e < 8; ++e)
-          out[e] = static_cast<uint8_t>((source[e] >> shift & 15) | (source[e + 8] >> shift & 15) << 4);
+        const uint64_t out = (first >> shift & kLowNibbles) | (second >> shift & kLowNibbles) << 4;
+        std::memcpy(packed + kLevelsAt + 64 * j + 32 * m + 8 * r, &out, 8);
       }
 }
 
