@@ -49,6 +49,22 @@ inline __m256 RowPairs(const uint8_t* p) {
   return _mm256_cvtph_ps(_mm_unpacklo_epi16(halves, halves));
 }
 
+// The header of a group block (its first 64 bytes), unpacked once per block.
+struct GroupHeader {
+  __m256i scales;               // byte 8r + j: the scale of row r, sub-block j
+  __m256i mins_low, mins_high;  // mins as int16: rows 0, 2 and rows 1, 3 (quant/repack.h)
+  __m256 d, dmin;               // lanes [r0 r0 r1 r1 | r2 r2 r3 r3]
+};
+
+inline GroupHeader UnpackHeader(const uint8_t* group) {
+  const __m256i mins = UnpackSixBits(group + 40);
+  return {.scales = UnpackSixBits(group + 16),
+          .mins_low = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(mins)),
+          .mins_high = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(mins, 1)),
+          .d = RowPairs(group),
+          .dmin = RowPairs(group + 8)};
+}
+
 // Per row, sum over sub-blocks of min x (sum of the sub-block's 32 activations), in the lanes
 // [r0 r0 r1 r1 | r2 r2 r3 r3] (two partial sums per row). mins_low / mins_high: the unpacked
 // mins widened to int16, rows 0, 2 and rows 1, 3 (quant/repack.h's min order).
@@ -59,6 +75,17 @@ inline __m256i MinSums(const uint8_t* activation_block, __m256i mins_low, __m256
   // [s0 .. s7] (int16) in both 128-bit lanes
   const __m256i sub_sums = _mm256_permute4x64_epi64(_mm256_packs_epi32(pairs, pairs), _MM_SHUFFLE(3, 1, 2, 0));
   return _mm256_hadd_epi32(_mm256_madd_epi16(mins_low, sub_sums), _mm256_madd_epi16(mins_high, sub_sums));
+}
+
+// acc += d * yd * sums - dmin * yd * (mins . sub-block sums of the activations), all lanes
+// [r0 r0 r1 r1 | r2 r2 r3 r3].
+inline __m256 AddBlock(__m256 acc, const GroupHeader& header, const uint8_t* activation_block, __m256i sums) {
+  float yd;
+  std::memcpy(&yd, activation_block, sizeof yd);
+  const __m256 scale = _mm256_set1_ps(yd);
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(header.d, scale), acc);
+  return _mm256_fnmadd_ps(_mm256_cvtepi32_ps(MinSums(activation_block, header.mins_low, header.mins_high)),
+                          _mm256_mul_ps(header.dmin, scale), acc);
 }
 
 // out[r] = acc[2r] + acc[2r + 1] for the lanes [r0 r0 r1 r1 | r2 r2 r3 r3].

@@ -31,11 +31,7 @@ struct Q4_KRepacked {
     for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < elements / kQK_K; ++b, w += kGroupBlock) {
       Prefetch<64>(w);  // the header line; the levels' lines one sub-block at a time below
-      const __m256i scales = UnpackSixBits(w + 16);  // byte 8r + j: row r, sub-block j
-      const __m256i mins = UnpackSixBits(w + 40);    // rows 0, 2 low; 1, 3 high
-      const __m256i mins_low = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(mins));
-      const __m256i mins_high = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(mins, 1));
-      const __m256 d = RowPairs(w), dmin = RowPairs(w + 8);
+      const GroupHeader header = UnpackHeader(w);
       __m256i sum[kTokens];
       for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_setzero_si256();
 #pragma GCC unroll 8
@@ -54,16 +50,10 @@ struct Q4_KRepacked {
             products[t] = m == 0 ? part : _mm256_add_epi16(products[t], part);  // |.| <= 4 * 2 * 15 * 127
           }
         }
-        const __m256i scale = _mm256_shuffle_epi8(scales, ScaleIndex(j));
+        const __m256i scale = _mm256_shuffle_epi8(header.scales, ScaleIndex(j));
         for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(products[t], scale));
       }
-      for (int t = 0; t < kTokens; ++t) {
-        const uint8_t* y = act[t] + b * kActBlock;
-        const __m256 yd = _mm256_set1_ps(LoadFloat(y));
-        const __m256i min_sums = MinSums(y, mins_low, mins_high);
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t]), _mm256_mul_ps(d, yd), acc[t]);
-        acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sums), _mm256_mul_ps(dmin, yd), acc[t]);
-      }
+      for (int t = 0; t < kTokens; ++t) acc[t] = AddBlock(acc[t], header, act[t] + b * kActBlock, sum[t]);
     }
     for (int t = 0; t < kTokens; ++t) StoreRowSums(acc[t], out[t]);
   }
