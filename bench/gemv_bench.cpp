@@ -210,16 +210,16 @@ void BM_QuantizeActivations(benchmark::State& state, CpuIsa isa, DType type) {
   state.SetLabel(std::string(IsaName(table.Quantize(type).isa)));
 }
 
-// Repacking Q4_K at load (quant/repack.h), one thread: bytes of weights re-encoded per second.
-void BM_RepackQ4_K(benchmark::State& state) {
+// Repacking at load (quant/repack.h), one thread: bytes of weights re-encoded per second.
+void BM_Repack(benchmark::State& state, DType type) {
   const int64_t rows = 768, cols = 2048, matrices = 16;
-  const int64_t bytes = RowBytes(DType::kQ4_K, cols) * rows * matrices;
+  const int64_t bytes = RowBytes(type, cols) * rows * matrices;
   HugeBuffer weights(bytes);
   std::mt19937 rng(5);
-  FillWeights(DType::kQ4_K, weights.data, bytes, rng);
-  InterleaveRows(weights.data, DType::kQ4_K, cols, rows, matrices);
+  FillWeights(type, weights.data, bytes, rng);
+  InterleaveRows(weights.data, type, cols, rows, matrices);
   for (auto _ : state) {
-    RepackRows(weights.data, DType::kQ4_K, cols, rows, matrices);
+    RepackRows(weights.data, type, cols, rows, matrices);
     benchmark::ClobberMemory();
   }
   state.counters["GB/s"] =
@@ -227,7 +227,8 @@ void BM_RepackQ4_K(benchmark::State& state) {
 }
 
 void RegisterAll() {
-  benchmark::RegisterBenchmark("BM_RepackQ4_K", BM_RepackQ4_K)->UseRealTime();
+  for (DType type : {DType::kQ4_K, DType::kQ6_K})
+    benchmark::RegisterBenchmark(("BM_Repack/" + std::string(DTypeName(type))).c_str(), BM_Repack, type)->UseRealTime();
   std::vector<CpuIsa> isas;
   for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512})
     if (IsaSupported(isa, DetectCpuFeatures())) isas.push_back(isa);
@@ -258,7 +259,7 @@ void RegisterAll() {
           add(name, c);
           if (isa == CpuIsa::kScalar) continue;
           if (cold) add(name + "_interleaved", {.isa = isa, .shape = shape, .threads = threads, .cold = true, .layout = Layout::kInterleaved});
-          if (CanRepack(shape.type))  // the layout Q4_K weights are loaded in
+          if (CanRepack(shape.type))  // the layout Q4_K and Q6_K weights are loaded in
             add(name + "_repacked", {.isa = isa, .shape = shape, .threads = threads, .cold = cold, .layout = Layout::kRepacked});
         }
   for (const Shape& shape : other_shapes)

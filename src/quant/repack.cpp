@@ -11,6 +11,8 @@
 namespace moefit {
 namespace {
 
+// ---- Q4_K ------------------------------------------------------------------------------------
+
 constexpr int64_t kQ4_KGroupBytes = kRepackRows * sizeof(BlockQ4_K);
 constexpr int kLevelsAt = 64;
 
@@ -99,33 +101,124 @@ void UnrepackQ4_K(const uint8_t* packed, uint8_t* blocks) {
   std::memcpy(blocks, rows, sizeof(rows));
 }
 
-int64_t GroupBlockBytes(DType type) {
-  MOEFIT_CHECK(CanRepack(type));
-  return kQ4_KGroupBytes;
+// ---- Q6_K ------------------------------------------------------------------------------------
+
+constexpr int64_t kQ6_KGroupBytes = kRepackRows * sizeof(BlockQ6_K);
+constexpr int kQ6_KScalesAt = 8, kQ6_KUnitsAt = 72, kQ6_KUnitBytes = 96;
+
+// The 256 six-bit levels (q + 32, 0..63) of a Q6_K block, in element order. Element
+// 128n + 32g + l has its low 4 bits in ql[64n + 32(g % 2) + l] (low nibble for g < 2, else high)
+// and its top 2 bits in qh[32n + l] at bit 2g.
+void LevelsOfQ6_K(const BlockQ6_K& block, uint8_t* u) {
+  for (int n = 0; n < 2; ++n)
+    for (int l = 0; l < 32; ++l) {
+      const uint8_t a = block.ql[64 * n + l], b = block.ql[64 * n + 32 + l], h = block.qh[32 * n + l];
+      u[128 * n + l] = static_cast<uint8_t>((a & 15) | (h & 3) << 4);
+      u[128 * n + 32 + l] = static_cast<uint8_t>((b & 15) | (h >> 2 & 3) << 4);
+      u[128 * n + 64 + l] = static_cast<uint8_t>((a >> 4) | (h >> 4 & 3) << 4);
+      u[128 * n + 96 + l] = static_cast<uint8_t>((b >> 4) | (h >> 6 & 3) << 4);
+    }
+}
+
+void SetLevelsOfQ6_K(const uint8_t* u, BlockQ6_K& block) {
+  for (int n = 0; n < 2; ++n)
+    for (int l = 0; l < 32; ++l) {
+      const uint8_t u0 = u[128 * n + l], u1 = u[128 * n + 32 + l], u2 = u[128 * n + 64 + l], u3 = u[128 * n + 96 + l];
+      block.ql[64 * n + l] = static_cast<uint8_t>((u0 & 15) | (u2 & 15) << 4);
+      block.ql[64 * n + 32 + l] = static_cast<uint8_t>((u1 & 15) | (u3 & 15) << 4);
+      block.qh[32 * n + l] = static_cast<uint8_t>((u0 >> 4) | (u1 >> 4) << 2 | (u2 >> 4) << 4 | (u3 >> 4) << 6);
+    }
+}
+
+void RepackQ6_K(const uint8_t* blocks, uint8_t* packed) {
+  BlockQ6_K rows[kRepackRows];
+  std::memcpy(rows, blocks, sizeof(rows));
+  uint8_t u[kRepackRows][kQK_K];
+  for (int r = 0; r < kRepackRows; ++r) {
+    std::memcpy(packed + 2 * r, &rows[r].d, 2);
+    for (int q = 0; q < 4; ++q)
+      for (int i = 0; i < 4; ++i) packed[kQ6_KScalesAt + 16 * q + 4 * r + i] = static_cast<uint8_t>(rows[r].scales[4 * q + i]);
+    LevelsOfQ6_K(rows[r], u[r]);
+  }
+  for (int k = 0; k < 8; ++k) {
+    uint8_t* unit = packed + kQ6_KUnitsAt + kQ6_KUnitBytes * k;
+    for (int r = 0; r < kRepackRows; ++r)
+      for (int e = 0; e < 8; ++e) {
+        const uint8_t* v = u[r] + 32 * k + e;  // v[0], v[8]: sub-block 2k; v[16], v[24]: 2k + 1
+        unit[8 * r + e] = static_cast<uint8_t>((v[0] & 15) | (v[8] & 15) << 4);
+        unit[32 + 8 * r + e] = static_cast<uint8_t>((v[16] & 15) | (v[24] & 15) << 4);
+        unit[64 + 8 * r + e] = static_cast<uint8_t>((v[0] >> 4) | (v[8] >> 4) << 2 | (v[16] >> 4) << 4 | (v[24] >> 4) << 6);
+      }
+  }
+}
+
+void UnrepackQ6_K(const uint8_t* packed, uint8_t* blocks) {
+  BlockQ6_K rows[kRepackRows] = {};
+  for (int r = 0; r < kRepackRows; ++r) {
+    std::memcpy(&rows[r].d, packed + 2 * r, 2);
+    for (int q = 0; q < 4; ++q)
+      for (int i = 0; i < 4; ++i) rows[r].scales[4 * q + i] = static_cast<int8_t>(packed[kQ6_KScalesAt + 16 * q + 4 * r + i]);
+    uint8_t u[kQK_K];
+    for (int k = 0; k < 8; ++k) {
+      const uint8_t* unit = packed + kQ6_KUnitsAt + kQ6_KUnitBytes * k;
+      for (int e = 0; e < 8; ++e) {
+        const uint8_t n0 = unit[8 * r + e], n1 = unit[32 + 8 * r + e], h = unit[64 + 8 * r + e];
+        uint8_t* v = u + 32 * k + e;
+        v[0] = static_cast<uint8_t>((n0 & 15) | (h & 3) << 4);
+        v[8] = static_cast<uint8_t>((n0 >> 4) | (h >> 2 & 3) << 4);
+        v[16] = static_cast<uint8_t>((n1 & 15) | (h >> 4 & 3) << 4);
+        v[24] = static_cast<uint8_t>((n1 >> 4) | (h >> 6 & 3) << 4);
+      }
+    }
+    SetLevelsOfQ6_K(u, rows[r]);
+  }
+  std::memcpy(blocks, rows, sizeof(rows));
+}
+
+// ---- The table: one row per repackable type --------------------------------------------------
+
+struct RepackFormat {
+  DType type;
+  int64_t group_bytes;
+  void (*repack)(const uint8_t* blocks, uint8_t* packed);
+  void (*unrepack)(const uint8_t* packed, uint8_t* blocks);
+};
+
+constexpr RepackFormat kFormats[] = {
+    {DType::kQ4_K, kQ4_KGroupBytes, RepackQ4_K, UnrepackQ4_K},
+    {DType::kQ6_K, kQ6_KGroupBytes, RepackQ6_K, UnrepackQ6_K},
+};
+constexpr int64_t kMaxGroupBytes = kQ6_KGroupBytes;
+
+const RepackFormat* Find(DType type) {
+  for (const RepackFormat& format : kFormats)
+    if (format.type == type) return &format;
+  return nullptr;
+}
+
+const RepackFormat& Format(DType type) {
+  const RepackFormat* format = Find(type);
+  MOEFIT_CHECK(format != nullptr);
+  return *format;
 }
 
 }  // namespace
 
-bool CanRepack(DType type) { return type == DType::kQ4_K; }
+bool CanRepack(DType type) { return Find(type) != nullptr; }
 
-void RepackGroupBlock(DType type, const uint8_t* blocks, uint8_t* packed) {
-  MOEFIT_CHECK(CanRepack(type));
-  RepackQ4_K(blocks, packed);
-}
+void RepackGroupBlock(DType type, const uint8_t* blocks, uint8_t* packed) { Format(type).repack(blocks, packed); }
 
-void UnrepackGroupBlock(DType type, const uint8_t* packed, uint8_t* blocks) {
-  MOEFIT_CHECK(CanRepack(type));
-  UnrepackQ4_K(packed, blocks);
-}
+void UnrepackGroupBlock(DType type, const uint8_t* packed, uint8_t* blocks) { Format(type).unrepack(packed, blocks); }
 
 void RepackRows(void* data, DType type, int64_t row_length, int64_t rows, int64_t matrices) {
-  MOEFIT_CHECK(CanRepack(type) && rows % kRepackRows == 0 && rows >= 0 && matrices >= 0);
-  const int64_t group_bytes = GroupBlockBytes(type);
+  const RepackFormat& format = Format(type);
+  MOEFIT_CHECK(rows % kRepackRows == 0 && rows >= 0 && matrices >= 0);
+  const int64_t group_bytes = format.group_bytes;
   const int64_t total = RowBytes(type, row_length) * rows * matrices;
   uint8_t* bytes = static_cast<uint8_t*>(data);
-  uint8_t scratch[kQ4_KGroupBytes];
+  uint8_t scratch[kMaxGroupBytes];
   for (int64_t at = 0; at < total; at += group_bytes) {
-    RepackGroupBlock(type, bytes + at, scratch);
+    format.repack(bytes + at, scratch);
     std::memcpy(bytes + at, scratch, static_cast<size_t>(group_bytes));
   }
 }
@@ -135,13 +228,14 @@ void CopyPlainRow(const TensorView& view, int64_t r, void* dst) {
     CopyRow(view, r, dst);
     return;
   }
-  const int64_t group_bytes = GroupBlockBytes(view.type);
+  const RepackFormat& format = Format(view.type);
+  const int64_t group_bytes = format.group_bytes;
   const int64_t block_bytes = group_bytes / kRepackRows, blocks = view.row_bytes() / block_bytes;
   const uint8_t* group = view.bytes() + r / kRepackRows * kRepackRows * view.row_bytes();
   uint8_t* out = static_cast<uint8_t*>(dst);
-  uint8_t unpacked[kQ4_KGroupBytes];
+  uint8_t unpacked[kMaxGroupBytes];
   for (int64_t b = 0; b < blocks; ++b) {
-    UnrepackGroupBlock(view.type, group + b * group_bytes, unpacked);
+    format.unrepack(group + b * group_bytes, unpacked);
     std::memcpy(out + b * block_bytes, unpacked + r % kRepackRows * block_bytes, static_cast<size_t>(block_bytes));
   }
 }

@@ -13,7 +13,7 @@ namespace moefit {
 // Rows per repacked group: the row group of the interleaved layout (core/tensor_view.h).
 inline constexpr int kRepackRows = kInterleavedRowGroup;
 
-// Whether a type has a repacked encoding: Q4_K.
+// Whether a type has a repacked encoding: Q4_K, Q6_K.
 //
 // Q4_K, 4 rows x one 256-element super-block = 576 bytes (4 x 144). With scale index
 // i = 8 * row + sub-block (32 elements each) and min index i' = 8 * kMinRowOrder[row] + sub-block:
@@ -30,6 +30,18 @@ inline constexpr int kRepackRows = kInterleavedRowGroup;
 // them by 8 levels of each of the 4 rows at once, and the 32-bit lanes of its sums are per row.
 // Mins go in row order 0, 2, 1, 3 so that a horizontal add of their per-row products lands each
 // row's sum in the same lanes as the levels' sums.
+//
+// Q6_K, 4 rows x one 256-element super-block = 840 bytes (4 x 210). Levels are u = q + 32 (0..63);
+// sub-blocks have 16 elements and an int8 scale each.
+//   [0, 8)     d of rows 0..3 (F16)
+//   [8, 72)    scales: byte 8 + 16q + 4r + i is the scale of row r, sub-block 4q + i (q, i < 4)
+//   [72, 840)  eight units of 96 bytes, unit k holding elements 32k .. 32k + 31 (sub-blocks 2k,
+//              2k + 1) at 72 + 96k: in bytes [0, 32) and [32, 64), byte 8r + e holds the low 4
+//              bits of row r's elements 32k + e (low nibble) and 32k + 8 + e (high nibble), resp.
+//              32k + 16 + e and 32k + 24 + e; byte 64 + 8r + e holds the top 2 bits of those four
+//              elements at bits 0, 2, 4, 6 in that order.
+// The same broadcast of 8 activations then meets 8 levels of each row; the 16 scales of a quarter
+// q widen to int16 lanes 4r + i, which is what a madd with 4 broadcast block sums needs.
 bool CanRepack(DType type);
 inline constexpr int kRepackMinRowOrder[kRepackRows] = {0, 2, 1, 3};
 

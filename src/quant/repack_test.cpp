@@ -22,14 +22,16 @@ std::vector<uint8_t> RandomBytes(size_t count, uint32_t seed) {
   return bytes;
 }
 
-TEST(Repack, Q4_KGroupBlockRoundTripsEveryBit) {
-  for (uint32_t seed = 1; seed <= 20; ++seed) {
-    const std::vector<uint8_t> blocks = RandomBytes(kRepackRows * sizeof(BlockQ4_K), seed);
-    std::vector<uint8_t> packed(blocks.size()), back(blocks.size());
-    RepackGroupBlock(DType::kQ4_K, blocks.data(), packed.data());
-    UnrepackGroupBlock(DType::kQ4_K, packed.data(), back.data());
-    EXPECT_EQ(back, blocks) << "seed " << seed;
-  }
+TEST(Repack, GroupBlocksRoundTripEveryBit) {
+  for (DType type : {DType::kQ4_K, DType::kQ6_K})
+    for (uint32_t seed = 1; seed <= 20; ++seed) {
+      const std::vector<uint8_t> blocks = RandomBytes(static_cast<size_t>(kRepackRows * RowBytes(type, kQK_K)), seed);
+      std::vector<uint8_t> packed(blocks.size()), back(blocks.size());
+      RepackGroupBlock(type, blocks.data(), packed.data());
+      UnrepackGroupBlock(type, packed.data(), back.data());
+      EXPECT_EQ(back, blocks) << DTypeName(type) << " seed " << seed;
+      EXPECT_NE(packed, blocks) << DTypeName(type);
+    }
 }
 
 TEST(Repack, Q4_KBytesAreWhereTheHeaderSays) {
@@ -63,31 +65,67 @@ TEST(Repack, Q4_KBytesAreWhereTheHeaderSays) {
   }
 }
 
-TEST(Repack, RowsReadBackInFileOrder) {
-  constexpr int64_t kRows = 12, kCols = 3 * kQK_K, kMatrices = 2;
-  const int64_t row_bytes = RowBytes(DType::kQ4_K, kCols);
-  const std::vector<uint8_t> file = RandomBytes(static_cast<size_t>(kMatrices * kRows * row_bytes), 3);
-  std::vector<uint8_t> loaded = file;
-  InterleaveRows(loaded.data(), DType::kQ4_K, kCols, kRows, kMatrices);
-  RepackRows(loaded.data(), DType::kQ4_K, kCols, kRows, kMatrices);
-  EXPECT_NE(loaded, file);
-  TensorView view{.data = loaded.data(), .type = DType::kQ4_K, .dims = {kCols, kRows, kMatrices, 1}, .n_dims = 3,
-                  .row_group = kInterleavedRowGroup, .repacked = true};
-  std::vector<uint8_t> row(static_cast<size_t>(row_bytes));
-  for (int64_t m = 0; m < kMatrices; ++m)
-    for (int64_t r = 0; r < kRows; ++r) {
-      CopyPlainRow(view.matrix(m), r, row.data());
-      EXPECT_EQ(0, std::memcmp(row.data(), file.data() + (m * kRows + r) * row_bytes, row.size())) << m << " " << r;
-    }
-  // CopyRow does not know the encoding and refuses rather than return wrong bytes.
-  EXPECT_THROW(CopyRow(view, 0, row.data()), Error);
+// Levels (u = q + 32), element by element from the file's encoding (see BlockQ6_K).
+int LevelQ6_K(const BlockQ6_K& block, int e) {
+  const int n = e / 128, g = e % 128 / 32, l = e % 32;
+  const int low = block.ql[64 * n + 32 * (g % 2) + l] >> (4 * (g / 2)) & 15;
+  return low | (block.qh[32 * n + l] >> (2 * g) & 3) << 4;
 }
 
-TEST(Repack, OnlyQ4_K) {
+TEST(Repack, Q6_KBytesAreWhereTheHeaderSays) {
+  std::vector<uint8_t> blocks = RandomBytes(kRepackRows * sizeof(BlockQ6_K), 9);
+  BlockQ6_K rows[kRepackRows];
+  std::memcpy(rows, blocks.data(), sizeof(rows));
+  std::vector<uint8_t> packed(blocks.size());
+  RepackGroupBlock(DType::kQ6_K, blocks.data(), packed.data());
+  for (int r = 0; r < kRepackRows; ++r) {
+    uint16_t d;
+    std::memcpy(&d, packed.data() + 2 * r, 2);
+    EXPECT_EQ(d, rows[r].d);
+    for (int j = 0; j < 16; ++j)
+      EXPECT_EQ(static_cast<int8_t>(packed[8 + 16 * (j / 4) + 4 * r + j % 4]), rows[r].scales[j]) << r << " " << j;
+    for (int e = 0; e < kQK_K; ++e) {
+      const int k = e / 32, within = e % 32, e8 = within % 8, part = within / 8;  // part: 0..3
+      const uint8_t* unit = packed.data() + 72 + 96 * k;
+      const uint8_t nibbles = unit[32 * (part / 2) + 8 * r + e8];
+      const int low = part % 2 == 0 ? nibbles & 15 : nibbles >> 4;
+      const int high = unit[64 + 8 * r + e8] >> (2 * part) & 3;
+      EXPECT_EQ(low | high << 4, LevelQ6_K(rows[r], e)) << r << " " << e;
+    }
+  }
+}
+
+TEST(Repack, RowsReadBackInFileOrder) {
+  for (DType type : {DType::kQ4_K, DType::kQ6_K}) {
+    constexpr int64_t kRows = 12, kCols = 3 * kQK_K, kMatrices = 2;
+    const int64_t row_bytes = RowBytes(type, kCols);
+    const std::vector<uint8_t> file = RandomBytes(static_cast<size_t>(kMatrices * kRows * row_bytes), 3);
+    std::vector<uint8_t> loaded = file;
+    InterleaveRows(loaded.data(), type, kCols, kRows, kMatrices);
+    RepackRows(loaded.data(), type, kCols, kRows, kMatrices);
+    EXPECT_NE(loaded, file);
+    TensorView view{.data = loaded.data(), .type = type, .dims = {kCols, kRows, kMatrices, 1}, .n_dims = 3,
+                    .row_group = kInterleavedRowGroup, .repacked = true};
+    std::vector<uint8_t> row(static_cast<size_t>(row_bytes));
+    for (int64_t m = 0; m < kMatrices; ++m)
+      for (int64_t r = 0; r < kRows; ++r) {
+        CopyPlainRow(view.matrix(m), r, row.data());
+        EXPECT_EQ(0, std::memcmp(row.data(), file.data() + (m * kRows + r) * row_bytes, row.size()))
+            << DTypeName(type) << " " << m << " " << r;
+      }
+    // CopyRow does not know the encoding and refuses rather than return wrong bytes.
+    EXPECT_THROW(CopyRow(view, 0, row.data()), Error);
+  }
+}
+
+TEST(Repack, RepackableTypes) {
   EXPECT_TRUE(CanRepack(DType::kQ4_K));
-  EXPECT_FALSE(CanRepack(DType::kQ6_K));
+  EXPECT_TRUE(CanRepack(DType::kQ6_K));
+  EXPECT_FALSE(CanRepack(DType::kQ5_K));
   EXPECT_FALSE(CanRepack(DType::kQ8_0));
   EXPECT_FALSE(CanRepack(DType::kF32));
+  uint8_t block[kRepackRows * 210] = {};
+  EXPECT_THROW(RepackGroupBlock(DType::kQ8_0, block, block + 1), Error);
 }
 
 }  // namespace

@@ -274,7 +274,7 @@ TEST_P(DotKernelTest, TileOnInterleavedRowsMatchesPlainRows) {
 // has a kernel for them): every row and token against the reference on the file's rows, with
 // tokens picked by index and the gaps between output rows left alone.
 class RepackedDotTest : public DotKernelTest {};
-constexpr DType kRepackedTypes[] = {DType::kQ4_K};
+constexpr DType kRepackedTypes[] = {DType::kQ4_K, DType::kQ6_K};
 
 TEST(RepackedDotTypes, AreTheRepackableOnes) {
   for (const DTypeTraits& traits : AllDTypeTraits()) {
@@ -489,32 +489,34 @@ TEST(MatMulInterleaved, SameBitsAsPlainRows) {
 // plain rows), the fast path runs the repacked kernel (close to the plain fast path).
 TEST(MatMulRepacked, MatchesPlainRows) {
   std::mt19937 rng(12);
-  for (int64_t rows : {4, 8, 68}) {
-    for (int64_t tokens : {1, 5}) {
-      const DType type = DType::kQ4_K;
-      const int64_t cols = 512;
-      const std::vector<uint8_t> w = RandomMatrix(type, rows, cols, rng);
-      const std::vector<float> x = RandomFloats(tokens * cols, rng);
-      std::vector<uint8_t> packed = w;
-      InterleaveRows(packed.data(), type, cols, rows, 1);
-      RepackRows(packed.data(), type, cols, rows, 1);
-      const TensorView plain{.data = w.data(), .type = type, .dims = {cols, rows, 1, 1}, .n_dims = 2};
-      TensorView repacked = plain;
-      repacked.data = packed.data();
-      repacked.row_group = kInterleavedRowGroup;
-      repacked.repacked = true;
-      std::vector<float> a(static_cast<size_t>(tokens * rows)), b(a.size(), -1.0f);
-      MatMul(plain, x.data(), tokens, a.data(), MatMulPath::kReference);
-      MatMul(repacked, x.data(), tokens, b.data(), MatMulPath::kReference);
-      EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << "rows " << rows << " tokens " << tokens;
-      MatMul(plain, x.data(), tokens, a.data(), MatMulPath::kFast);
-      MatMul(repacked, x.data(), tokens, b.data(), MatMulPath::kFast);
-      double error = 0, norm = 0;
-      for (size_t i = 0; i < a.size(); ++i) {
-        error += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
-        norm += static_cast<double>(a[i]) * a[i];
+  for (DType type : kRepackedTypes) {
+    for (int64_t rows : {4, 8, 68}) {
+      for (int64_t tokens : {1, 5}) {
+        const int64_t cols = 512;
+        const std::vector<uint8_t> w = RandomMatrix(type, rows, cols, rng);
+        const std::vector<float> x = RandomFloats(tokens * cols, rng);
+        std::vector<uint8_t> packed = w;
+        InterleaveRows(packed.data(), type, cols, rows, 1);
+        RepackRows(packed.data(), type, cols, rows, 1);
+        const TensorView plain{.data = w.data(), .type = type, .dims = {cols, rows, 1, 1}, .n_dims = 2};
+        TensorView repacked = plain;
+        repacked.data = packed.data();
+        repacked.row_group = kInterleavedRowGroup;
+        repacked.repacked = true;
+        std::vector<float> a(static_cast<size_t>(tokens * rows)), b(a.size(), -1.0f);
+        MatMul(plain, x.data(), tokens, a.data(), MatMulPath::kReference);
+        MatMul(repacked, x.data(), tokens, b.data(), MatMulPath::kReference);
+        EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0)
+            << DTypeName(type) << " rows " << rows << " tokens " << tokens;
+        MatMul(plain, x.data(), tokens, a.data(), MatMulPath::kFast);
+        MatMul(repacked, x.data(), tokens, b.data(), MatMulPath::kFast);
+        double error = 0, norm = 0;
+        for (size_t i = 0; i < a.size(); ++i) {
+          error += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
+          norm += static_cast<double>(a[i]) * a[i];
+        }
+        EXPECT_LE(error, 1e-10 * norm) << DTypeName(type) << " rows " << rows << " tokens " << tokens;
       }
-      EXPECT_LE(error, 1e-10 * norm) << "rows " << rows << " tokens " << tokens;
     }
   }
 }

@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: MIT
-// AVX2 dots of repacked row groups (quant/repack.h) against Q8_K activations: Q4_K. Four rows
+// AVX2 dots of repacked row groups (quant/repack.h) against Q8_K activations: Q4_K, Q6_K. Four rows
 // go through each instruction at once: 8 activations broadcast to the 64-bit lanes meet 8 levels
 // of each row, so the 32-bit lanes of the sums are per row, scales apply to 4 rows with one
 // madd, the levels' products add up in int16 over a whole sub-block, and there is no horizontal
 // sum per block. Several tokens share each unpacking of the levels (prefill).
 #include "kernels/cpu/avx2/simd_avx2.h"
 #include "kernels/cpu/isa_kernels.h"
-#include "kernels/cpu/repacked_q4_k_simd.h"
+#include "kernels/cpu/repacked_simd.h"
 
 namespace moefit::avx2 {
 namespace {
 
-using namespace repacked_q4_k;
+using namespace repacked;
 
 // shuffle_epi8 index giving int16 lanes 0-3 = byte j and 4-7 = byte 8 + j of each 128-bit lane:
 // the scale of sub-block j for the rows of that lane (rows 0, 1 low; 2, 3 high).
@@ -29,18 +29,18 @@ struct Q4_KRepacked {
     const __m256i low_mask = _mm256_set1_epi8(0x0f);
     __m256 acc[kTokens];
     for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < elements / kQK_K; ++b, w += kGroupBlock) {
+    for (int64_t b = 0; b < elements / kQK_K; ++b, w += kQ4_KGroupBlock) {
       Prefetch<64>(w);  // the header line; the levels' lines one sub-block at a time below
       const GroupHeader header = UnpackHeader(w);
       __m256i sum[kTokens];
       for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_setzero_si256();
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
-        Prefetch<64>(w + kLevelsAt + 64 * j);
+        Prefetch<64>(w + kQ4_KLevelsAt + 64 * j);
         __m256i products[kTokens];
 #pragma GCC unroll 2
         for (int m = 0; m < 2; ++m) {
-          const __m256i packed = Load256(w + kLevelsAt + 64 * j + 32 * m);
+          const __m256i packed = Load256(w + kQ4_KLevelsAt + 64 * j + 32 * m);
           const __m256i first = _mm256_and_si256(packed, low_mask);
           const __m256i second = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
           for (int t = 0; t < kTokens; ++t) {
@@ -59,8 +59,77 @@ struct Q4_KRepacked {
   }
 };
 
+// shuffle_epi8 index spreading int16 lane i of each 64-bit lane over the 4 lanes of that 64-bit lane.
+inline __m256i SpreadLane16(int i) {
+  const int8_t a = static_cast<int8_t>(2 * i), b = static_cast<int8_t>(2 * i + 1), c = static_cast<int8_t>(a + 8),
+               e = static_cast<int8_t>(b + 8);
+  return _mm256_setr_epi8(a, b, a, b, a, b, a, b, c, e, c, e, c, e, c, e, a, b, a, b, a, b, a, b, c, e, c, e, c, e, c, e);
+}
+
+// Q6_K: levels u = q + 32 (0..63) are the unsigned side of maddubs; per sub-block of 16 the two
+// products (|.| <= 2 * 2 * 63 * 128 < 2^15) take the int8 scale with one madd, and the 32 * scale
+// * (sum of the sub-block's activations) that u adds comes off with one madd of the widened scales
+// against 4 broadcast block sums per quarter.
+struct Q6_KRepacked {
+  static constexpr int kMaxTokens = 4;
+
+  template <int kTokens>
+  static void Run(const uint8_t* w, const uint8_t* const* act, int64_t elements, float* const* out) {
+    const __m256i low_mask = _mm256_set1_epi8(0x0f), high_mask = _mm256_set1_epi8(0x30);
+    __m256 acc[kTokens];
+    for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < elements / kQK_K; ++b, w += kQ6_KGroupBlock) {
+      Prefetch<64>(w);  // d and the scales; the levels a quarter at a time below
+      __m256i sum[kTokens];  // lanes [r0 r0 r1 r1 | r2 r2 r3 r3]
+      for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) {  // sub-blocks 4q .. 4q + 3: units 2q, 2q + 1
+        Prefetch<192>(w + kQ6_KUnitsAt + 2 * kQ6_KUnitBytes * q);
+        const __m256i scales = _mm256_cvtepi8_epi16(Load128(w + kQ6_KScalesAt + 16 * q));  // lanes 4r + i
+        const __m256i offsets = _mm256_slli_epi16(scales, 5);
+        for (int t = 0; t < kTokens; ++t) {
+          const int8_t* sums = reinterpret_cast<const int8_t*>(act[t] + b * kActBlock + kActSums) + 8 * q;
+          sum[t] = _mm256_sub_epi32(sum[t], _mm256_madd_epi16(offsets, Broadcast64(sums)));
+        }
+#pragma GCC unroll 2
+        for (int u = 0; u < 2; ++u) {
+          const int k = 2 * q + u;
+          const uint8_t* unit = w + kQ6_KUnitsAt + kQ6_KUnitBytes * k;
+          const __m256i first = Load256(unit), second = Load256(unit + 32), high = Load256(unit + 64);
+          const __m256i levels[4] = {  // elements 32k + 8p + (0..7) of each row
+              _mm256_or_si256(_mm256_and_si256(first, low_mask), _mm256_and_si256(_mm256_slli_epi16(high, 4), high_mask)),
+              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(first, 4), low_mask),
+                              _mm256_and_si256(_mm256_slli_epi16(high, 2), high_mask)),
+              _mm256_or_si256(_mm256_and_si256(second, low_mask), _mm256_and_si256(high, high_mask)),
+              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(second, 4), low_mask),
+                              _mm256_and_si256(_mm256_srli_epi16(high, 2), high_mask)),
+          };
+#pragma GCC unroll 2
+          for (int i = 0; i < 2; ++i) {  // sub-block 2k + i
+            const __m256i scale = _mm256_shuffle_epi8(scales, SpreadLane16(2 * u + i));
+            for (int t = 0; t < kTokens; ++t) {
+              const int8_t* y = reinterpret_cast<const int8_t*>(act[t] + b * kActBlock + kActLevels) + 32 * k + 16 * i;
+              const __m256i products = _mm256_add_epi16(_mm256_maddubs_epi16(levels[2 * i], Broadcast64(y)),
+                                                         _mm256_maddubs_epi16(levels[2 * i + 1], Broadcast64(y + 8)));
+              sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(products, scale));
+            }
+          }
+        }
+      }
+      const __m256 d = RowPairs(w);
+      for (int t = 0; t < kTokens; ++t) {
+        float yd;
+        std::memcpy(&yd, act[t] + b * kActBlock, sizeof yd);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t]), _mm256_mul_ps(d, _mm256_set1_ps(yd)), acc[t]);
+      }
+    }
+    for (int t = 0; t < kTokens; ++t) StoreRowSums(acc[t], out[t]);
+  }
+};
+
 }  // namespace
 
 void DotTileRepackedQ4_K(const DotTile& tile) { cpu_detail::RunRepackedTile<Q4_KRepacked>(tile); }
+void DotTileRepackedQ6_K(const DotTile& tile) { cpu_detail::RunRepackedTile<Q6_KRepacked>(tile); }
 
 }  // namespace moefit::avx2

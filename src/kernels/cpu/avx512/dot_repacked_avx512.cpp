@@ -7,12 +7,12 @@
 // 4 tokens' accumulators, and the instructions run on three ports rather than two.
 #include "kernels/cpu/avx512/simd_avx512.h"
 #include "kernels/cpu/isa_kernels.h"
-#include "kernels/cpu/repacked_q4_k_simd.h"
+#include "kernels/cpu/repacked_simd.h"
 
 namespace moefit::avx512 {
 namespace {
 
-using namespace repacked_q4_k;
+using namespace repacked;
 
 // shuffle_epi8 index for sub-blocks j, j + 1 after packing: int16 lanes [a a b b c c e e] of each
 // 128-bit lane with a = byte j, b = byte 8 + j, c = byte j + 1, e = byte 9 + j (rows 0, 1 in the
@@ -31,21 +31,21 @@ struct Q4_KRepackedVnni {
     const __m256i low_mask = _mm256_set1_epi8(0x0f);
     __m256 acc[kTokens];
     for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < elements / kQK_K; ++b, w += kGroupBlock) {
+    for (int64_t b = 0; b < elements / kQK_K; ++b, w += kQ4_KGroupBlock) {
       Prefetch<64>(w);  // the header line; the levels' lines one sub-block at a time below
       const GroupHeader header = UnpackHeader(w);
       __m256i sum[kTokens];  // lanes [r0 r1 r0 r1 | r2 r3 r2 r3]
       for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_setzero_si256();
 #pragma GCC unroll 4
       for (int j = 0; j < 8; j += 2) {
-        Prefetch<128>(w + kLevelsAt + 64 * j);
+        Prefetch<128>(w + kQ4_KLevelsAt + 64 * j);
         __m256i dots[2][kTokens];  // sub-blocks j, j + 1; lanes [r0 r0 r1 r1 | r2 r2 r3 r3]
 #pragma GCC unroll 2
         for (int k = 0; k < 2; ++k) {
           for (int t = 0; t < kTokens; ++t) dots[k][t] = _mm256_setzero_si256();
 #pragma GCC unroll 2
           for (int m = 0; m < 2; ++m) {
-            const __m256i packed = Load256(w + kLevelsAt + 64 * (j + k) + 32 * m);
+            const __m256i packed = Load256(w + kQ4_KLevelsAt + 64 * (j + k) + 32 * m);
             const __m256i first = _mm256_and_si256(packed, low_mask);
             const __m256i second = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
             for (int t = 0; t < kTokens; ++t) {

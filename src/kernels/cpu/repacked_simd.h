@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Helpers shared by the repacked Q4_K kernels of the variant files (cpu/avx2, cpu/avx512): AVX2
+// Helpers shared by the repacked kernels (Q4_K, Q6_K) of the variant files (cpu/avx2, cpu/avx512): AVX2
 // instructions only, every function of internal linkage (see isa_kernels.h), so each variant
 // file compiles its own copy with its own flags. The encoding is in quant/repack.h.
 #pragma once
@@ -14,13 +14,15 @@
 
 namespace moefit {
 namespace {
-namespace repacked_q4_k {
+namespace repacked {
 
 constexpr int64_t kActBlock = sizeof(BlockQ8_K);
 constexpr int kActLevels = 4;
 constexpr int kActSums = 4 + kQK_K;
-constexpr int64_t kGroupBlock = kRepackRows * sizeof(BlockQ4_K);  // 576
-constexpr int kLevelsAt = 64;
+constexpr int64_t kQ4_KGroupBlock = kRepackRows * sizeof(BlockQ4_K);  // 576
+constexpr int kQ4_KLevelsAt = 64;
+constexpr int64_t kQ6_KGroupBlock = kRepackRows * sizeof(BlockQ6_K);  // 840
+constexpr int kQ6_KScalesAt = 8, kQ6_KUnitsAt = 72, kQ6_KUnitBytes = 96;
 
 // 8 activations broadcast to the four 64-bit lanes.
 inline __m256i Broadcast64(const int8_t* p) {
@@ -95,6 +97,6 @@ inline void StoreRowSums(__m256 acc, float* out) {
                                                    _mm_castps_pd(_mm256_extractf128_ps(pairs, 1)))));
 }
 
-}  // namespace repacked_q4_k
+}  // namespace repacked
 }  // namespace
 }  // namespace moefit
