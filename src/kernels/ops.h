@@ -19,6 +19,18 @@ enum class MatMulPath { kReference, kFast };
 // W (rows, cols) @ x (n_tokens, cols) -> y (n_tokens, rows); rows split across threads.
 void MatMul(const TensorView& w, const float* x, int64_t n_tokens, float* y, MatMulPath path);
 
+// Several matrices of the same row length against the same input (attention's q, k and v): for
+// every job y (n_tokens, rows) = w @ x. On the fast path, where the matrices share an activation
+// type (and there are at most kMaxMatMulJobs), the input is quantized once and all their rows are
+// split over the threads by bytes in one parallel region; else matrix by matrix. The results are
+// those of MatMul, bit for bit.
+struct MatMulJob {
+  TensorView w;
+  float* y = nullptr;
+};
+inline constexpr int kMaxMatMulJobs = 8;
+void MatMulMany(std::span<const MatMulJob> jobs, const float* x, int64_t n_tokens, MatMulPath path);
+
 // SwiGLU feed-forwards of one batch, all in one parallel region: for every job,
 //   out (n_tokens, model_dim) = down(silu(gate x) * up x)
 // where the job's token t is row rows[t] (or t, when rows is null) of the shared input

@@ -78,9 +78,8 @@ void Attention(const ModelSpec& spec, const LayerWeights& l, const ForwardBatch&
   float* q = Grow(s.q, n * q_dim);
   float* k = Grow(s.k, n * k_dim);
   float* v = Grow(s.v, n * v_dim);
-  MatMul(l.attn_q, s.normed.data(), n, q, path);
-  MatMul(l.attn_k, s.normed.data(), n, k, path);
-  MatMul(l.attn_v, s.normed.data(), n, v, path);
+  const MatMulJob qkv[] = {{.w = l.attn_q, .y = q}, {.w = l.attn_k, .y = k}, {.w = l.attn_v, .y = v}};
+  MatMulMany(qkv, s.normed.data(), n, path);
   AddBias(q, n, l.attn_q_bias);
   AddBias(k, n, l.attn_k_bias);
   AddBias(v, n, l.attn_v_bias);

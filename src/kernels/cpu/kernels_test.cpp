@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/half.h"
 #include "kernels/cpu/dispatch.h"
 #include "kernels/ops.h"
@@ -519,6 +520,61 @@ TEST(MatMulRepacked, MatchesPlainRows) {
       }
     }
   }
+}
+
+// Several matrices against one input in one call: the bits of one MatMul per matrix, whether
+// they go together (one activation type) or not (a float matrix among them), on both paths.
+TEST(MatMulMany, SameBitsAsOneMatMulEach) {
+  std::mt19937 rng(21);
+  const int64_t cols = 512;
+  struct Matrix {
+    DType type;
+    int64_t rows;
+    bool repack;
+  };
+  const std::vector<std::vector<Matrix>> sets = {
+      {{DType::kQ4_K, 64, true}, {DType::kQ4_K, 8, true}, {DType::kQ6_K, 8, true}},  // q, k, v of Q4_K_M
+      {{DType::kQ4_K, 12, false}, {DType::kQ5_K, 4, false}},
+      {{DType::kQ8_0, 16, false}, {DType::kF32, 4, false}},  // two activation types: one by one
+  };
+  for (const std::vector<Matrix>& set : sets) {
+    for (int64_t tokens : {1, 5}) {
+      const std::vector<float> x = RandomFloats(tokens * cols, rng);
+      std::vector<std::vector<uint8_t>> data;
+      std::vector<MatMulJob> jobs;
+      std::vector<std::vector<float>> together, alone;
+      for (const Matrix& m : set) {
+        data.push_back(RandomMatrix(m.type, m.rows, cols, rng));
+        together.emplace_back(static_cast<size_t>(tokens * m.rows), -1.0f);
+        alone.emplace_back(static_cast<size_t>(tokens * m.rows), -2.0f);
+      }
+      for (size_t i = 0; i < set.size(); ++i) {
+        TensorView w{.data = data[i].data(), .type = set[i].type, .dims = {cols, set[i].rows, 1, 1}, .n_dims = 2};
+        if (set[i].repack) {
+          InterleaveRows(data[i].data(), w.type, cols, w.rows(), 1);
+          RepackRows(data[i].data(), w.type, cols, w.rows(), 1);
+          w.row_group = kInterleavedRowGroup;
+          w.repacked = true;
+        }
+        jobs.push_back({.w = w, .y = together[i].data()});
+      }
+      for (MatMulPath path : {MatMulPath::kFast, MatMulPath::kReference}) {
+        MatMulMany(jobs, x.data(), tokens, path);
+        for (size_t i = 0; i < jobs.size(); ++i) {
+          MatMul(jobs[i].w, x.data(), tokens, alone[i].data(), path);
+          EXPECT_EQ(together[i], alone[i]) << "matrix " << i << " of " << jobs.size() << ", tokens " << tokens
+                                           << (path == MatMulPath::kFast ? " fast" : " reference");
+        }
+      }
+    }
+  }
+  // Matrices of different row lengths are a caller's bug.
+  std::vector<uint8_t> a = RandomMatrix(DType::kQ8_0, 4, 64, rng), b = RandomMatrix(DType::kQ8_0, 4, 128, rng);
+  std::vector<float> x(128), y(8);
+  const MatMulJob mixed[] = {
+      {.w = {.data = a.data(), .type = DType::kQ8_0, .dims = {64, 4, 1, 1}, .n_dims = 2}, .y = y.data()},
+      {.w = {.data = b.data(), .type = DType::kQ8_0, .dims = {128, 4, 1, 1}, .n_dims = 2}, .y = y.data() + 4}};
+  EXPECT_THROW(MatMulMany(mixed, x.data(), 1, MatMulPath::kFast), Error);
 }
 
 }  // namespace

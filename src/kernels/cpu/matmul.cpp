@@ -86,57 +86,6 @@ void DotRange(const DotKernel& dot, const TensorView& w, const uint8_t* activati
   }
 }
 
-void MatMulFast(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
-  const int64_t rows = w.rows(), cols = w.row_length();
-  const KernelTable& kernels = CpuKernels();
-  const DotKernel& dot = kernels.Dot(w.type);
-  if (dot.row == nullptr) {
-    const DTypeTraits& traits = Traits(w.type);
-#pragma omp parallel
-    {
-      std::vector<uint8_t> plain(w.interleaved() ? static_cast<size_t>(w.row_bytes()) : 0);
-#pragma omp for schedule(static)
-      for (int64_t r = 0; r < rows; ++r) {
-        const void* row = PlainRow(w, r, plain);
-        for (int64_t t = 0; t < n_tokens; ++t) y[t * rows + r] = traits.dot_row_float(row, x + t * cols, cols);
-      }
-    }
-    return;
-  }
-  // Activations in the dot type, once per call. Reused buffer: no allocation once warm.
-  thread_local std::vector<uint8_t> quantized;
-  const DType act_type = dot.activation_type;
-  const int64_t act_row_bytes = RowBytes(act_type, cols);
-  const bool quantize = act_type != DType::kF32;
-  QuantizeRowFn quantize_row = nullptr;
-  const uint8_t* activations = reinterpret_cast<const uint8_t*>(x);
-  if (quantize) {
-    quantize_row = kernels.Quantize(act_type).row;
-    if (quantize_row == nullptr) quantize_row = Traits(act_type).quantize_row;
-    quantized.resize(static_cast<size_t>(act_row_bytes * n_tokens));
-    activations = quantized.data();
-  }
-  uint8_t* quantized_data = quantized.data();
-  const int64_t chunk_tokens = std::max<int64_t>(1, kActivationChunkBytes / act_row_bytes);
-  const bool parallel = w.matrix_bytes() >= kParallelMinBytes;
-
-#pragma omp parallel if (parallel)
-  {
-    if (quantize) {
-#pragma omp for schedule(static)
-      for (int64_t t = 0; t < n_tokens; ++t) quantize_row(x + t * cols, quantized_data + t * act_row_bytes, cols);
-    }
-    // Contiguous row ranges in groups of 4 (the kernels' row group), one per thread.
-    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
-    const int64_t groups = (rows + 3) / 4;
-    const int64_t begin = std::min(rows, groups * thread / threads * 4);
-    const int64_t end = std::min(rows, groups * (thread + 1) / threads * 4);
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += chunk_tokens)
-      DotRange(dot, w, activations, act_row_bytes, begin, end, t0, std::min(n_tokens, t0 + chunk_tokens), y);
-  }
-}
-
-
 // ---- SwiGluMany -------------------------------------------------------------------------------
 
 uint64_t QuantizedBytes(int64_t rows, int64_t elements) { return static_cast<uint64_t>(rows * elements) * 4; }
@@ -155,13 +104,14 @@ struct CostSplit {
   int64_t total = 0;
 };
 
-template <typename Matrix>
-void PlanSplit(std::span<const FfnJob> jobs, Matrix matrix, CostSplit& split) {
+// Matrix(j): job j's matrix; Tokens(j): the tokens it multiplies.
+template <typename Matrix, typename Tokens>
+void PlanSplit(size_t n_jobs, Matrix matrix, Tokens tokens, CostSplit& split) {
   split.total = 0;
-  for (size_t j = 0; j < jobs.size(); ++j) {
-    const TensorView& w = matrix(jobs[j]);
+  for (size_t j = 0; j < n_jobs; ++j) {
+    const TensorView& w = matrix(j);
     split.start[j] = split.total;
-    split.per_group[j] = std::max<int64_t>(1, 4 * w.row_bytes() * jobs[j].n_tokens);
+    split.per_group[j] = std::max<int64_t>(1, 4 * w.row_bytes() * tokens(j));
     split.total += split.per_group[j] * ((w.rows() + 3) / 4);
   }
 }
@@ -178,9 +128,62 @@ std::pair<int64_t, int64_t> ThreadRows(const CostSplit& split, size_t j, int64_t
   return {std::min(rows, g0 * 4), std::min(rows, g1 * 4)};
 }
 
-// Job after job, matrix by matrix with `matmul` (the reference path, or unusual type mixes).
-void SwiGluJobByJob(const float* x, int64_t dim, std::span<const FfnJob> jobs, FfnScratch& s,
-                    void (*matmul)(const TensorView&, const float*, int64_t, float*)) {
+// Matrices of one activation type with dot kernels, against the same input: the input quantized
+// once, the rows of all of them split over the threads by bytes, one parallel region.
+void MatMulJobsFast(std::span<const MatMulJob> jobs, const float* x, int64_t n_tokens) {
+  const KernelTable& kernels = CpuKernels();
+  const int64_t cols = jobs[0].w.row_length();
+  const DType act_type = kernels.Dot(jobs[0].w.type).activation_type;
+  // Activations in the dot type, once per call. Reused buffer: no allocation once warm.
+  thread_local std::vector<uint8_t> quantized;
+  const int64_t act_row_bytes = RowBytes(act_type, cols);
+  const bool quantize = act_type != DType::kF32;
+  const QuantizeRowFn quantize_row = quantize ? QuantizerFor(kernels, act_type) : nullptr;
+  if (quantize) quantized.resize(static_cast<size_t>(act_row_bytes * n_tokens));
+  const uint8_t* activations = quantize ? quantized.data() : reinterpret_cast<const uint8_t*>(x);
+  uint8_t* quantized_data = quantized.data();
+  const int64_t chunk_tokens = std::max<int64_t>(1, kActivationChunkBytes / act_row_bytes);
+  int64_t split_at[kMaxMatMulJobs], split_cost[kMaxMatMulJobs];
+  CostSplit split{.start = split_at, .per_group = split_cost};
+  PlanSplit(
+      jobs.size(), [&](size_t j) { return jobs[j].w; }, [&](size_t) { return n_tokens; }, split);
+  int64_t bytes = 0;
+  for (const MatMulJob& job : jobs) bytes += job.w.matrix_bytes();
+
+#pragma omp parallel if (bytes >= kParallelMinBytes)
+  {
+    if (quantize) {
+#pragma omp for schedule(static)
+      for (int64_t t = 0; t < n_tokens; ++t) quantize_row(x + t * cols, quantized_data + t * act_row_bytes, cols);
+    }
+    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      const TensorView& w = jobs[j].w;
+      const auto [begin, end] = ThreadRows(split, j, w.rows(), thread, threads);
+      for (int64_t t0 = 0; t0 < n_tokens; t0 += chunk_tokens)
+        DotRange(kernels.Dot(w.type), w, activations, act_row_bytes, begin, end, t0, std::min(n_tokens, t0 + chunk_tokens),
+                 jobs[j].y);
+    }
+  }
+}
+
+// Types without a dot kernel: float dots row by row.
+void MatMulFloatDots(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
+  const int64_t rows = w.rows(), cols = w.row_length();
+  const DTypeTraits& traits = Traits(w.type);
+#pragma omp parallel
+  {
+    std::vector<uint8_t> plain(w.interleaved() ? static_cast<size_t>(w.row_bytes()) : 0);
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const void* row = PlainRow(w, r, plain);
+      for (int64_t t = 0; t < n_tokens; ++t) y[t * rows + r] = traits.dot_row_float(row, x + t * cols, cols);
+    }
+  }
+}
+
+// Job after job, matrix by matrix (the reference path, or unusual type mixes).
+void SwiGluJobByJob(const float* x, int64_t dim, std::span<const FfnJob> jobs, FfnScratch& s, MatMulPath path) {
   for (const FfnJob& job : jobs) {
     const int64_t n = job.n_tokens, ffn = job.gate.rows();
     s.gathered.resize(static_cast<size_t>(n * dim));
@@ -188,10 +191,10 @@ void SwiGluJobByJob(const float* x, int64_t dim, std::span<const FfnJob> jobs, F
       std::copy_n(x + (job.rows != nullptr ? job.rows[t] : t) * dim, dim, s.gathered.data() + t * dim);
     s.gate.resize(std::max(s.gate.size(), static_cast<size_t>(n * ffn)));
     s.up.resize(std::max(s.up.size(), static_cast<size_t>(n * ffn)));
-    matmul(job.gate, s.gathered.data(), n, s.gate.data());
-    matmul(job.up, s.gathered.data(), n, s.up.data());
+    MatMul(job.gate, s.gathered.data(), n, s.gate.data(), path);
+    MatMul(job.up, s.gathered.data(), n, s.up.data(), path);
     for (int64_t i = 0; i < n * ffn; ++i) s.gate[i] = Silu(s.gate[i]) * s.up[i];
-    matmul(job.down, s.gate.data(), n, job.out);
+    MatMul(job.down, s.gate.data(), n, job.out, path);
   }
 }
 
@@ -224,7 +227,7 @@ void SwiGluMany(const float* x, int64_t x_rows, int64_t dim, std::span<const Ffn
            kernels.Dot(job.up.type).activation_type == kernels.Dot(jobs[0].gate.type).activation_type;
   }
   if (!fast) {  // the reference path, or unusual type mixes: matrix by matrix
-    SwiGluJobByJob(x, dim, jobs, s, path == MatMulPath::kReference ? MatMulReference : MatMulFast);
+    SwiGluJobByJob(x, dim, jobs, s, path);
     return;
   }
 
@@ -260,8 +263,9 @@ void SwiGluMany(const float* x, int64_t x_rows, int64_t dim, std::span<const Ffn
   if (s.up.size() < hidden_floats) s.up.resize(hidden_floats);
   if (s.hidden_quantized.size() < static_cast<size_t>(hidden_q_at[n_jobs]))
     s.hidden_quantized.resize(static_cast<size_t>(hidden_q_at[n_jobs]));
-  PlanSplit(jobs, [](const FfnJob& job) -> const TensorView& { return job.gate; }, up_split);
-  PlanSplit(jobs, [](const FfnJob& job) -> const TensorView& { return job.down; }, down_split);
+  const auto tokens = [&](size_t j) { return jobs[j].n_tokens; };
+  PlanSplit(jobs.size(), [&](size_t j) -> const TensorView& { return jobs[j].gate; }, tokens, up_split);
+  PlanSplit(jobs.size(), [&](size_t j) -> const TensorView& { return jobs[j].down; }, tokens, down_split);
   // gate + up cost twice the gate's; the split only needs proportions, and gate and up share rows.
   const bool parallel = 3 * up_split.total >= 4 * kParallelMinBytes;
   float* gate = s.gate.data();
@@ -324,14 +328,33 @@ void SwiGluMany(const float* x, int64_t x_rows, int64_t dim, std::span<const Ffn
   }
 }
 
-namespace {
-}  // namespace
-
 void MatMul(const TensorView& w, const float* x, int64_t n_tokens, float* y, MatMulPath path) {
-  if (path == MatMulPath::kReference) {
-    MatMulReference(w, x, n_tokens, y);
-  } else {
-    MatMulFast(w, x, n_tokens, y);
+  const MatMulJob job{.w = w, .y = y};
+  MatMulMany(std::span<const MatMulJob>(&job, 1), x, n_tokens, path);
+}
+
+void MatMulMany(std::span<const MatMulJob> jobs, const float* x, int64_t n_tokens, MatMulPath path) {
+  if (jobs.empty()) return;
+  const KernelTable& kernels = CpuKernels();
+  const DotKernel& first = kernels.Dot(jobs[0].w.type);
+  bool together = path == MatMulPath::kFast && jobs.size() <= static_cast<size_t>(kMaxMatMulJobs);
+  for (const MatMulJob& job : jobs) {
+    MOEFIT_CHECK(job.w.row_length() == jobs[0].w.row_length());
+    const DotKernel& dot = kernels.Dot(job.w.type);
+    together = together && dot.row != nullptr && first.row != nullptr && dot.activation_type == first.activation_type;
+  }
+  if (together) {
+    MatMulJobsFast(jobs, x, n_tokens);
+    return;
+  }
+  for (const MatMulJob& job : jobs) {
+    if (path == MatMulPath::kReference) {
+      MatMulReference(job.w, x, n_tokens, job.y);
+    } else if (kernels.Dot(job.w.type).row == nullptr) {
+      MatMulFloatDots(job.w, x, n_tokens, job.y);
+    } else {
+      MatMulJobsFast(std::span<const MatMulJob>(&job, 1), x, n_tokens);
+    }
   }
 }
 
