@@ -297,7 +297,7 @@ TEST_P(RepackedDotTest, TileMatchesReference) {
       const int64_t elements = blocks * Layout(type()).block_elements;
       const int64_t row_bytes = RowBytes(type(), elements), act_bytes = RowBytes(activation_type(), elements);
       for (int64_t rows : {4, 8, 12}) {
-        for (int64_t tokens : {1, 2, 3, 5}) {
+        for (int64_t tokens : {1, 2, 3, 5, 8, 11}) {
           std::vector<uint8_t> w, x;
           for (int64_t r = 0; r < rows; ++r) {
             const auto row = RandomWeights(type(), elements, scales, rng);

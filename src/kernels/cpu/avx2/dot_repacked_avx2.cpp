@@ -21,9 +21,11 @@ inline __m256i ScaleIndex(int j) {
 }
 
 struct Q4_KRepacked {
-  static constexpr int kMaxTokens = 4;
+  static constexpr int kMaxTokens = 8;
 
   // Rows 4g .. 4g + 3 (their group blocks at w) against kTokens activation rows -> out[t][0..3].
+  // Per sub-block the 4 level vectors stay in registers while the tokens go by, each token's
+  // int16 products only live within its turn: 16 registers hold 8 tokens' int32 sums.
   template <int kTokens>
   static void Run(const uint8_t* w, const uint8_t* const* act, int64_t elements, float* const* out) {
     const __m256i low_mask = _mm256_set1_epi8(0x0f);
@@ -37,21 +39,21 @@ struct Q4_KRepacked {
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
         Prefetch<64>(w + kQ4_KLevelsAt + 64 * j);
-        __m256i products[kTokens];
-#pragma GCC unroll 2
-        for (int m = 0; m < 2; ++m) {
-          const __m256i packed = Load256(w + kQ4_KLevelsAt + 64 * j + 32 * m);
-          const __m256i first = _mm256_and_si256(packed, low_mask);
-          const __m256i second = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
-          for (int t = 0; t < kTokens; ++t) {
-            const int8_t* y = reinterpret_cast<const int8_t*>(act[t] + b * kActBlock + kActLevels) + 32 * j + 16 * m;
-            const __m256i part = _mm256_add_epi16(_mm256_maddubs_epi16(first, Broadcast64(y)),
-                                                  _mm256_maddubs_epi16(second, Broadcast64(y + 8)));
-            products[t] = m == 0 ? part : _mm256_add_epi16(products[t], part);  // |.| <= 4 * 2 * 15 * 127
-          }
-        }
+        const __m256i packed0 = Load256(w + kQ4_KLevelsAt + 64 * j), packed1 = Load256(w + kQ4_KLevelsAt + 64 * j + 32);
+        const __m256i levels[4] = {_mm256_and_si256(packed0, low_mask),
+                                   _mm256_and_si256(_mm256_srli_epi16(packed0, 4), low_mask),
+                                   _mm256_and_si256(packed1, low_mask),
+                                   _mm256_and_si256(_mm256_srli_epi16(packed1, 4), low_mask)};
         const __m256i scale = _mm256_shuffle_epi8(header.scales, ScaleIndex(j));
-        for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(products[t], scale));
+        for (int t = 0; t < kTokens; ++t) {
+          const int8_t* y = reinterpret_cast<const int8_t*>(act[t] + b * kActBlock + kActLevels) + 32 * j;
+          // |.| <= 4 * 2 * 15 * 127
+          const __m256i products = _mm256_add_epi16(
+              _mm256_add_epi16(_mm256_maddubs_epi16(levels[0], Broadcast64(y)), _mm256_maddubs_epi16(levels[1], Broadcast64(y + 8))),
+              _mm256_add_epi16(_mm256_maddubs_epi16(levels[2], Broadcast64(y + 16)),
+                               _mm256_maddubs_epi16(levels[3], Broadcast64(y + 24))));
+          sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(products, scale));
+        }
       }
       for (int t = 0; t < kTokens; ++t) acc[t] = AddBlock(acc[t], header, act[t] + b * kActBlock, sum[t]);
     }
