@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -95,9 +96,9 @@ QuantizeRowFn QuantizerFor(const KernelTable& kernels, DType act_type) {
   return quantize != nullptr ? quantize : Traits(act_type).quantize_row;
 }
 
-// The rows [begin, end) in groups of 4 of one job's matrix that thread `thread` of `threads`
-// computes: jobs' groups are laid end to end with a cost each (weight bytes x tokens), the total
-// is cut into equal shares, and a group belongs to the share holding its first unit of cost.
+// The work of a parallel phase: the jobs' row groups (4 rows each) laid end to end with a cost
+// each (weight bytes x tokens). The threads claim ranges of cost in turn (Claim), and a group
+// belongs to the range holding its first unit of cost.
 struct CostSplit {
   int64_t* start;      // cost before each job
   int64_t* per_group;  // cost of each of a job's groups of 4 rows
@@ -118,14 +119,44 @@ void PlanSplit(size_t n_jobs, Matrix matrix, Tokens tokens, CostSplit& split) {
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Rows of job j for this thread: [first, last).
-std::pair<int64_t, int64_t> ThreadRows(const CostSplit& split, size_t j, int64_t rows, int64_t thread, int64_t threads) {
+// Rows of job j in the cost range [lo, hi): [first, last).
+std::pair<int64_t, int64_t> RangeRows(const CostSplit& split, size_t j, int64_t rows, int64_t lo, int64_t hi) {
   const int64_t groups = (rows + 3) / 4;
-  const int64_t lo = static_cast<int64_t>(static_cast<__int128>(split.total) * thread / threads);
-  const int64_t hi = static_cast<int64_t>(static_cast<__int128>(split.total) * (thread + 1) / threads);
   const int64_t g0 = std::clamp<int64_t>(CeilDiv(std::max<int64_t>(0, lo - split.start[j]), split.per_group[j]), 0, groups);
   const int64_t g1 = std::clamp<int64_t>(CeilDiv(std::max<int64_t>(0, hi - split.start[j]), split.per_group[j]), 0, groups);
   return {std::min(rows, g0 * 4), std::min(rows, g1 * 4)};
+}
+
+// Claims below this cost (weight bytes x tokens) are not made smaller: 64 KiB of weights is a
+// few microseconds of one thread's streaming, against ~0.1 us per claim.
+constexpr int64_t kMinClaimCost = 64 * 1024;
+
+// The next range of cost [lo, hi) for the calling thread, taken from `next` (shared by the team);
+// empty when everything is taken. Guided: each claim takes 1 / (2 x threads) of what is left, so a
+// phase is a few dozen claims, and a thread slowed down by the machine (a noisy neighbour, a page
+// fault) takes less of the work instead of the others waiting for it at the barrier. Which
+// thread computes a row does not change its bits.
+std::pair<int64_t, int64_t> Claim(std::atomic<int64_t>& next, int64_t total, int64_t threads) {
+  int64_t lo = next.load(std::memory_order_relaxed);
+  while (lo < total) {
+    const int64_t hi = std::min(total, lo + std::max(kMinClaimCost, (total - lo) / (2 * threads)));
+    if (next.compare_exchange_weak(lo, hi, std::memory_order_relaxed)) return {lo, hi};
+  }
+  return {total, total};
+}
+
+// Claims ranges of `split` until none is left, calling piece(j, first, last) for the rows of every
+// job in each (jobs ascending). rows(j): the rows of job j's matrix.
+template <typename Rows, typename Piece>
+void RunClaims(const CostSplit& split, size_t n_jobs, Rows rows, std::atomic<int64_t>& next, int64_t threads, Piece piece) {
+  for (;;) {
+    const auto [lo, hi] = Claim(next, split.total, threads);
+    if (lo >= hi) return;
+    for (size_t j = 0; j < n_jobs && split.start[j] < hi; ++j) {
+      const auto [first, last] = RangeRows(split, j, rows(j), lo, hi);
+      if (first < last) piece(j, first, last);
+    }
+  }
 }
 
 // Matrices of one activation type with dot kernels, against the same input: the input quantized
@@ -149,6 +180,7 @@ void MatMulJobsFast(std::span<const MatMulJob> jobs, const float* x, int64_t n_t
       jobs.size(), [&](size_t j) { return jobs[j].w; }, [&](size_t) { return n_tokens; }, split);
   int64_t bytes = 0;
   for (const MatMulJob& job : jobs) bytes += job.w.matrix_bytes();
+  std::atomic<int64_t> next{0};
 
 #pragma omp parallel if (bytes >= kParallelMinBytes)
   {
@@ -156,14 +188,14 @@ void MatMulJobsFast(std::span<const MatMulJob> jobs, const float* x, int64_t n_t
 #pragma omp for schedule(static)
       for (int64_t t = 0; t < n_tokens; ++t) quantize_row(x + t * cols, quantized_data + t * act_row_bytes, cols);
     }
-    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
-    for (size_t j = 0; j < jobs.size(); ++j) {
-      const TensorView& w = jobs[j].w;
-      const auto [begin, end] = ThreadRows(split, j, w.rows(), thread, threads);
-      for (int64_t t0 = 0; t0 < n_tokens; t0 += chunk_tokens)
-        DotRange(kernels.Dot(w.type), w, activations, act_row_bytes, begin, end, t0, std::min(n_tokens, t0 + chunk_tokens),
-                 jobs[j].y);
-    }
+    RunClaims(
+        split, jobs.size(), [&](size_t j) { return jobs[j].w.rows(); }, next, omp_get_num_threads(),
+        [&](size_t j, int64_t begin, int64_t end) {
+          const TensorView& w = jobs[j].w;
+          for (int64_t t0 = 0; t0 < n_tokens; t0 += chunk_tokens)
+            DotRange(kernels.Dot(w.type), w, activations, act_row_bytes, begin, end, t0,
+                     std::min(n_tokens, t0 + chunk_tokens), jobs[j].y);
+        });
   }
 }
 
@@ -272,32 +304,34 @@ void SwiGluMany(const float* x, int64_t x_rows, int64_t dim, std::span<const Ffn
   float* up = s.up.data();
   uint8_t* hidden_q = s.hidden_quantized.data();
   uint8_t* x_q = s.x_quantized.data();
+  std::atomic<int64_t> next_up{0}, next_down{0};
 
 #pragma omp parallel if (parallel)
   {
-    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+    const int64_t threads = omp_get_num_threads();
     if (quantize_x) {
 #pragma omp for schedule(static)
       for (int64_t r = 0; r < x_rows; ++r) quantize_x_row(x + r * dim, x_q + r * x_row_bytes, dim);
     }
-    for (size_t j = 0; j < jobs.size(); ++j) {  // gate and up rows, SiLU·mul fused
-      const FfnJob& job = jobs[j];
-      const int64_t ffn = job.gate.rows();
-      const auto [first, last] = ThreadRows(up_split, j, ffn, thread, threads);
-      if (first >= last) continue;
-      float* g = gate + hidden_at[j];
-      float* u = up + hidden_at[j];
-      const DotKernel& gate_dot = kernels.Dot(job.gate.type);
-      const DotKernel& up_dot = kernels.Dot(job.up.type);
-      const int64_t chunk = std::max<int64_t>(1, kActivationChunkBytes / x_row_bytes);
-      for (int64_t t0 = 0; t0 < job.n_tokens; t0 += chunk) {
-        const int64_t t1 = std::min(job.n_tokens, t0 + chunk);
-        DotRange(gate_dot, job.gate, x_act, x_row_bytes, first, last, t0, t1, g, job.rows);
-        DotRange(up_dot, job.up, x_act, x_row_bytes, first, last, t0, t1, u, job.rows);
-      }
-      for (int64_t t = 0; t < job.n_tokens; ++t)
-        for (int64_t r = first; r < last; ++r) g[t * ffn + r] = Silu(g[t * ffn + r]) * u[t * ffn + r];
-    }
+    // Gate and up rows, SiLU·mul fused.
+    RunClaims(
+        up_split, jobs.size(), [&](size_t j) { return jobs[j].gate.rows(); }, next_up, threads,
+        [&](size_t j, int64_t first, int64_t last) {
+          const FfnJob& job = jobs[j];
+          const int64_t ffn = job.gate.rows();
+          float* g = gate + hidden_at[j];
+          float* u = up + hidden_at[j];
+          const DotKernel& gate_dot = kernels.Dot(job.gate.type);
+          const DotKernel& up_dot = kernels.Dot(job.up.type);
+          const int64_t chunk = std::max<int64_t>(1, kActivationChunkBytes / x_row_bytes);
+          for (int64_t t0 = 0; t0 < job.n_tokens; t0 += chunk) {
+            const int64_t t1 = std::min(job.n_tokens, t0 + chunk);
+            DotRange(gate_dot, job.gate, x_act, x_row_bytes, first, last, t0, t1, g, job.rows);
+            DotRange(up_dot, job.up, x_act, x_row_bytes, first, last, t0, t1, u, job.rows);
+          }
+          for (int64_t t = 0; t < job.n_tokens; ++t)
+            for (int64_t r = first; r < last; ++r) g[t * ffn + r] = Silu(g[t * ffn + r]) * u[t * ffn + r];
+        });
 #pragma omp barrier
     // Hidden rows into the down activation type, (job, token) rows spread over the threads.
 #pragma omp for schedule(static)
@@ -315,16 +349,16 @@ void SwiGluMany(const float* x, int64_t x_rows, int64_t dim, std::span<const Ffn
         QuantizerFor(kernels, type)(h, q, ffn);
       }
     }
-    for (size_t j = 0; j < jobs.size(); ++j) {  // down rows
-      const FfnJob& job = jobs[j];
-      const auto [first, last] = ThreadRows(down_split, j, dim, thread, threads);
-      if (first >= last) continue;
-      const int64_t row_bytes = hidden_q_row_bytes[j];
-      const int64_t chunk = std::max<int64_t>(1, kActivationChunkBytes / row_bytes);
-      for (int64_t t0 = 0; t0 < job.n_tokens; t0 += chunk)
-        DotRange(kernels.Dot(job.down.type), job.down, hidden_q + hidden_q_at[j], row_bytes, first, last, t0,
-                 std::min(job.n_tokens, t0 + chunk), job.out);
-    }
+    RunClaims(  // down rows
+        down_split, jobs.size(), [&](size_t) { return dim; }, next_down, threads,
+        [&](size_t j, int64_t first, int64_t last) {
+          const FfnJob& job = jobs[j];
+          const int64_t row_bytes = hidden_q_row_bytes[j];
+          const int64_t chunk = std::max<int64_t>(1, kActivationChunkBytes / row_bytes);
+          for (int64_t t0 = 0; t0 < job.n_tokens; t0 += chunk)
+            DotRange(kernels.Dot(job.down.type), job.down, hidden_q + hidden_q_at[j], row_bytes, first, last, t0,
+                     std::min(job.n_tokens, t0 + chunk), job.out);
+        });
   }
 }
 
