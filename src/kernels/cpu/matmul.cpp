@@ -50,10 +50,12 @@ void MatMulReference(const TensorView& w, const float* x, int64_t n_tokens, floa
   }
 }
 
-// Activation rows handled per pass of the weights: a pass keeps this many quantized rows in L1/L2
-// while each thread streams its share of the weight rows (which stay in its L2 across passes
-// when they fit). Decode is one token: one pass.
-constexpr int64_t kActivationChunkBytes = 64 * 1024;
+// Activation rows handled per pass of the weights: a pass keeps this many quantized rows in L2
+// while each thread streams its share of the weight rows, each group of 4 rows staying in L1
+// while the tokens go by. 256 KiB is ~110 Q8_K rows of 2048: an expert's tokens at pp512 (~32)
+// and attention's 512 prompt rows take 1 and 5 passes over the weights (64 KiB took 2 and 19).
+// Decode is one token: one pass.
+constexpr int64_t kActivationChunkBytes = 256 * 1024;
 // Below this many weight bytes a matrix is done on the calling thread alone.
 constexpr int64_t kParallelMinBytes = 32 * 1024;
 
