@@ -456,6 +456,24 @@ TEST(MatMulFast, MatchesReferencePath) {
   }
 }
 
+// A matrix in the layout the loader leaves it in: rows interleaved by block in groups of 4 (types
+// that have blocks), and re-encoded (quant/repack.h) when `repack`. The view points into `bytes`
+// (moves keep it valid).
+struct LoadedMatrix {
+  std::vector<uint8_t> bytes;
+  TensorView view;
+};
+LoadedMatrix InLoadedLayout(const std::vector<uint8_t>& file_rows, DType type, int64_t rows, int64_t cols, bool repack) {
+  LoadedMatrix m{.bytes = file_rows, .view = {.type = type, .dims = {cols, rows, 1, 1}, .n_dims = 2}};
+  m.view.data = m.bytes.data();
+  if (!CanInterleave(type)) return m;
+  InterleaveRows(m.bytes.data(), type, cols, rows, 1);
+  if (repack) RepackRows(m.bytes.data(), type, cols, rows, 1);
+  m.view.row_group = kInterleavedRowGroup;
+  m.view.repacked = repack;
+  return m;
+}
+
 // Interleaved weights (the loaded layout) give the same bits as plain rows on both paths, for
 // types with tile kernels (Q4_K, Q6_K, Q8_0) and without (Q3_K: rows copied out one by one).
 TEST(MatMulInterleaved, SameBitsAsPlainRows) {
@@ -466,16 +484,12 @@ TEST(MatMulInterleaved, SameBitsAsPlainRows) {
         const int64_t cols = 512;
         const std::vector<uint8_t> w = RandomMatrix(type, rows, cols, rng);
         const std::vector<float> x = RandomFloats(tokens * cols, rng);
-        std::vector<uint8_t> packed = w;
-        InterleaveRows(packed.data(), type, cols, rows, 1);
+        const LoadedMatrix interleaved = InLoadedLayout(w, type, rows, cols, /*repack=*/false);
         const TensorView plain{.data = w.data(), .type = type, .dims = {cols, rows, 1, 1}, .n_dims = 2};
-        TensorView interleaved = plain;
-        interleaved.data = packed.data();
-        interleaved.row_group = kInterleavedRowGroup;
         for (MatMulPath path : {MatMulPath::kFast, MatMulPath::kReference}) {
           std::vector<float> a(static_cast<size_t>(tokens * rows)), b(a.size(), -1.0f);
           MatMul(plain, x.data(), tokens, a.data(), path);
-          MatMul(interleaved, x.data(), tokens, b.data(), path);
+          MatMul(interleaved.view, x.data(), tokens, b.data(), path);
           // Random scale bits can make NaNs: compare bits.
           EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0)
               << DTypeName(type) << " rows " << rows << " tokens " << tokens
@@ -496,14 +510,9 @@ TEST(MatMulRepacked, MatchesPlainRows) {
         const int64_t cols = 512;
         const std::vector<uint8_t> w = RandomMatrix(type, rows, cols, rng);
         const std::vector<float> x = RandomFloats(tokens * cols, rng);
-        std::vector<uint8_t> packed = w;
-        InterleaveRows(packed.data(), type, cols, rows, 1);
-        RepackRows(packed.data(), type, cols, rows, 1);
+        const LoadedMatrix loaded = InLoadedLayout(w, type, rows, cols, /*repack=*/true);
         const TensorView plain{.data = w.data(), .type = type, .dims = {cols, rows, 1, 1}, .n_dims = 2};
-        TensorView repacked = plain;
-        repacked.data = packed.data();
-        repacked.row_group = kInterleavedRowGroup;
-        repacked.repacked = true;
+        const TensorView& repacked = loaded.view;
         std::vector<float> a(static_cast<size_t>(tokens * rows)), b(a.size(), -1.0f);
         MatMul(plain, x.data(), tokens, a.data(), MatMulPath::kReference);
         MatMul(repacked, x.data(), tokens, b.data(), MatMulPath::kReference);
@@ -540,24 +549,15 @@ TEST(MatMulMany, SameBitsAsOneMatMulEach) {
   for (const std::vector<Matrix>& set : sets) {
     for (int64_t tokens : {1, 5}) {
       const std::vector<float> x = RandomFloats(tokens * cols, rng);
-      std::vector<std::vector<uint8_t>> data;
+      std::vector<LoadedMatrix> data;
       std::vector<MatMulJob> jobs;
       std::vector<std::vector<float>> together, alone;
       for (const Matrix& m : set) {
-        data.push_back(RandomMatrix(m.type, m.rows, cols, rng));
+        data.push_back(InLoadedLayout(RandomMatrix(m.type, m.rows, cols, rng), m.type, m.rows, cols, m.repack));
         together.emplace_back(static_cast<size_t>(tokens * m.rows), -1.0f);
         alone.emplace_back(static_cast<size_t>(tokens * m.rows), -2.0f);
       }
-      for (size_t i = 0; i < set.size(); ++i) {
-        TensorView w{.data = data[i].data(), .type = set[i].type, .dims = {cols, set[i].rows, 1, 1}, .n_dims = 2};
-        if (set[i].repack) {
-          InterleaveRows(data[i].data(), w.type, cols, w.rows(), 1);
-          RepackRows(data[i].data(), w.type, cols, w.rows(), 1);
-          w.row_group = kInterleavedRowGroup;
-          w.repacked = true;
-        }
-        jobs.push_back({.w = w, .y = together[i].data()});
-      }
+      for (size_t i = 0; i < set.size(); ++i) jobs.push_back({.w = data[i].view, .y = together[i].data()});
       for (MatMulPath path : {MatMulPath::kFast, MatMulPath::kReference}) {
         MatMulMany(jobs, x.data(), tokens, path);
         for (size_t i = 0; i < jobs.size(); ++i) {
