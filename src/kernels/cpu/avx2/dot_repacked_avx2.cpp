@@ -97,22 +97,22 @@ struct Q6_KRepacked {
         for (int u = 0; u < 2; ++u) {
           const int k = 2 * q + u;
           const uint8_t* unit = w + kQ6_KUnitsAt + kQ6_KUnitBytes * k;
-          const __m256i first = Load256(unit), second = Load256(unit + 32), high = Load256(unit + 64);
-          const __m256i levels[4] = {  // elements 32k + 8p + (0..7) of each row
-              _mm256_or_si256(_mm256_and_si256(first, low_mask), _mm256_and_si256(_mm256_slli_epi16(high, 4), high_mask)),
-              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(first, 4), low_mask),
-                              _mm256_and_si256(_mm256_slli_epi16(high, 2), high_mask)),
-              _mm256_or_si256(_mm256_and_si256(second, low_mask), _mm256_and_si256(high, high_mask)),
-              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(second, 4), low_mask),
-                              _mm256_and_si256(_mm256_srli_epi16(high, 2), high_mask)),
-          };
+          const __m256i high = Load256(unit + 64);
 #pragma GCC unroll 2
-          for (int i = 0; i < 2; ++i) {  // sub-block 2k + i
+          for (int i = 0; i < 2; ++i) {  // sub-block 2k + i: elements 32k + 16i + (0..15) of each row
+            const __m256i nibbles = Load256(unit + 32 * i);
+            // the top 2 bits of the two halves sit at bits 4i and 4i + 2 of `high`: moved to bits 4-5
+            const __m256i top_first = i == 0 ? _mm256_slli_epi16(high, 4) : high;
+            const __m256i top_second = i == 0 ? _mm256_slli_epi16(high, 2) : _mm256_srli_epi16(high, 2);
+            const __m256i first =
+                _mm256_or_si256(_mm256_and_si256(nibbles, low_mask), _mm256_and_si256(top_first, high_mask));
+            const __m256i second = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(nibbles, 4), low_mask),
+                                                   _mm256_and_si256(top_second, high_mask));
             const __m256i scale = _mm256_shuffle_epi8(scales, SpreadLane16(2 * u + i));
             for (int t = 0; t < kTokens; ++t) {
               const int8_t* y = reinterpret_cast<const int8_t*>(act[t] + b * kActBlock + kActLevels) + 32 * k + 16 * i;
-              const __m256i products = _mm256_add_epi16(_mm256_maddubs_epi16(levels[2 * i], Broadcast64(y)),
-                                                         _mm256_maddubs_epi16(levels[2 * i + 1], Broadcast64(y + 8)));
+              const __m256i products = _mm256_add_epi16(_mm256_maddubs_epi16(first, Broadcast64(y)),
+                                                         _mm256_maddubs_epi16(second, Broadcast64(y + 8)));
               sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(products, scale));
             }
           }
