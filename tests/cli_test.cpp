@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The moefit binary end to end: template and tokenize against the goldens (through the GGUF
 // files' own templates and vocabularies), logits against the engine, synth + inspect + run.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -190,6 +191,32 @@ TEST(Cli, SynthInspectRunAndClearErrors) {
     result = Shell(fmt::format(fmt::runtime(how), kMoefit, model.string()));
     ASSERT_EQ(result.status, 0) << result.out;
     EXPECT_EQ(nlohmann::json::parse(result.out)["weights"], "loaded+interleaved") << how;
+  }
+  // --with-membw: a read-bandwidth pass before each measured tg repetition and one after, and
+  // decode's read rate (bytes per token x the median t/s) beside them.
+  result = Shell(fmt::format("{} bench -m {} -p 0 -n 2 -r 2 -t 2 --with-membw -o json", kMoefit, model.string()));
+  ASSERT_EQ(result.status, 0) << result.out;
+  {
+    const nlohmann::json tg = nlohmann::json::parse(result.out);
+    ASSERT_EQ(tg["membw_passes_gb_per_s"].size(), 3u) << tg;
+    std::vector<double> passes = tg["membw_passes_gb_per_s"].get<std::vector<double>>();
+    for (double p : passes) EXPECT_GT(p, 0.0);
+    std::sort(passes.begin(), passes.end());
+    EXPECT_DOUBLE_EQ(tg["membw_median_gb_per_s"].get<double>(), passes[1]);
+    EXPECT_DOUBLE_EQ(tg["membw_best_gb_per_s"].get<double>(), passes[2]);
+    EXPECT_NEAR(tg["decode_gb_per_s"].get<double>(),
+                tg["decode_bytes_per_token"].get<double>() * tg["median_ts"].get<double>() / 1e9, 1e-9);
+  }
+  result = Shell(fmt::format("{} bench -m {} -p 0 -n 2 -r 1 --with-membw -o md", kMoefit, model.string()));
+  ASSERT_EQ(result.status, 0) << result.out;
+  EXPECT_NE(result.out.find("read bandwidth between the tg repetitions: median"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("of the median bandwidth"), std::string::npos) << result.out;
+  result = Shell(fmt::format("{} bench --membw -t 1 -o json", kMoefit));
+  ASSERT_EQ(result.status, 0) << result.out;
+  {
+    const nlohmann::json membw = nlohmann::json::parse(result.out);
+    EXPECT_EQ(membw["passes_gb_per_s"].size(), 5u) << membw;
+    EXPECT_GE(membw["read_gb_per_s"].get<double>(), membw["median_gb_per_s"].get<double>()) << membw;
   }
   result = Shell(fmt::format("{} bench -m {} -p 0 -n 2 -r 1 --mmap -o md", kMoefit, model.string()));
   ASSERT_EQ(result.status, 0) << result.out;

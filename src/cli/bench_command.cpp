@@ -42,6 +42,7 @@ struct BenchOptions {
   std::string output = "md";
   std::string kv_type = "f16";
   bool membw = false;
+  bool with_membw = false;  // read-bandwidth passes between the tg repetitions
   bool mmap = false;       // compute from the file mapping instead of loaded weights
   bool no_repack = false;  // load weights in the file's row order (for comparisons)
   bool interleave_only = false;  // interleave rows but keep the file's block encoding
@@ -66,36 +67,58 @@ Stats Summarize(std::vector<double> values) {
 }
 
 // Read bandwidth: every thread reads its share of a 1 GiB huge-page buffer as four prefetched
-// streams (StreamRead, as the kernels read weights), five passes; GB/s of the best pass.
-double MeasureReadBandwidth(int threads) {
-  const size_t bytes = size_t{1} << 30;
-  const size_t words = bytes / sizeof(uint64_t);
-  // 2 MiB-aligned and advised for transparent huge pages, as model weights will be.
-  void* memory = std::aligned_alloc(size_t{2} << 20, bytes);
-  if (memory == nullptr) Fail("bench --membw: cannot allocate 1 GiB");
-  ::madvise(memory, bytes, MADV_HUGEPAGE);
-  std::unique_ptr<uint64_t[], decltype(&std::free)> buffer(static_cast<uint64_t*>(memory), &std::free);
+// streams (StreamRead, as the kernels read weights). The buffer lives while the object does, so
+// a benchmark can make passes between its repetitions: the same sitting as the decode it is
+// compared with (on these machines one pass may differ from the next by 30%).
+class ReadBandwidthProbe {
+ public:
+  explicit ReadBandwidthProbe(int threads) : threads_(threads) {
+    // 2 MiB-aligned and advised for transparent huge pages, as model weights are.
+    void* memory = std::aligned_alloc(size_t{2} << 20, kBytes);
+    if (memory == nullptr) Fail("bench: cannot allocate 1 GiB to measure the read bandwidth");
+    ::madvise(memory, kBytes, MADV_HUGEPAGE);
+    buffer_.reset(static_cast<uint64_t*>(memory));
+    uint64_t* data = buffer_.get();
+    const size_t words = kBytes / sizeof(uint64_t);
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t i = 0; i < words; ++i) buffer[i] = i;
-  double best = 0;
-  uint64_t sink = 0;
-  for (int pass = 0; pass < 5; ++pass) {
+    for (size_t i = 0; i < words; ++i) data[i] = i;
+  }
+  ~ReadBandwidthProbe() {
+    if (sink_ == 42) std::puts("");  // keeps the reads
+  }
+
+  // One pass over the buffer; its GB/s (1 GB = 1e9 B), also kept in passes().
+  double Pass() {
     const auto start = Clock::now();
     uint64_t total = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : total)
+    const auto* bytes = reinterpret_cast<const uint8_t*>(buffer_.get());
+#pragma omp parallel num_threads(threads_) reduction(+ : total)
     {
       // Each thread its own contiguous share, read as the kernels read weights (kernels/ops.h).
-      const int64_t n = omp_get_num_threads(), id = omp_get_thread_num(), all = static_cast<int64_t>(bytes);
+      const int64_t n = omp_get_num_threads(), id = omp_get_thread_num(), all = static_cast<int64_t>(kBytes);
       const int64_t begin = all * id / n / 256 * 256, end = all * (id + 1) / n / 256 * 256;
-      total += StreamRead(reinterpret_cast<const uint8_t*>(buffer.get()) + begin, end - begin);
+      total += StreamRead(bytes + begin, end - begin);
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    sink += total;
-    best = std::max(best, static_cast<double>(bytes) / seconds / 1e9);
+    sink_ += total;
+    passes_.push_back(static_cast<double>(kBytes) / seconds / 1e9);
+    return passes_.back();
   }
-  if (sink == 42) std::puts("");  // keep the loop
-  return best;
-}
+
+  const std::vector<double>& passes() const { return passes_; }
+  double Best() const { return passes_.empty() ? 0.0 : *std::max_element(passes_.begin(), passes_.end()); }
+  double Median() const { return Summarize(passes_).median; }
+
+ private:
+  static constexpr size_t kBytes = size_t{1} << 30;
+  struct Free {
+    void operator()(uint64_t* p) const { std::free(p); }
+  };
+  int threads_;
+  std::unique_ptr<uint64_t[], Free> buffer_;
+  std::vector<double> passes_;
+  uint64_t sink_ = 0;
+};
 
 // Weight bytes one decode step reads: everything but the embedding table and the routed experts
 // not chosen (n_active of n_experts of them); a tied LM head reads the whole embedding table.
@@ -124,7 +147,9 @@ void RegisterBenchCommand(CLI::App& app) {
   command->add_option("--parallel", o->parallel, "Sequences decoding together in tg")->capture_default_str();
   command->add_option("-b,--batch", o->batch, "Prompt tokens per forward pass")->capture_default_str();
   command->add_option("-o,--output", o->output, "md or json")->capture_default_str();
-  command->add_flag("--membw", o->membw, "Measure memory read bandwidth instead");
+  command->add_flag("--membw", o->membw, "Measure memory read bandwidth instead (5 passes over 1 GiB)");
+  command->add_flag("--with-membw", o->with_membw,
+                    "Also measure the read bandwidth between the tg repetitions and report decode's share of it");
   command->add_flag("--mmap", o->mmap, "Compute from the file mapping (default: weights loaded into RAM, as run does)");
   command->add_flag("--no-repack", o->no_repack, "Load weights in the file's row order (no interleaving), to compare");
   command->add_flag("--interleave-only", o->interleave_only,
@@ -133,11 +158,19 @@ void RegisterBenchCommand(CLI::App& app) {
   command->callback([o] {
     const int threads = o->threads > 0 ? o->threads : omp_get_max_threads();
     if (o->membw) {
-      const double gbps = MeasureReadBandwidth(threads);
+      ReadBandwidthProbe probe(threads);
+      for (int pass = 0; pass < 5; ++pass) probe.Pass();
       if (o->output == "json") {
-        std::printf("%s\n", nlohmann::json{{"test", "membw"}, {"threads", threads}, {"read_gb_per_s", gbps}}.dump().c_str());
+        std::printf("%s\n", nlohmann::json{{"test", "membw"},
+                                           {"threads", threads},
+                                           {"read_gb_per_s", probe.Best()},
+                                           {"median_gb_per_s", probe.Median()},
+                                           {"passes_gb_per_s", probe.passes()}}
+                                .dump()
+                                .c_str());
       } else {
-        std::printf("memory read bandwidth: %.1f GB/s (%d threads, best of 5 passes over 1 GiB)\n", gbps, threads);
+        std::printf("memory read bandwidth: %.1f GB/s (%d threads, best of 5 passes over 1 GiB; median %.1f)\n", probe.Best(),
+                    threads, probe.Median());
       }
       return;
     }
@@ -199,10 +232,15 @@ void RegisterBenchCommand(CLI::App& app) {
       }
       tests.push_back({fmt::format("pp{}", o->prompt), Summarize(rates)});
     }
+    // Read-bandwidth passes before every measured tg repetition and after the last: decode's
+    // ceiling, measured in the same sitting.
+    std::unique_ptr<ReadBandwidthProbe> probe;
+    if (o->with_membw && o->generate > 0) probe = std::make_unique<ReadBandwidthProbe>(threads);
     if (o->generate > 0) {
       std::vector<double> rates;
       for (int r = 0; r <= o->repetitions; ++r) {
         const int steps = r == 0 ? std::min(o->generate, 8) : o->generate;
+        if (probe != nullptr && r > 0) probe->Pass();
         const auto start = Clock::now();
         std::vector<BatchItem> items(static_cast<size_t>(o->parallel));
         for (int step = 0; step < steps; ++step) {
@@ -213,30 +251,41 @@ void RegisterBenchCommand(CLI::App& app) {
         for (int s = 0; s < o->parallel; ++s) engine.RemoveSequence(s);
         if (r > 0) rates.push_back(static_cast<double>(steps) * o->parallel / seconds);
       }
+      if (probe != nullptr) probe->Pass();
       tests.push_back({o->parallel > 1 ? fmt::format("tg{} x{}", o->generate, o->parallel) : fmt::format("tg{}", o->generate),
                        Summarize(rates)});
     }
+    // Decode's read rate: one step's weight bytes at the median rate (one sequence only: the
+    // distinct experts of several sequences' tokens are not counted here).
+    const bool decode_ratio = probe != nullptr && o->parallel == 1;
+    const double decode_gbps = decode_ratio ? static_cast<double>(bytes_per_token) * tests.back().stats.median / 1e9 : 0.0;
     if (o->output == "json") {  // one JSON object per line and test
-      for (const Test& t : tests)
-        std::printf("%s\n", nlohmann::json{{"test", t.name},
-                                           {"avg_ts", t.stats.mean},
-                                           {"stddev_ts", t.stats.stddev},
-                                           {"median_ts", t.stats.median},
-                                           {"repetitions", o->repetitions},
-                                           {"model", o->model},
-                                           {"architecture", summary.architecture},
-                                           {"model_bytes", summary.total_bytes},
-                                           {"params", summary.total_params},
-                                           {"active_params", summary.active_params},
-                                           {"decode_bytes_per_token", bytes_per_token},
-                                           {"threads", threads},
-                                           {"kv_type", KvTypeName(kv_type)},
-                                           {"batch", o->batch},
-                                           {"parallel", o->parallel},
-                                           {"weights", weights},
-                                           {"load_s", load_seconds}}
-                                .dump()
-                                .c_str());
+      for (const Test& t : tests) {
+        nlohmann::json line{{"test", t.name},
+                            {"avg_ts", t.stats.mean},
+                            {"stddev_ts", t.stats.stddev},
+                            {"median_ts", t.stats.median},
+                            {"repetitions", o->repetitions},
+                            {"model", o->model},
+                            {"architecture", summary.architecture},
+                            {"model_bytes", summary.total_bytes},
+                            {"params", summary.total_params},
+                            {"active_params", summary.active_params},
+                            {"decode_bytes_per_token", bytes_per_token},
+                            {"threads", threads},
+                            {"kv_type", KvTypeName(kv_type)},
+                            {"batch", o->batch},
+                            {"parallel", o->parallel},
+                            {"weights", weights},
+                            {"load_s", load_seconds}};
+        if (probe != nullptr && t.name.starts_with("tg")) {
+          line["membw_passes_gb_per_s"] = probe->passes();
+          line["membw_median_gb_per_s"] = probe->Median();
+          line["membw_best_gb_per_s"] = probe->Best();
+          if (decode_ratio) line["decode_gb_per_s"] = decode_gbps;
+        }
+        std::printf("%s\n", line.dump().c_str());
+      }
       return;
     }
     std::printf("weights %s (load %.1f s) · decode reads %s of weights per token\n\n", weights.c_str(), load_seconds,
@@ -248,6 +297,16 @@ void RegisterBenchCommand(CLI::App& app) {
                   FormatBytes(summary.total_bytes).c_str(), FormatCount(summary.total_params).c_str(),
                   FormatCount(summary.active_params).c_str(), threads, KvTypeName(kv_type).c_str(), t.name.c_str(), t.stats.mean,
                   t.stats.stddev, t.stats.median);
+    if (probe != nullptr) {
+      std::string passes;
+      for (double p : probe->passes()) passes += fmt::format("{}{:.1f}", passes.empty() ? "" : " ", p);
+      std::printf("\nread bandwidth between the tg repetitions: median %.1f GB/s, best %.1f (passes: %s)\n", probe->Median(),
+                  probe->Best(), passes.c_str());
+      if (decode_ratio)
+        std::printf("decode reads %.1f GB/s (%s per token at the median t/s): %.0f%% of the median bandwidth, %.0f%% of the best\n",
+                    decode_gbps, FormatBytes(bytes_per_token).c_str(), 100.0 * decode_gbps / probe->Median(),
+                    100.0 * decode_gbps / probe->Best());
+    }
   });
 }
 
