@@ -211,6 +211,27 @@ TEST(Cli, SynthInspectRunAndClearErrors) {
   ASSERT_EQ(result.status, 0) << result.out;
   EXPECT_NE(result.out.find("read bandwidth between the tg repetitions: median"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("of the median bandwidth"), std::string::npos) << result.out;
+  // --profile: each test's time by forward phase, with the weights each matrix phase read.
+  result = Shell(fmt::format("{} bench -m {} -p 8 -n 2 -r 1 --profile -o json", kMoefit, model.string()));
+  ASSERT_EQ(result.status, 0) << result.out;
+  {
+    std::istringstream stream(result.out);
+    int tests = 0;
+    for (std::string text; std::getline(stream, text); ++tests) {
+      const nlohmann::json line = nlohmann::json::parse(text);
+      const nlohmann::json& profile = line["profile"];
+      EXPECT_EQ(profile["phases"].size(), 7u) << line;  // every ForwardPhase
+      EXPECT_EQ(profile["tokens"], line["test"] == "pp8" ? 8 : 2) << line;
+      EXPECT_EQ(profile["phases"][0]["phase"], "q/k/v projections");
+      EXPECT_GT(profile["phases"][0]["weight_bytes"].get<uint64_t>(), 0u);
+    }
+    EXPECT_EQ(tests, 2);
+  }
+  result = Shell(fmt::format("{} bench -m {} -p 8 -n 2 -r 1 --profile", kMoefit, model.string()));
+  ASSERT_EQ(result.status, 0) << result.out;
+  EXPECT_NE(result.out.find("where pp8's time goes (ms per prompt"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("where tg2's time goes (ms per step"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("| feed-forward (experts) |"), std::string::npos) << result.out;
   result = Shell(fmt::format("{} bench --membw -t 1 -o json", kMoefit));
   ASSERT_EQ(result.status, 0) << result.out;
   {

@@ -104,6 +104,56 @@ TEST_P(EngineConsistency, FastPathMatchesReference) {
   EXPECT_LT(hi - lo, 60.0f);
 }
 
+// The profile counts each phase's weights exactly (per pass: every projection and router once,
+// the chosen experts once per token that chose them) and times every phase.
+TEST_P(EngineConsistency, ProfileCountsEveryPhasesWeights) {
+  const ModelSpec& spec = model_->spec();
+  const ModelWeights& w = model_->weights();
+  Engine engine(*model_, {.kv_cells = 64});
+  ForwardProfile profile;
+  engine.SetProfile(&profile);
+  engine.EvaluateSequence(0, kPrompt);
+  const uint64_t n = kPrompt.size();
+  EXPECT_EQ(profile.passes, 1);
+  EXPECT_EQ(profile.tokens, static_cast<int64_t>(n));
+  auto macs = [](const TensorView& m) { return static_cast<uint64_t>(m.rows() * m.row_length()); };
+  uint64_t qkv_bytes = 0, qkv_macs = 0, ffn_macs = 0, router_macs = 0;
+  for (int layer = 0; layer < spec.n_layers; ++layer) {
+    const LayerWeights& l = w.layers[static_cast<size_t>(layer)];
+    for (const TensorView* m : {&l.attn_q, &l.attn_k, &l.attn_v}) {
+      qkv_bytes += static_cast<uint64_t>(m->matrix_bytes());
+      qkv_macs += macs(*m) * n;
+    }
+    if (spec.LayerIsMoe(layer)) {
+      router_macs += macs(l.ffn_gate_inp) * n;
+      const uint64_t expert = macs(l.ffn_gate_exps.matrix(0)) + macs(l.ffn_up_exps.matrix(0)) + macs(l.ffn_down_exps.matrix(0));
+      ffn_macs += expert * n * static_cast<uint64_t>(spec.n_active_experts);
+      if (l.ffn_up_shexp) ffn_macs += (macs(l.ffn_gate_shexp) + macs(l.ffn_up_shexp) + macs(l.ffn_down_shexp)) * n;
+    } else {
+      ffn_macs += (macs(l.ffn_gate) + macs(l.ffn_up) + macs(l.ffn_down)) * n;
+    }
+  }
+  auto at = [](ForwardPhase phase) { return static_cast<size_t>(phase); };
+  EXPECT_EQ(profile.weight_bytes[at(ForwardPhase::kQkv)], qkv_bytes);
+  EXPECT_EQ(profile.multiply_adds[at(ForwardPhase::kQkv)], qkv_macs);
+  EXPECT_EQ(profile.multiply_adds[at(ForwardPhase::kFeedForward)], ffn_macs);
+  EXPECT_EQ(profile.multiply_adds[at(ForwardPhase::kRouter)], router_macs);
+  EXPECT_EQ(profile.weight_bytes[at(ForwardPhase::kOutput)], static_cast<uint64_t>(w.output.matrix_bytes()));  // last token
+  EXPECT_EQ(profile.multiply_adds[at(ForwardPhase::kAttention)], 0u);
+  double total = 0;
+  for (int i = 0; i < kForwardPhases; ++i) {
+    EXPECT_GE(profile.seconds[i], 0.0) << ForwardPhaseName(static_cast<ForwardPhase>(i));
+    total += profile.seconds[i];
+  }
+  EXPECT_GT(profile.seconds[at(ForwardPhase::kQkv)], 0.0);
+  EXPECT_GT(total, 0.0);
+  // Off again: nothing more is added.
+  engine.SetProfile(nullptr);
+  const int32_t next[] = {5};
+  engine.EvaluateSequence(0, next);
+  EXPECT_EQ(profile.passes, 1);
+}
+
 TEST_P(EngineConsistency, BatchEqualsTokenByToken) {
   std::vector<BatchItem> items;
   for (int32_t token : kPrompt) items.push_back({0, token, true});

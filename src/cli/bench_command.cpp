@@ -43,6 +43,7 @@ struct BenchOptions {
   std::string kv_type = "f16";
   bool membw = false;
   bool with_membw = false;  // read-bandwidth passes between the tg repetitions
+  bool profile = false;     // time per forward phase
   bool mmap = false;       // compute from the file mapping instead of loaded weights
   bool no_repack = false;  // load weights in the file's row order (for comparisons)
   bool interleave_only = false;  // interleave rows but keep the file's block encoding
@@ -134,6 +135,29 @@ uint64_t DecodeBytesPerToken(const ModelSummary& s) {
   return total;
 }
 
+// Where a test's time went, phase by phase: ms per prompt (pp) or step (tg), share, and for the
+// matrix phases the weights' read rate and the multiply-add rate (1 GOP = 1e9 x 2 operations).
+void PrintProfile(const std::string& test, const ForwardProfile& profile, double units, const char* unit) {
+  double total = 0;
+  for (double seconds : profile.seconds) total += seconds;
+  if (total <= 0 || units <= 0) return;
+  std::printf("\nwhere %s's time goes (ms per %s; %lld forward passes, %lld tokens):\n\n", test.c_str(), unit,
+              static_cast<long long>(profile.passes), static_cast<long long>(profile.tokens));
+  std::printf("| phase | ms | share | weights GB/s | GOP/s |\n|---|---:|---:|---:|---:|\n");
+  for (int i = 0; i < kForwardPhases; ++i) {
+    const double seconds = profile.seconds[i];
+    const std::string rate = profile.weight_bytes[i] > 0 && seconds > 0
+                                 ? fmt::format("{:.1f}", static_cast<double>(profile.weight_bytes[i]) / seconds / 1e9)
+                                 : "";
+    const std::string ops = profile.multiply_adds[i] > 0 && seconds > 0
+                                ? fmt::format("{:.1f}", 2.0 * static_cast<double>(profile.multiply_adds[i]) / seconds / 1e9)
+                                : "";
+    std::printf("| %s | %.2f | %.1f%% | %s | %s |\n", ForwardPhaseName(static_cast<ForwardPhase>(i)), seconds / units * 1e3,
+                100.0 * seconds / total, rate.c_str(), ops.c_str());
+  }
+  std::printf("| total | %.2f | | | |\n", total / units * 1e3);
+}
+
 }  // namespace
 
 void RegisterBenchCommand(CLI::App& app) {
@@ -148,6 +172,8 @@ void RegisterBenchCommand(CLI::App& app) {
   command->add_option("-b,--batch", o->batch, "Prompt tokens per forward pass")->capture_default_str();
   command->add_option("-o,--output", o->output, "md or json")->capture_default_str();
   command->add_flag("--membw", o->membw, "Measure memory read bandwidth instead (5 passes over 1 GiB)");
+  command->add_flag("--profile", o->profile,
+                    "Also time each phase of the forward pass (projections, attention, experts, ...) in the measured repetitions");
   command->add_flag("--with-membw", o->with_membw,
                     "Also measure the read bandwidth between the tg repetitions and report decode's share of it");
   command->add_flag("--mmap", o->mmap, "Compute from the file mapping (default: weights loaded into RAM, as run does)");
@@ -213,12 +239,16 @@ void RegisterBenchCommand(CLI::App& app) {
     struct Test {
       std::string name;
       Stats stats;
+      ForwardProfile profile;  // of the measured repetitions, with --profile
+      double units = 0;        // what a profile row is per: prompts (pp) or steps (tg)
     };
     std::vector<Test> tests;
     // One warm-up pass of each kind so page faults and first-touch are not measured.
     if (o->prompt > 0) {
       std::vector<double> rates;
+      ForwardProfile profile;
       for (int r = 0; r <= o->repetitions; ++r) {
+        engine.SetProfile(o->profile && r > 0 ? &profile : nullptr);
         std::vector<int32_t> prompt(static_cast<size_t>(o->prompt));
         for (int32_t& t : prompt) t = token(rng);
         const auto start = Clock::now();
@@ -230,7 +260,8 @@ void RegisterBenchCommand(CLI::App& app) {
         engine.RemoveSequence(0);
         if (r > 0) rates.push_back(o->prompt / seconds);
       }
-      tests.push_back({fmt::format("pp{}", o->prompt), Summarize(rates)});
+      engine.SetProfile(nullptr);
+      tests.push_back({fmt::format("pp{}", o->prompt), Summarize(rates), profile, static_cast<double>(o->repetitions)});
     }
     // Read-bandwidth passes before every measured tg repetition and after the last: decode's
     // ceiling, measured in the same sitting.
@@ -238,8 +269,10 @@ void RegisterBenchCommand(CLI::App& app) {
     if (o->with_membw && o->generate > 0) probe = std::make_unique<ReadBandwidthProbe>(threads);
     if (o->generate > 0) {
       std::vector<double> rates;
+      ForwardProfile profile;
       for (int r = 0; r <= o->repetitions; ++r) {
         const int steps = r == 0 ? std::min(o->generate, 8) : o->generate;
+        engine.SetProfile(o->profile && r > 0 ? &profile : nullptr);
         if (probe != nullptr && r > 0) probe->Pass();
         const auto start = Clock::now();
         std::vector<BatchItem> items(static_cast<size_t>(o->parallel));
@@ -252,8 +285,9 @@ void RegisterBenchCommand(CLI::App& app) {
         if (r > 0) rates.push_back(static_cast<double>(steps) * o->parallel / seconds);
       }
       if (probe != nullptr) probe->Pass();
+      engine.SetProfile(nullptr);
       tests.push_back({o->parallel > 1 ? fmt::format("tg{} x{}", o->generate, o->parallel) : fmt::format("tg{}", o->generate),
-                       Summarize(rates)});
+                       Summarize(rates), profile, static_cast<double>(o->repetitions) * o->generate});
     }
     // Decode's read rate: one step's weight bytes at the median rate (one sequence only: the
     // distinct experts of several sequences' tokens are not counted here).
@@ -284,6 +318,15 @@ void RegisterBenchCommand(CLI::App& app) {
           line["membw_best_gb_per_s"] = probe->Best();
           if (decode_ratio) line["decode_gb_per_s"] = decode_gbps;
         }
+        if (o->profile) {
+          nlohmann::json phases = nlohmann::json::array();
+          for (int i = 0; i < kForwardPhases; ++i)
+            phases.push_back({{"phase", ForwardPhaseName(static_cast<ForwardPhase>(i))},
+                              {"seconds", t.profile.seconds[i]},
+                              {"weight_bytes", t.profile.weight_bytes[i]},
+                              {"multiply_adds", t.profile.multiply_adds[i]}});
+          line["profile"] = {{"passes", t.profile.passes}, {"tokens", t.profile.tokens}, {"phases", phases}};
+        }
         std::printf("%s\n", line.dump().c_str());
       }
       return;
@@ -307,6 +350,8 @@ void RegisterBenchCommand(CLI::App& app) {
                     decode_gbps, FormatBytes(bytes_per_token).c_str(), 100.0 * decode_gbps / probe->Median(),
                     100.0 * decode_gbps / probe->Best());
     }
+    if (o->profile)
+      for (const Test& t : tests) PrintProfile(t.name, t.profile, t.units, t.name.starts_with("pp") ? "prompt" : "step");
   });
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 
 #include "core/error.h"
 #include "quant/dtype_traits.h"
@@ -26,6 +27,36 @@ void ForEachToken(int64_t n, Body body) {
 #pragma omp parallel for schedule(static) if (n >= kParallelTokens)
   for (int64_t t = 0; t < n; ++t) body(t);
 }
+
+// Charges the wall time between marks to the phases of a ForwardProfile; without one it does nothing.
+class PhaseClock {
+ public:
+  explicit PhaseClock(ForwardProfile* profile) : profile_(profile), last_(profile != nullptr ? omp_get_wtime() : 0.0) {}
+
+  // The time since the previous mark goes to `phase`, with the weights that phase read.
+  void Mark(ForwardPhase phase, uint64_t weight_bytes = 0, uint64_t multiply_adds = 0) {
+    if (profile_ == nullptr) return;
+    const double now = omp_get_wtime();
+    const auto i = static_cast<size_t>(phase);
+    profile_->seconds[i] += now - last_;
+    profile_->weight_bytes[i] += weight_bytes;
+    profile_->multiply_adds[i] += multiply_adds;
+    last_ = now;
+  }
+  // The same for a phase of matrices, each against n tokens.
+  void Mark(ForwardPhase phase, std::initializer_list<const TensorView*> matrices, int64_t n) {
+    uint64_t bytes = 0, multiply_adds = 0;
+    for (const TensorView* w : matrices) {
+      bytes += static_cast<uint64_t>(w->matrix_bytes());
+      multiply_adds += static_cast<uint64_t>(w->rows() * w->row_length() * n);
+    }
+    Mark(phase, bytes, multiply_adds);
+  }
+
+ private:
+  ForwardProfile* profile_;
+  double last_;
+};
 
 template <typename T>
 T* Grow(std::vector<T>& buffer, int64_t size) {
@@ -82,7 +113,7 @@ uint8_t* AttentionWorkspaces(const ModelSpec& spec, ForwardScratch& s) {
 }
 
 void Attention(const ModelSpec& spec, const LayerWeights& l, const ForwardBatch& batch, const KvLayerView& kv,
-               MatMulPath path, ForwardScratch& s) {
+               MatMulPath path, ForwardScratch& s, PhaseClock& clock) {
   const int64_t n = static_cast<int64_t>(batch.tokens.size());
   const int64_t q_dim = int64_t{spec.n_heads} * spec.head_dim;
   const int64_t k_dim = int64_t{spec.n_kv_heads} * spec.head_dim;
@@ -92,6 +123,7 @@ void Attention(const ModelSpec& spec, const LayerWeights& l, const ForwardBatch&
   float* v = Grow(s.v, n * v_dim);
   const MatMulJob qkv[] = {{.w = l.attn_q, .y = q}, {.w = l.attn_k, .y = k}, {.w = l.attn_v, .y = v}};
   MatMulMany(qkv, s.normed.data(), n, path);
+  clock.Mark(ForwardPhase::kQkv, {&l.attn_q, &l.attn_k, &l.attn_v}, n);
   AddBias(q, n, l.attn_q_bias);
   AddBias(k, n, l.attn_k_bias);
   AddBias(v, n, l.attn_v_bias);
@@ -161,7 +193,9 @@ void Attention(const ModelSpec& spec, const LayerWeights& l, const ForwardBatch&
                        .out = attention + first * out_dim},
                       path);
   }
+  clock.Mark(ForwardPhase::kAttention);
   MatMul(l.attn_output, attention, n, Grow(s.projected, n * spec.model_dim), path);
+  clock.Mark(ForwardPhase::kAttentionOutput, {&l.attn_output}, n);
 }
 
 // Routed experts: route the whole batch, group its (token, expert) entries by expert, then run
@@ -170,12 +204,14 @@ void Attention(const ModelSpec& spec, const LayerWeights& l, const ForwardBatch&
 // ascending expert order afterwards, so the result does not depend on that order or grouping:
 // a streamed expert gives the same bits as a resident one.
 void MixtureOfExperts(const ModelSpec& spec, const LayerWeights& l, int layer, int64_t n, MatMulPath path,
-                      ExpertSource& source, ForwardScratch& s) {
+                      ExpertSource& source, ForwardScratch& s, PhaseClock& clock) {
   const int64_t dim = spec.model_dim;
   const int experts = spec.n_experts, active = spec.n_active_experts;
   MOEFIT_CHECK(active >= 1 && active <= 256);
   float* router = Grow(s.router, n * experts);
+  clock.Mark(ForwardPhase::kOther);
   MatMul(l.ffn_gate_inp, s.normed.data(), n, router, path);
+  clock.Mark(ForwardPhase::kRouter, {&l.ffn_gate_inp}, n);
   int32_t* chosen = Grow(s.chosen, n * active);
   float* chosen_weight = Grow(s.chosen_weight, n * active);
   int32_t* start = Grow(s.expert_start, experts + 1);  // counts first, then offsets
@@ -244,7 +280,16 @@ void MixtureOfExperts(const ModelSpec& spec, const LayerWeights& l, int layer, i
     if (shared != nullptr && first == 0)
       s.ffn_jobs.push_back({.gate = l.ffn_gate_shexp, .up = l.ffn_up_shexp, .down = l.ffn_down_shexp, .rows = nullptr,
                             .n_tokens = n, .out = shared});
+    clock.Mark(ForwardPhase::kOther);
     SwiGluMany(s.normed.data(), n, dim, s.ffn_jobs, path, s.ffn);
+    uint64_t bytes = 0, multiply_adds = 0;
+    for (const FfnJob& job : s.ffn_jobs) {
+      for (const TensorView* w : {&job.gate, &job.up, &job.down}) {
+        bytes += static_cast<uint64_t>(w->matrix_bytes());
+        multiply_adds += static_cast<uint64_t>(w->rows() * w->row_length() * job.n_tokens);
+      }
+    }
+    clock.Mark(ForwardPhase::kFeedForward, bytes, multiply_adds);
     source.Release(layer);
   }
   float* out = Grow(s.ffn_out, n * dim);
@@ -366,6 +411,7 @@ void Forward(const Model& model, const ForwardBatch& batch, std::span<const KvLa
 void Forward(const ModelSpec& spec, const ModelWeights& w, const ForwardBatch& batch, std::span<const KvLayerView> kv,
              const ForwardOptions& options, ForwardScratch& s, float* logits) {
   const MatMulPath path = options.path;
+  PhaseClock clock(options.profile);
   WeightsExpertSource own_experts(w.layers);
   ExpertSource& experts = options.experts != nullptr ? *options.experts : own_experts;
   const int64_t n = static_cast<int64_t>(batch.tokens.size());
@@ -385,28 +431,54 @@ void Forward(const ModelSpec& spec, const ModelWeights& w, const ForwardBatch& b
   for (int layer = 0; layer < spec.n_layers; ++layer) {
     const LayerWeights& l = w.layers[static_cast<size_t>(layer)];
     ForEachToken(n, [&](int64_t t) { RmsNorm(x + t * dim, l.attn_norm.data, dim, spec.rms_eps, s.normed.data() + t * dim); });
-    Attention(spec, l, batch, kv[static_cast<size_t>(layer)], path, s);
+    clock.Mark(ForwardPhase::kOther);
+    Attention(spec, l, batch, kv[static_cast<size_t>(layer)], path, s, clock);
     ForEachToken(n, [&](int64_t t) {
       for (int64_t i = t * dim; i < (t + 1) * dim; ++i) x[i] += s.projected[i];
       RmsNorm(x + t * dim, l.ffn_norm.data, dim, spec.rms_eps, s.normed.data() + t * dim);
     });
     if (spec.LayerIsMoe(layer)) {
-      MixtureOfExperts(spec, l, layer, n, path, experts, s);
+      MixtureOfExperts(spec, l, layer, n, path, experts, s, clock);
     } else {
+      clock.Mark(ForwardPhase::kOther);
       SwiGlu(l.ffn_gate, l.ffn_up, l.ffn_down, s.normed.data(), n, dim, path, s, Grow(s.ffn_out, n * dim));
+      clock.Mark(ForwardPhase::kFeedForward, {&l.ffn_gate, &l.ffn_up, &l.ffn_down}, n);
     }
     ForEachToken(n, [&](int64_t t) {
       for (int64_t i = t * dim; i < (t + 1) * dim; ++i) x[i] += s.ffn_out[i];
     });
   }
+  if (options.profile != nullptr) {
+    ++options.profile->passes;
+    options.profile->tokens += n;
+  }
   const int64_t n_logits = static_cast<int64_t>(batch.logit_tokens.size());
-  if (n_logits == 0) return;
+  if (n_logits == 0) {
+    clock.Mark(ForwardPhase::kOther);
+    return;
+  }
   for (int64_t i = 0; i < n_logits; ++i) {
     const int32_t t = batch.logit_tokens[i];
     MOEFIT_CHECK(t >= 0 && t < n);
     RmsNorm(x + int64_t{t} * dim, w.output_norm.data, dim, spec.rms_eps, s.normed.data() + i * dim);
   }
+  clock.Mark(ForwardPhase::kOther);
   MatMul(w.output, s.normed.data(), n_logits, logits, path);
+  clock.Mark(ForwardPhase::kOutput, {&w.output}, n_logits);
+}
+
+const char* ForwardPhaseName(ForwardPhase phase) {
+  switch (phase) {
+    case ForwardPhase::kQkv: return "q/k/v projections";
+    case ForwardPhase::kAttention: return "attention (RoPE, KV, flash)";
+    case ForwardPhase::kAttentionOutput: return "attention output";
+    case ForwardPhase::kRouter: return "router";
+    case ForwardPhase::kFeedForward: return "feed-forward (experts)";
+    case ForwardPhase::kOutput: return "LM head";
+    case ForwardPhase::kOther: return "other (norms, routing, sums)";
+    case ForwardPhase::kCount: break;
+  }
+  return "?";
 }
 
 }  // namespace moefit

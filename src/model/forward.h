@@ -100,9 +100,28 @@ struct ForwardScratch {
   static uint64_t Bytes(const ModelSpec& spec, int64_t max_tokens);
 };
 
+// Where forward passes spend their time, phase by phase (ForwardOptions::profile; off unless
+// asked for). The matrix phases also count the weight bytes they read and their multiply-adds,
+// so a benchmark can say how fast each one streamed (decode: GB/s) or computed (prefill: GOP/s).
+// kAttention is everything between the q/k/v and output projections (biases, q/k norms, RoPE,
+// KV writes, flash attention); kOther is the rest (embedding, norms, residual adds, routing,
+// expert sums).
+enum class ForwardPhase : int { kQkv, kAttention, kAttentionOutput, kRouter, kFeedForward, kOutput, kOther, kCount };
+constexpr int kForwardPhases = static_cast<int>(ForwardPhase::kCount);
+const char* ForwardPhaseName(ForwardPhase phase);
+
+struct ForwardProfile {
+  double seconds[kForwardPhases] = {};
+  uint64_t weight_bytes[kForwardPhases] = {};   // bytes of the weight matrices read
+  uint64_t multiply_adds[kForwardPhases] = {};  // rows x row length x tokens, summed
+  int64_t passes = 0;                           // forward passes
+  int64_t tokens = 0;                           // tokens of those passes
+};
+
 struct ForwardOptions {
   MatMulPath path = MatMulPath::kFast;
-  ExpertSource* experts = nullptr;  // null: the weights' own expert views
+  ExpertSource* experts = nullptr;   // null: the weights' own expert views
+  ForwardProfile* profile = nullptr;  // null: no timing (adds to it otherwise)
 };
 
 // logits: (logit_tokens.size(), vocab_size), row-major.

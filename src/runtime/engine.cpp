@@ -213,7 +213,7 @@ void Engine::RunPasses(int64_t n) {
                              .cells = std::span<const int32_t>(cells_).subspan(offset, size),
                              .attend = std::span<const std::span<const int32_t>>(attend_).subspan(offset, size),
                              .logit_tokens = pass_logit_tokens_};
-    Forward(spec(), weights_, batch, kv_.layers(), {.path = options_.path, .experts = experts_.get()}, scratch_,
+    Forward(spec(), weights_, batch, kv_.layers(), {.path = options_.path, .experts = experts_.get(), .profile = profile_}, scratch_,
             logits_.data() + logit_row * vocab);
     logit_row += pass_logit_tokens_.size();
   }

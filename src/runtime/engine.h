@@ -81,6 +81,8 @@ class Engine {
   uint64_t repacked_weight_bytes() const;  // of those, re-encoded for the kernels (quant/repack.h)
   const ExpertStore& expert_store() const { return *experts_; }
   ExpertStoreStats expert_stats() const { return experts_->stats(); }
+  // Forward passes from now on add their phase timings to `profile` (null: none). For benchmarks.
+  void SetProfile(ForwardProfile* profile) { profile_ = profile; }
 
  private:
   void LoadWeights();
@@ -100,6 +102,7 @@ class Engine {
   std::vector<int32_t> tokens_, positions_, cells_, logit_tokens_, pass_logit_tokens_;
   std::vector<std::span<const int32_t>> attend_;
   std::vector<float> logits_;
+  ForwardProfile* profile_ = nullptr;
 };
 
 }  // namespace moefit
