@@ -334,6 +334,14 @@ TEST_P(RepackedDotTest, TileMatchesReference) {
                   << " scales " << static_cast<int>(scales);
             }
             for (int64_t r = rows; r < stride; ++r) EXPECT_EQ(out[t * stride + r], -12345.0f) << "wrote past the tile";
+            // A token alone (decode takes the single-token kernels) gives the bits it gets among others.
+            std::vector<float> alone(static_cast<size_t>(rows), -1.0f);
+            tile({.weights = packed.data(), .weight_row_bytes = row_bytes, .rows = rows,
+                  .row_group = kInterleavedRowGroup, .activations = x.data(), .activation_row_bytes = act_bytes,
+                  .tokens = 1, .activation_rows = picked.data() + t, .elements = elements, .out = alone.data(),
+                  .out_token_stride = rows});
+            EXPECT_EQ(std::memcmp(alone.data(), out.data() + t * stride, static_cast<size_t>(rows) * sizeof(float)), 0)
+                << "token " << t << " of " << tokens << ", rows " << rows << ", blocks " << blocks;
           }
         }
       }

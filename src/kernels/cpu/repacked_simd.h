@@ -67,15 +67,19 @@ inline GroupHeader UnpackHeader(const uint8_t* group) {
           .dmin = RowPairs(group + 8)};
 }
 
+// The sums of a Q8_K block's 8 sub-blocks of 32 activations, as int16 [s0 .. s7] in both 128-bit lanes.
+inline __m256i SubBlockSums(const uint8_t* activation_block) {
+  const __m256i pairs =
+      _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(activation_block + kActSums)),
+                        _mm256_set1_epi16(1));
+  return _mm256_permute4x64_epi64(_mm256_packs_epi32(pairs, pairs), _MM_SHUFFLE(3, 1, 2, 0));
+}
+
 // Per row, sum over sub-blocks of min x (sum of the sub-block's 32 activations), in the lanes
 // [r0 r0 r1 r1 | r2 r2 r3 r3] (two partial sums per row). mins_low / mins_high: the unpacked
 // mins widened to int16, rows 0, 2 and rows 1, 3 (quant/repack.h's min order).
 inline __m256i MinSums(const uint8_t* activation_block, __m256i mins_low, __m256i mins_high) {
-  const __m256i pairs =
-      _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(activation_block + kActSums)),
-                        _mm256_set1_epi16(1));
-  // [s0 .. s7] (int16) in both 128-bit lanes
-  const __m256i sub_sums = _mm256_permute4x64_epi64(_mm256_packs_epi32(pairs, pairs), _MM_SHUFFLE(3, 1, 2, 0));
+  const __m256i sub_sums = SubBlockSums(activation_block);
   return _mm256_hadd_epi32(_mm256_madd_epi16(mins_low, sub_sums), _mm256_madd_epi16(mins_high, sub_sums));
 }
 

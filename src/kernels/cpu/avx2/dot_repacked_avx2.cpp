@@ -3,7 +3,10 @@
 // go through each instruction at once: 8 activations broadcast to the 64-bit lanes meet 8 levels
 // of each row, so the 32-bit lanes of the sums are per row, scales apply to 4 rows with one
 // madd, the levels' products add up in int16 over a whole sub-block, and there is no horizontal
-// sum per block. Several tokens share each unpacking of the levels (prefill).
+// sum per block. Several tokens share each unpacking of the levels (prefill). One token (decode)
+// goes through the single-token kernels: its activations are widened once per tile (each group
+// of 8 levels already broadcast to the four 64-bit lanes, the block sums and scale in the shapes
+// the kernel wants), so every row group reads them with plain loads instead of redoing that work.
 #include "kernels/cpu/avx2/simd_avx2.h"
 #include "kernels/cpu/isa_kernels.h"
 #include "kernels/cpu/repacked_simd.h"
@@ -20,8 +23,61 @@ inline __m256i ScaleIndex(int j) {
   return _mm256_setr_epi8(a, z, a, z, a, z, a, z, b, z, b, z, b, z, b, z, a, z, a, z, a, z, a, z, b, z, b, z, b, z, b, z);
 }
 
+// One token's Q8_K activations widened for the single-token kernels, per block of 256: the 32
+// groups of 8 levels, each repeated over the four 64-bit lanes (1024 bytes), then what the
+// kernel's block update reads (kWideExtra bytes, below). Every value is the one the multi-token
+// kernels compute from the plain block, so both give the same bits.
+constexpr int64_t kWideLevels = 32 * 32;
+
+inline void WidenLevels(const uint8_t* block, uint8_t* wide) {
+  const auto* y = reinterpret_cast<const int8_t*>(block + kActLevels);
+  for (int k = 0; k < 32; ++k) _mm256_store_si256(reinterpret_cast<__m256i*>(wide + 32 * k), Broadcast64(y + 8 * k));
+}
+
+inline __m256i LoadWide(const uint8_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
+
 struct Q4_KRepacked {
   static constexpr int kMaxTokens = 8;
+  // After the levels: the 8 sub-block sums as int16 in both 128-bit halves, then d in 8 lanes.
+  static constexpr int64_t kWideBlock = kWideLevels + 64;
+
+  static void Widen(const uint8_t* block, uint8_t* wide) {
+    WidenLevels(block, wide);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(wide + kWideLevels), SubBlockSums(block));
+    float yd;
+    std::memcpy(&yd, block, sizeof yd);
+    _mm256_store_ps(reinterpret_cast<float*>(wide + kWideLevels + 32), _mm256_set1_ps(yd));
+  }
+
+  // Rows 4g .. 4g + 3 (their group blocks at w) against one widened token -> out[0..3]: the
+  // arithmetic of Run<1>, the activations read as they were widened.
+  static void RunWide(const uint8_t* w, const uint8_t* wide, int64_t elements, float* out) {
+    const __m256i low_mask = _mm256_set1_epi8(0x0f);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < elements / kQK_K; ++b, w += kQ4_KGroupBlock, wide += kWideBlock) {
+      Prefetch<64>(w);
+      const GroupHeader header = UnpackHeader(w);
+      __m256i sum = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        Prefetch<64>(w + kQ4_KLevelsAt + 64 * j);
+        const __m256i packed0 = Load256(w + kQ4_KLevelsAt + 64 * j), packed1 = Load256(w + kQ4_KLevelsAt + 64 * j + 32);
+        const uint8_t* y = wide + 128 * j;
+        const __m256i products = _mm256_add_epi16(
+            _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(packed0, low_mask), LoadWide(y)),
+                             _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(packed0, 4), low_mask), LoadWide(y + 32))),
+            _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(packed1, low_mask), LoadWide(y + 64)),
+                             _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(packed1, 4), low_mask), LoadWide(y + 96))));
+        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(products, _mm256_shuffle_epi8(header.scales, ScaleIndex(j))));
+      }
+      const __m256 scale = _mm256_load_ps(reinterpret_cast<const float*>(wide + kWideLevels + 32));
+      const __m256i sub_sums = LoadWide(wide + kWideLevels);
+      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(header.d, scale), acc);
+      const __m256i mins = _mm256_hadd_epi32(_mm256_madd_epi16(header.mins_low, sub_sums), _mm256_madd_epi16(header.mins_high, sub_sums));
+      acc = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_mul_ps(header.dmin, scale), acc);
+    }
+    StoreRowSums(acc, out);
+  }
 
   // Rows 4g .. 4g + 3 (their group blocks at w) against kTokens activation rows -> out[t][0..3].
   // Per sub-block the 4 level vectors stay in registers while the tokens go by, each token's
@@ -74,6 +130,58 @@ inline __m256i SpreadLane16(int i) {
 // against 4 broadcast block sums per quarter.
 struct Q6_KRepacked {
   static constexpr int kMaxTokens = 4;
+  // After the levels: the block sums of quarter q (4 int16) repeated over the four 64-bit lanes
+  // (4 x 32 bytes), then d in 8 lanes.
+  static constexpr int64_t kWideBlock = kWideLevels + 128 + 32;
+
+  static void Widen(const uint8_t* block, uint8_t* wide) {
+    WidenLevels(block, wide);
+    for (int q = 0; q < 4; ++q)
+      _mm256_store_si256(reinterpret_cast<__m256i*>(wide + kWideLevels + 32 * q),
+                         Broadcast64(reinterpret_cast<const int8_t*>(block + kActSums) + 8 * q));
+    float yd;
+    std::memcpy(&yd, block, sizeof yd);
+    _mm256_store_ps(reinterpret_cast<float*>(wide + kWideLevels + 128), _mm256_set1_ps(yd));
+  }
+
+  // Rows 4g .. 4g + 3 against one widened token -> out[0..3]: the arithmetic of Run<1>.
+  static void RunWide(const uint8_t* w, const uint8_t* wide, int64_t elements, float* out) {
+    const __m256i low_mask = _mm256_set1_epi8(0x0f), high_mask = _mm256_set1_epi8(0x30);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < elements / kQK_K; ++b, w += kQ6_KGroupBlock, wide += kWideBlock) {
+      Prefetch<64>(w);
+      __m256i sum = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) {
+        Prefetch<192>(w + kQ6_KUnitsAt + 2 * kQ6_KUnitBytes * q);
+        const __m256i scales = _mm256_cvtepi8_epi16(Load128(w + kQ6_KScalesAt + 16 * q));
+        sum = _mm256_sub_epi32(sum, _mm256_madd_epi16(_mm256_slli_epi16(scales, 5), LoadWide(wide + kWideLevels + 32 * q)));
+#pragma GCC unroll 2
+        for (int u = 0; u < 2; ++u) {
+          const int k = 2 * q + u;
+          const uint8_t* unit = w + kQ6_KUnitsAt + kQ6_KUnitBytes * k;
+          const __m256i high = Load256(unit + 64);
+#pragma GCC unroll 2
+          for (int i = 0; i < 2; ++i) {
+            const __m256i nibbles = Load256(unit + 32 * i);
+            const __m256i top_first = i == 0 ? _mm256_slli_epi16(high, 4) : high;
+            const __m256i top_second = i == 0 ? _mm256_slli_epi16(high, 2) : _mm256_srli_epi16(high, 2);
+            const __m256i first =
+                _mm256_or_si256(_mm256_and_si256(nibbles, low_mask), _mm256_and_si256(top_first, high_mask));
+            const __m256i second = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(nibbles, 4), low_mask),
+                                                   _mm256_and_si256(top_second, high_mask));
+            const uint8_t* y = wide + 128 * k + 64 * i;
+            const __m256i products =
+                _mm256_add_epi16(_mm256_maddubs_epi16(first, LoadWide(y)), _mm256_maddubs_epi16(second, LoadWide(y + 32)));
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(products, _mm256_shuffle_epi8(scales, SpreadLane16(2 * u + i))));
+          }
+        }
+      }
+      const __m256 yd = _mm256_load_ps(reinterpret_cast<const float*>(wide + kWideLevels + 128));
+      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(RowPairs(w), yd), acc);
+    }
+    StoreRowSums(acc, out);
+  }
 
   template <int kTokens>
   static void Run(const uint8_t* w, const uint8_t* const* act, int64_t elements, float* const* out) {
@@ -129,9 +237,32 @@ struct Q6_KRepacked {
   }
 };
 
+// Widened activations of one token held on the stack: up to this many blocks of 256 (longer rows
+// take the multi-token kernels' path, which gives the same bits).
+constexpr int64_t kMaxWideBlocks = 64;
+
+// A tile of one token: its activations widened once, then every row group against them.
+template <typename Kernel>
+bool RunSingleToken(const DotTile& tile) {
+  const int64_t blocks = tile.elements / kQK_K;
+  if (tile.tokens != 1 || blocks > kMaxWideBlocks) return false;
+  alignas(32) uint8_t wide[kMaxWideBlocks * Kernel::kWideBlock];
+  const int64_t row = tile.activation_rows != nullptr ? tile.activation_rows[0] : 0;
+  const uint8_t* activations = tile.activations + row * tile.activation_row_bytes;
+  for (int64_t b = 0; b < blocks; ++b) Kernel::Widen(activations + b * kActBlock, wide + b * Kernel::kWideBlock);
+  for (int64_t r = 0; r < tile.rows; r += 4)
+    Kernel::RunWide(tile.weights + r * tile.weight_row_bytes, wide, tile.elements, tile.out + r);
+  return true;
+}
+
+template <typename Kernel>
+void RunTile(const DotTile& tile) {
+  if (!RunSingleToken<Kernel>(tile)) cpu_detail::RunRepackedTile<Kernel>(tile);
+}
+
 }  // namespace
 
-void DotTileRepackedQ4_K(const DotTile& tile) { cpu_detail::RunRepackedTile<Q4_KRepacked>(tile); }
-void DotTileRepackedQ6_K(const DotTile& tile) { cpu_detail::RunRepackedTile<Q6_KRepacked>(tile); }
+void DotTileRepackedQ4_K(const DotTile& tile) { RunTile<Q4_KRepacked>(tile); }
+void DotTileRepackedQ6_K(const DotTile& tile) { RunTile<Q6_KRepacked>(tile); }
 
 }  // namespace moefit::avx2
