@@ -73,32 +73,21 @@ inline __m256 Exp(__m256 x) {
 }
 
 // Scores of kRows query rows against one float K row of n values: out[j] = q[j] . k. The K
-// vector is loaded once for all rows; each row has its own accumulator (kRows independent
-// chains; one row splits its sum over 4 chains instead).
+// vector is loaded once for all rows; each row has its own accumulator, the same arithmetic
+// whatever kRows is (a query's bits must not depend on the rows it is tiled with).
 template <int kRows>
 inline void DotRows(const float* const* q, const float* k, int n, float* out) {
-  if constexpr (kRows == 1) {
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    int d = 0;
-    for (; d + 32 <= n; d += 32)
-      for (int a = 0; a < 4; ++a) acc[a] = _mm256_fmadd_ps(_mm256_loadu_ps(q[0] + d + 8 * a), _mm256_loadu_ps(k + d + 8 * a), acc[a]);
-    for (; d + 8 <= n; d += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(q[0] + d), _mm256_loadu_ps(k + d), acc[0]);
-    float sum = HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-    for (; d < n; ++d) sum += q[0][d] * k[d];
-    out[0] = sum;
-  } else {
-    __m256 acc[kRows];
-    for (int j = 0; j < kRows; ++j) acc[j] = _mm256_setzero_ps();
-    int d = 0;
-    for (; d + 8 <= n; d += 8) {
-      const __m256 kv = _mm256_loadu_ps(k + d);
-      for (int j = 0; j < kRows; ++j) acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q[j] + d), kv, acc[j]);
-    }
-    for (int j = 0; j < kRows; ++j) {
-      float sum = HorizontalSum(acc[j]);
-      for (int e = d; e < n; ++e) sum += q[j][e] * k[e];
-      out[j] = sum;
-    }
+  __m256 acc[kRows];
+  for (int j = 0; j < kRows; ++j) acc[j] = _mm256_setzero_ps();
+  int d = 0;
+  for (; d + 8 <= n; d += 8) {
+    const __m256 kv = _mm256_loadu_ps(k + d);
+    for (int j = 0; j < kRows; ++j) acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q[j] + d), kv, acc[j]);
+  }
+  for (int j = 0; j < kRows; ++j) {
+    float sum = HorizontalSum(acc[j]);
+    for (int e = d; e < n; ++e) sum += q[j][e] * k[e];
+    out[j] = sum;
   }
 }
 
