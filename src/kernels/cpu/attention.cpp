@@ -46,7 +46,8 @@ WorkspaceLayout Layout(const AttentionShape& shape) {
   layout.running_max = take(rows * sizeof(float));
   layout.running_sum = take(rows * sizeof(float));
   layout.row = take(std::max(dk, dv) * sizeof(float));
-  layout.values = take(static_cast<uint64_t>(kAttentionValueCells) * dv * sizeof(float));
+  layout.values = take(std::max(static_cast<uint64_t>(kAttentionValueCells) * dv, static_cast<uint64_t>(kAttentionKeyCells) * dk) *
+                       sizeof(float));
   layout.q8 = take(rows * q8_row);
   layout.flash_bytes = at;
   at = 0;

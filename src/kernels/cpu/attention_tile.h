@@ -10,6 +10,9 @@ namespace moefit {
 
 // V rows a kernel dequantizes and sums at a time (the `values` workspace).
 inline constexpr int64_t kAttentionValueCells = 32;
+// K rows a kernel may convert and transpose at a time into the same workspace while it scores
+// (the V phase does not need it then).
+inline constexpr int kAttentionKeyCells = 16;
 
 // Row r = i * group + g is query token i, query head g of the KV head's group. A kernel
 //   1. keeps, per row, a running max, a running sum and an accumulator (value_head_dim floats);
@@ -44,7 +47,8 @@ struct AttentionTile {
   float* running_max;        // (n_queries * group)
   float* running_sum;        // (n_queries * group)
   float* row;                // max(head_dim, value_head_dim): one K or V row as floats
-  float* values;             // (kAttentionValueCells, value_head_dim): V rows as floats
+  float* values;             // (kAttentionValueCells, value_head_dim): V rows as floats; or
+                             // (head_dim, kAttentionKeyCells): K rows transposed, while scoring
   float* out;                // row (i, g) at out + i * out_stride + g * value_head_dim
   int64_t out_stride;
 };

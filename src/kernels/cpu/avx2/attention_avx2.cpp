@@ -146,11 +146,14 @@ inline void BF16ToFloat(const uint8_t* src, float* dst, int n) {
   }
 }
 
+// Float formats also give 8 values of a row at d (Load8) or one (Load1) for the K block transposition.
 struct F16Format {
   static constexpr bool kQuantizedQuery = false;
   static int64_t RowBytes(int n) { return 2 * int64_t{n}; }
   static void PrepareKey(const uint8_t* k, float* row, int n) { F16ToFloat(k, row, n); }
   static void LoadValue(const uint8_t* v, float* row, int n) { F16ToFloat(v, row, n); }
+  static __m256 Load8(const uint8_t* row, int d) { return _mm256_cvtph_ps(Load128(row + 2 * d)); }
+  static float Load1(const uint8_t* row, int d) { return HalfToFloat(row + 2 * d); }
 };
 
 struct BF16Format {
@@ -158,6 +161,14 @@ struct BF16Format {
   static int64_t RowBytes(int n) { return 2 * int64_t{n}; }
   static void PrepareKey(const uint8_t* k, float* row, int n) { BF16ToFloat(k, row, n); }
   static void LoadValue(const uint8_t* v, float* row, int n) { BF16ToFloat(v, row, n); }
+  static __m256 Load8(const uint8_t* row, int d) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(Load128(row + 2 * d)), 16));
+  }
+  static float Load1(const uint8_t* row, int d) {
+    float value;
+    BF16ToFloat(row + 2 * d, &value, 1);
+    return value;
+  }
 };
 
 constexpr int64_t kQ8Block = sizeof(BlockQ8_0);  // d (F16) + 32 int8
@@ -296,10 +307,127 @@ void ScoreRows(const AttentionTile& t, const uint8_t* k, int first, int rows, in
 constexpr int64_t kPrefetchCells = 16;
 // V rows dequantized and summed at a time (32 x 128 floats: 16 KiB, in L1).
 constexpr int64_t kValueCells = kAttentionValueCells;
+// K rows scored together by the float formats (transposed in the `values` workspace).
+constexpr int kKeyCells = kAttentionKeyCells;
+static_assert(kKeyCells == 16, "ScoreBlock keeps two vectors of 8 cells per row");
 
 inline void PrefetchRow(const uint8_t* p, int64_t bytes) {
   for (int64_t offset = 0; offset < bytes; offset += 64) _mm_prefetch(reinterpret_cast<const char*>(p + offset), _MM_HINT_T0);
   _mm_prefetch(reinterpret_cast<const char*>(p + bytes - 1), _MM_HINT_T0);
+}
+
+// r[k] = element k of each of r[0..7] (an 8 x 8 transposition in registers).
+inline void Transpose8x8(__m256* r) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  // s_k: element k of rows 0-3 (low half) and element k + 4 (high half); s_{k+4} the same for rows 4-7
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+  r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+  r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+  r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+  r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// The K rows of cells [c, c + count), count <= 16, as floats transposed: kt[16 d + j] = K(c + j)[d],
+// zero for j >= count.
+template <typename Format>
+void TransposeKeys(const AttentionTile& t, int64_t c, int count, float* kt) {
+  const uint8_t* rows[kKeyCells];
+  for (int j = 0; j < kKeyCells; ++j) rows[j] = j < count ? t.k + t.cells[c + j] * t.k_row_bytes : nullptr;
+  int d = 0;
+  for (; d + 8 <= t.head_dim; d += 8) {
+    for (int half = 0; half < 2; ++half) {
+      __m256 r[8];
+      for (int j = 0; j < 8; ++j) {
+        const uint8_t* row = rows[8 * half + j];
+        r[j] = row != nullptr ? Format::Load8(row, d) : _mm256_setzero_ps();
+      }
+      Transpose8x8(r);
+      for (int k = 0; k < 8; ++k) _mm256_storeu_ps(kt + (d + k) * kKeyCells + 8 * half, r[k]);
+    }
+  }
+  for (; d < t.head_dim; ++d)
+    for (int j = 0; j < kKeyCells; ++j) kt[d * kKeyCells + j] = rows[j] != nullptr ? Format::Load1(rows[j], d) : 0.0f;
+}
+
+// Scores (times scale) of kRows query rows from `first` against the 16 transposed K rows of kt,
+// into columns [column, column + 16) of their score rows. Each score is one FMA chain over the
+// dimensions in order, in its own lane: the same bits whatever rows or block it is computed in.
+template <int kRows>
+inline void ScoreBlock(const AttentionTile& t, const float* kt, int first, int64_t column) {
+  const float* q[kRows];
+  for (int j = 0; j < kRows; ++j) {
+    const int r = first + j;
+    q[j] = t.q + (r / t.group) * t.q_stride + int64_t{r % t.group} * t.head_dim;
+  }
+  // Every loop over the accumulators unrolled, so that GCC keeps them in registers (a rolled
+  // loop after the main one makes it store all of them to the stack on every dimension).
+  __m256 acc[2 * kRows];
+#pragma GCC unroll 8
+  for (int j = 0; j < 2 * kRows; ++j) acc[j] = _mm256_setzero_ps();
+  const int dims = t.head_dim;
+  for (int d = 0; d < dims; ++d) {
+    const __m256 k0 = _mm256_loadu_ps(kt + d * kKeyCells), k1 = _mm256_loadu_ps(kt + d * kKeyCells + 8);
+#pragma GCC unroll 4
+    for (int j = 0; j < kRows; ++j) {
+      const __m256 qd = _mm256_broadcast_ss(q[j] + d);
+      acc[2 * j] = _mm256_fmadd_ps(qd, k0, acc[2 * j]);
+      acc[2 * j + 1] = _mm256_fmadd_ps(qd, k1, acc[2 * j + 1]);
+    }
+  }
+  const __m256 scale = _mm256_set1_ps(t.scale);
+#pragma GCC unroll 4
+  for (int j = 0; j < kRows; ++j) {
+    float* out = t.scores + (first + j) * t.chunk_cells + column;
+    _mm256_storeu_ps(out, _mm256_mul_ps(acc[2 * j], scale));
+    _mm256_storeu_ps(out + 8, _mm256_mul_ps(acc[2 * j + 1], scale));
+  }
+}
+
+// Float formats: the chunk's scores 16 cells at a time, each block's K rows transposed once
+// (into the `values` workspace, idle until the V phase) and scored by 4 query rows at a time.
+// Rows whose query does not reach a cell of the block get scores there that nobody reads.
+template <typename Format>
+void ScoreChunkByBlocks(const AttentionTile& t, int64_t c0, int64_t c1, int64_t n_cells, int rows) {
+  const int64_t k_bytes = Format::RowBytes(t.head_dim), v_bytes = Format::RowBytes(t.value_head_dim);
+  int first_query = 0;
+  for (int64_t cb = c0; cb < c1; cb += kKeyCells) {
+    const int count = static_cast<int>(Min(kKeyCells, c1 - cb));
+    while (t.lengths[first_query] <= cb) ++first_query;
+    for (int64_t c = cb + kKeyCells; c < Min(cb + 2 * kKeyCells, n_cells); ++c) PrefetchRow(t.k + t.cells[c] * t.k_row_bytes, k_bytes);
+    if (cb == c0)  // the V phase's first rows
+      for (int64_t c = c0; c < Min(c0 + kPrefetchCells, c1); ++c) PrefetchRow(t.v + t.cells[c] * t.v_row_bytes, v_bytes);
+    TransposeKeys<Format>(t, cb, count, t.values);
+    int r = first_query * t.group;
+    for (; r + 4 <= rows; r += 4) ScoreBlock<4>(t, t.values, r, cb - c0);
+    if (rows - r == 3) ScoreBlock<3>(t, t.values, r, cb - c0);
+    if (rows - r == 2) ScoreBlock<2>(t, t.values, r, cb - c0);
+    if (rows - r == 1) ScoreBlock<1>(t, t.values, r, cb - c0);
+  }
+}
+
+// Any format: the chunk's scores cell by cell, each K row against the rows that attend to it.
+template <typename Format>
+void ScoreChunkByCells(const AttentionTile& t, int64_t c0, int64_t c1, int64_t n_cells, int rows) {
+  const int64_t k_bytes = Format::RowBytes(t.head_dim), v_bytes = Format::RowBytes(t.value_head_dim);
+  int first_query = 0;
+  for (int64_t c = c0; c < c1; ++c) {
+    while (t.lengths[first_query] <= c) ++first_query;
+    if (c + kPrefetchCells < n_cells) PrefetchRow(t.k + t.cells[c + kPrefetchCells] * t.k_row_bytes, k_bytes);
+    if (c - c0 < kPrefetchCells) PrefetchRow(t.v + t.cells[c] * t.v_row_bytes, v_bytes);  // the V phase's first rows
+    const uint8_t* k = t.k + t.cells[c] * t.k_row_bytes;
+    if constexpr (!Format::kQuantizedQuery) Format::PrepareKey(k, t.row, t.head_dim);
+    ScoreRows<Format>(t, k, first_query * t.group, rows, c - c0);
+  }
 }
 
 template <typename Format>
@@ -312,18 +440,18 @@ void Flash(const AttentionTile& t) {
     float* acc = t.acc + int64_t{r} * t.value_head_dim;
     for (int d = 0; d < t.value_head_dim; ++d) acc[d] = 0;
   }
-  const int64_t k_bytes = Format::RowBytes(t.head_dim), v_bytes = Format::RowBytes(t.value_head_dim);
+  const int64_t v_bytes = Format::RowBytes(t.value_head_dim);
   for (int64_t c0 = 0; c0 < n_cells; c0 += t.chunk_cells) {
     const int64_t c1 = Min(c0 + t.chunk_cells, n_cells);
     // Scores: each K row once, against the rows of the queries that attend to it (a suffix).
-    int first_query = 0;
-    for (int64_t c = c0; c < c1; ++c) {
-      while (t.lengths[first_query] <= c) ++first_query;
-      if (c + kPrefetchCells < n_cells) PrefetchRow(t.k + t.cells[c + kPrefetchCells] * t.k_row_bytes, k_bytes);
-      if (c - c0 < kPrefetchCells) PrefetchRow(t.v + t.cells[c] * t.v_row_bytes, v_bytes);  // the V phase's first rows
-      const uint8_t* k = t.k + t.cells[c] * t.k_row_bytes;
-      if constexpr (!Format::kQuantizedQuery) Format::PrepareKey(k, t.row, t.head_dim);
-      ScoreRows<Format>(t, k, first_query * t.group, rows, c - c0);
+    if constexpr (!Format::kQuantizedQuery) {
+      if (t.chunk_cells % kKeyCells == 0) {
+        ScoreChunkByBlocks<Format>(t, c0, c1, n_cells, rows);
+      } else {
+        ScoreChunkByCells<Format>(t, c0, c1, n_cells, rows);
+      }
+    } else {
+      ScoreChunkByCells<Format>(t, c0, c1, n_cells, rows);
     }
     for (int i = 0; i < t.n_queries; ++i) {
       const int64_t n = Min(c1, t.lengths[i]) - c0;
