@@ -124,6 +124,22 @@ inline __m256i SpreadLane16(int i) {
   return _mm256_setr_epi8(a, b, a, b, a, b, a, b, c, e, c, e, c, e, c, e, a, b, a, b, a, b, a, b, c, e, c, e, c, e, c, e);
 }
 
+// The levels u = q + 32 of sub-block 2k + i of a Q6_K unit (its two halves of 16 elements per
+// row), given the unit's 2-bit plane `high`.
+struct Q6_KLevels {
+  __m256i first, second;
+};
+// low_mask: 0x0f in every byte; high_mask: 0x30.
+inline Q6_KLevels UnpackQ6_KLevels(const uint8_t* unit, __m256i high, int i, __m256i low_mask, __m256i high_mask) {
+  const __m256i nibbles = Load256(unit + 32 * i);
+  // the top 2 bits of the two halves sit at bits 4i and 4i + 2 of `high`: moved to bits 4-5
+  const __m256i top_first = i == 0 ? _mm256_slli_epi16(high, 4) : high;
+  const __m256i top_second = i == 0 ? _mm256_slli_epi16(high, 2) : _mm256_srli_epi16(high, 2);
+  return {.first = _mm256_or_si256(_mm256_and_si256(nibbles, low_mask), _mm256_and_si256(top_first, high_mask)),
+          .second = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(nibbles, 4), low_mask),
+                                    _mm256_and_si256(top_second, high_mask))};
+}
+
 // Q6_K: levels u = q + 32 (0..63) are the unsigned side of maddubs; per sub-block of 16 the two
 // products (|.| <= 2 * 2 * 63 * 128 < 2^15) take the int8 scale with one madd, and the 32 * scale
 // * (sum of the sub-block's activations) that u adds comes off with one madd of the widened scales
@@ -163,16 +179,10 @@ struct Q6_KRepacked {
           const __m256i high = Load256(unit + 64);
 #pragma GCC unroll 2
           for (int i = 0; i < 2; ++i) {
-            const __m256i nibbles = Load256(unit + 32 * i);
-            const __m256i top_first = i == 0 ? _mm256_slli_epi16(high, 4) : high;
-            const __m256i top_second = i == 0 ? _mm256_slli_epi16(high, 2) : _mm256_srli_epi16(high, 2);
-            const __m256i first =
-                _mm256_or_si256(_mm256_and_si256(nibbles, low_mask), _mm256_and_si256(top_first, high_mask));
-            const __m256i second = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(nibbles, 4), low_mask),
-                                                   _mm256_and_si256(top_second, high_mask));
+            const Q6_KLevels levels = UnpackQ6_KLevels(unit, high, i, low_mask, high_mask);
             const uint8_t* y = wide + 128 * k + 64 * i;
-            const __m256i products =
-                _mm256_add_epi16(_mm256_maddubs_epi16(first, LoadWide(y)), _mm256_maddubs_epi16(second, LoadWide(y + 32)));
+            const __m256i products = _mm256_add_epi16(_mm256_maddubs_epi16(levels.first, LoadWide(y)),
+                                                      _mm256_maddubs_epi16(levels.second, LoadWide(y + 32)));
             sum = _mm256_add_epi32(sum, _mm256_madd_epi16(products, _mm256_shuffle_epi8(scales, SpreadLane16(2 * u + i))));
           }
         }
@@ -208,14 +218,8 @@ struct Q6_KRepacked {
           const __m256i high = Load256(unit + 64);
 #pragma GCC unroll 2
           for (int i = 0; i < 2; ++i) {  // sub-block 2k + i: elements 32k + 16i + (0..15) of each row
-            const __m256i nibbles = Load256(unit + 32 * i);
-            // the top 2 bits of the two halves sit at bits 4i and 4i + 2 of `high`: moved to bits 4-5
-            const __m256i top_first = i == 0 ? _mm256_slli_epi16(high, 4) : high;
-            const __m256i top_second = i == 0 ? _mm256_slli_epi16(high, 2) : _mm256_srli_epi16(high, 2);
-            const __m256i first =
-                _mm256_or_si256(_mm256_and_si256(nibbles, low_mask), _mm256_and_si256(top_first, high_mask));
-            const __m256i second = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(nibbles, 4), low_mask),
-                                                   _mm256_and_si256(top_second, high_mask));
+            const Q6_KLevels levels = UnpackQ6_KLevels(unit, high, i, low_mask, high_mask);
+            const __m256i first = levels.first, second = levels.second;
             const __m256i scale = _mm256_shuffle_epi8(scales, SpreadLane16(2 * u + i));
             for (int t = 0; t < kTokens; ++t) {
               const int8_t* y = reinterpret_cast<const int8_t*>(act[t] + b * kActBlock + kActLevels) + 32 * k + 16 * i;
