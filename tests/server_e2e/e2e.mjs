@@ -18,7 +18,10 @@ const OpenAI = openai.OpenAI ?? openai.default ?? openai;
 const [moefit, modelPath, repliesPath] = process.argv.slice(2);
 const KEY = 'e2e-secret-key-0123456789';
 const MODEL = 'tiny-moe';
-const CONTEXT = 2048;
+// Long enough that the 4 scripted stories of 'a full queue answers 503' are still running while
+// all its 14 requests arrive (at 2048 a faster engine finished some of them first; 1500 x 'many
+// words ' is ~4500 tokens, still past it).
+const CONTEXT = 4096;  // the test model's trained context
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---- the server ---------------------------------------------------------------------------
