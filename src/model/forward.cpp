@@ -45,15 +45,29 @@ class PhaseClock {
   }
   // The same for a phase of matrices, each against n tokens.
   void Mark(ForwardPhase phase, std::initializer_list<const TensorView*> matrices, int64_t n) {
-    uint64_t bytes = 0, multiply_adds = 0;
-    for (const TensorView* w : matrices) {
-      bytes += static_cast<uint64_t>(w->matrix_bytes());
-      multiply_adds += static_cast<uint64_t>(w->rows() * w->row_length() * n);
-    }
-    Mark(phase, bytes, multiply_adds);
+    if (profile_ == nullptr) return;
+    Cost cost;
+    for (const TensorView* w : matrices) cost.Add(*w, n);
+    Mark(phase, cost.bytes, cost.multiply_adds);
+  }
+  // The same for feed-forward jobs (gate, up and down against each job's tokens).
+  void Mark(ForwardPhase phase, std::span<const FfnJob> jobs) {
+    if (profile_ == nullptr) return;
+    Cost cost;
+    for (const FfnJob& job : jobs)
+      for (const TensorView* w : {&job.gate, &job.up, &job.down}) cost.Add(*w, job.n_tokens);
+    Mark(phase, cost.bytes, cost.multiply_adds);
   }
 
  private:
+  struct Cost {
+    uint64_t bytes = 0, multiply_adds = 0;
+    void Add(const TensorView& w, int64_t n) {
+      bytes += static_cast<uint64_t>(w.matrix_bytes());
+      multiply_adds += static_cast<uint64_t>(w.rows() * w.row_length() * n);
+    }
+  };
+
   ForwardProfile* profile_;
   double last_;
 };
@@ -282,14 +296,7 @@ void MixtureOfExperts(const ModelSpec& spec, const LayerWeights& l, int layer, i
                             .n_tokens = n, .out = shared});
     clock.Mark(ForwardPhase::kOther);
     SwiGluMany(s.normed.data(), n, dim, s.ffn_jobs, path, s.ffn);
-    uint64_t bytes = 0, multiply_adds = 0;
-    for (const FfnJob& job : s.ffn_jobs) {
-      for (const TensorView* w : {&job.gate, &job.up, &job.down}) {
-        bytes += static_cast<uint64_t>(w->matrix_bytes());
-        multiply_adds += static_cast<uint64_t>(w->rows() * w->row_length() * job.n_tokens);
-      }
-    }
-    clock.Mark(ForwardPhase::kFeedForward, bytes, multiply_adds);
+    clock.Mark(ForwardPhase::kFeedForward, s.ffn_jobs);
     source.Release(layer);
   }
   float* out = Grow(s.ffn_out, n * dim);

@@ -25,8 +25,8 @@ inline __m256i ScaleIndex(int j) {
 
 // One token's Q8_K activations widened for the single-token kernels, per block of 256: the 32
 // groups of 8 levels, each repeated over the four 64-bit lanes (1024 bytes), then what the
-// kernel's block update reads (kWideExtra bytes, below). Every value is the one the multi-token
-// kernels compute from the plain block, so both give the same bits.
+// kernel's block update reads (each kernel's kWideBlock says how much). Every value is the one
+// the multi-token kernels compute from the plain block, so both give the same bits.
 constexpr int64_t kWideLevels = 32 * 32;
 
 inline void WidenLevels(const uint8_t* block, uint8_t* wide) {
