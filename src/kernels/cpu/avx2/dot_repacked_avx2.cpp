@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 // AVX2 dots of repacked row groups (quant/repack.h) against Q8_K activations: Q4_K, Q6_K. Four rows
-// go through each instruction at once: 8 activations broadcast to the 64-bit lanes meet 8 levels
+// go through each instruction at once: 8 activations repeated over the 64-bit lanes meet 8 levels
 // of each row, so the 32-bit lanes of the sums are per row, scales apply to 4 rows with one
 // madd, the levels' products add up in int16 over a whole sub-block, and there is no horizontal
-// sum per block. Several tokens share each unpacking of the levels (prefill). One token (decode)
-// goes through the single-token kernels: its activations are widened once per tile (each group
-// of 8 levels already broadcast to the four 64-bit lanes, the block sums and scale in the shapes
-// the kernel wants), so every row group reads them with plain loads instead of redoing that work.
+// sum per block. The activations are widened first (each group of 8 levels already repeated over
+// the four 64-bit lanes, the block sums and scale in the shapes the kernel wants), so the kernels
+// read them with plain loads. One token (decode) is widened whole and every row group streams its
+// blocks past it; several tokens (prefill) go a block at a time: their block widened into L1, a
+// pass of row groups goes by it, and the tokens share each unpacking of the levels.
+#include <algorithm>
+
 #include "kernels/cpu/avx2/simd_avx2.h"
 #include "kernels/cpu/isa_kernels.h"
 #include "kernels/cpu/repacked_simd.h"
@@ -16,17 +19,37 @@ namespace {
 
 using namespace repacked;
 
-// shuffle_epi8 index giving int16 lanes 0-3 = byte j and 4-7 = byte 8 + j of each 128-bit lane:
-// the scale of sub-block j for the rows of that lane (rows 0, 1 low; 2, 3 high).
-inline __m256i ScaleIndex(int j) {
-  const int8_t a = static_cast<int8_t>(j), b = static_cast<int8_t>(8 + j), z = -1;
-  return _mm256_setr_epi8(a, z, a, z, a, z, a, z, b, z, b, z, b, z, b, z, a, z, a, z, a, z, a, z, b, z, b, z, b, z, b, z);
-}
+// shuffle_epi8 indexes, one 32-byte row each, loaded where a loop over them is not unrolled.
+template <int kRows>
+struct ShuffleTable {
+  alignas(32) int8_t index[kRows][32];
+  __m256i operator[](int r) const { return _mm256_load_si256(reinterpret_cast<const __m256i*>(index[r])); }
+};
 
-// One token's Q8_K activations widened for the single-token kernels, per block of 256: the 32
-// groups of 8 levels, each repeated over the four 64-bit lanes (1024 bytes), then what the
-// kernel's block update reads (each kernel's kWideBlock says how much). Every value is the one
-// the multi-token kernels compute from the plain block, so both give the same bits.
+// Row j: int16 lanes 0-3 = byte j and 4-7 = byte 8 + j of each 128-bit lane, the scale of
+// sub-block j for the rows of that lane (rows 0, 1 low; 2, 3 high).
+constexpr ShuffleTable<8> MakeScaleIndex() {
+  ShuffleTable<8> table{};
+  for (int j = 0; j < 8; ++j)
+    for (int i = 0; i < 32; ++i) table.index[j][i] = i % 2 == 1 ? int8_t{-1} : static_cast<int8_t>((i / 2) % 8 < 4 ? j : 8 + j);
+  return table;
+}
+constexpr ShuffleTable<8> kScaleIndex = MakeScaleIndex();
+
+// Row i: int16 lane i of each 64-bit lane spread over the 4 lanes of that 64-bit lane.
+constexpr ShuffleTable<4> MakeSpreadLane16() {
+  ShuffleTable<4> table{};
+  for (int r = 0; r < 4; ++r)
+    for (int i = 0; i < 32; ++i) table.index[r][i] = static_cast<int8_t>(2 * r + i % 2 + 8 * ((i % 16) / 8));
+  return table;
+}
+constexpr ShuffleTable<4> kSpreadLane16 = MakeSpreadLane16();
+
+// Tokens' Q8_K activations widened for these kernels, per block of 256: the 32 groups of 8
+// levels, each repeated over the four 64-bit lanes (1024 bytes), then what the kernel's block
+// update reads (each kernel's kWideBlock says how much). The levels then reach `maddubs` as plain
+// loads (no broadcast per row group), and every value is the one a kernel would compute from the
+// plain block, so any number of tokens gives the same bits.
 constexpr int64_t kWideLevels = 32 * 32;
 
 inline void WidenLevels(const uint8_t* block, uint8_t* wide) {
@@ -36,10 +59,16 @@ inline void WidenLevels(const uint8_t* block, uint8_t* wide) {
 
 inline __m256i LoadWide(const uint8_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
 
+// A kernel's Block<kTokens, kStream>(w, wide, acc): one group block (rows 4g .. 4g + 3, one block
+// of 256) against kTokens widened tokens (token t's block at wide + t * kWideBlock), acc[t] +=
+// the 4 rows' dots in the lanes [r0 r0 r1 r1 | r2 r2 r3 r3]. kStream: the group's blocks are read
+// one after another (one token: decode), so the block prefetches the weights ahead of itself;
+// otherwise the caller prefetches.
 struct Q4_KRepacked {
   static constexpr int kMaxTokens = 8;
   // After the levels: the 8 sub-block sums as int16 in both 128-bit halves, then d in 8 lanes.
   static constexpr int64_t kWideBlock = kWideLevels + 64;
+  static constexpr int64_t kGroupBlock = kQ4_KGroupBlock;
 
   static void Widen(const uint8_t* block, uint8_t* wide) {
     WidenLevels(block, wide);
@@ -49,80 +78,45 @@ struct Q4_KRepacked {
     _mm256_store_ps(reinterpret_cast<float*>(wide + kWideLevels + 32), _mm256_set1_ps(yd));
   }
 
-  // Rows 4g .. 4g + 3 (their group blocks at w) against one widened token -> out[0..3]: the
-  // arithmetic of Run<1>, the activations read as they were widened.
-  static void RunWide(const uint8_t* w, const uint8_t* wide, int64_t elements, float* out) {
+  // Per sub-block the 4 level vectors stay in registers while the tokens go by; 8 tokens' int32
+  // sums take 8 registers (the activations come from memory operands).
+  template <int kTokens, bool kStream>
+  static void Block(const uint8_t* w, const uint8_t* wide, __m256* acc) {
     const __m256i low_mask = _mm256_set1_epi8(0x0f);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < elements / kQK_K; ++b, w += kQ4_KGroupBlock, wide += kWideBlock) {
-      Prefetch<64>(w);
-      const GroupHeader header = UnpackHeader(w);
-      __m256i sum = _mm256_setzero_si256();
+    if constexpr (kStream) Prefetch<64>(w);  // the header line; the levels' lines one sub-block at a time below
+    const GroupHeader header = UnpackHeader(w);
+    __m256i sum[kTokens];
 #pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) {
-        Prefetch<64>(w + kQ4_KLevelsAt + 64 * j);
-        const __m256i packed0 = Load256(w + kQ4_KLevelsAt + 64 * j), packed1 = Load256(w + kQ4_KLevelsAt + 64 * j + 32);
-        const uint8_t* y = wide + 128 * j;
-        const __m256i products = _mm256_add_epi16(
-            _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(packed0, low_mask), LoadWide(y)),
-                             _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(packed0, 4), low_mask), LoadWide(y + 32))),
-            _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(packed1, low_mask), LoadWide(y + 64)),
-                             _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(packed1, 4), low_mask), LoadWide(y + 96))));
-        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(products, _mm256_shuffle_epi8(header.scales, ScaleIndex(j))));
+    for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+    for (int j = 0; j < 8; ++j) {
+      if constexpr (kStream) Prefetch<64>(w + kQ4_KLevelsAt + 64 * j);
+      const __m256i packed0 = Load256(w + kQ4_KLevelsAt + 64 * j), packed1 = Load256(w + kQ4_KLevelsAt + 64 * j + 32);
+      const __m256i level0 = _mm256_and_si256(packed0, low_mask), level1 = _mm256_and_si256(_mm256_srli_epi16(packed0, 4), low_mask),
+                    level2 = _mm256_and_si256(packed1, low_mask), level3 = _mm256_and_si256(_mm256_srli_epi16(packed1, 4), low_mask);
+      const __m256i scale = _mm256_shuffle_epi8(header.scales, kScaleIndex[j]);
+#pragma GCC unroll 8
+      for (int t = 0; t < kTokens; ++t) {
+        const uint8_t* y = wide + t * kWideBlock + 128 * j;
+        // |.| <= 4 * 2 * 15 * 127
+        const __m256i products =
+            _mm256_add_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(level0, LoadWide(y)), _mm256_maddubs_epi16(level1, LoadWide(y + 32))),
+                             _mm256_add_epi16(_mm256_maddubs_epi16(level2, LoadWide(y + 64)),
+                                              _mm256_maddubs_epi16(level3, LoadWide(y + 96))));
+        sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(products, scale));
       }
-      const __m256 scale = _mm256_load_ps(reinterpret_cast<const float*>(wide + kWideLevels + 32));
-      const __m256i sub_sums = LoadWide(wide + kWideLevels);
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(header.d, scale), acc);
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < kTokens; ++t) {
+      const uint8_t* tail = wide + t * kWideBlock + kWideLevels;
+      const __m256 scale = _mm256_load_ps(reinterpret_cast<const float*>(tail + 32));
+      const __m256i sub_sums = LoadWide(tail);
+      const __m256 dots = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t]), _mm256_mul_ps(header.d, scale), acc[t]);
       const __m256i mins = _mm256_hadd_epi32(_mm256_madd_epi16(header.mins_low, sub_sums), _mm256_madd_epi16(header.mins_high, sub_sums));
-      acc = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_mul_ps(header.dmin, scale), acc);
+      acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_mul_ps(header.dmin, scale), dots);
     }
-    StoreRowSums(acc, out);
-  }
-
-  // Rows 4g .. 4g + 3 (their group blocks at w) against kTokens activation rows -> out[t][0..3].
-  // Per sub-block the 4 level vectors stay in registers while the tokens go by, each token's
-  // int16 products only live within its turn: 16 registers hold 8 tokens' int32 sums.
-  template <int kTokens>
-  static void Run(const uint8_t* w, const uint8_t* const* act, int64_t elements, float* const* out) {
-    const __m256i low_mask = _mm256_set1_epi8(0x0f);
-    __m256 acc[kTokens];
-    for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < elements / kQK_K; ++b, w += kQ4_KGroupBlock) {
-      Prefetch<64>(w);  // the header line; the levels' lines one sub-block at a time below
-      const GroupHeader header = UnpackHeader(w);
-      __m256i sum[kTokens];
-      for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_setzero_si256();
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) {
-        Prefetch<64>(w + kQ4_KLevelsAt + 64 * j);
-        const __m256i packed0 = Load256(w + kQ4_KLevelsAt + 64 * j), packed1 = Load256(w + kQ4_KLevelsAt + 64 * j + 32);
-        const __m256i levels[4] = {_mm256_and_si256(packed0, low_mask),
-                                   _mm256_and_si256(_mm256_srli_epi16(packed0, 4), low_mask),
-                                   _mm256_and_si256(packed1, low_mask),
-                                   _mm256_and_si256(_mm256_srli_epi16(packed1, 4), low_mask)};
-        const __m256i scale = _mm256_shuffle_epi8(header.scales, ScaleIndex(j));
-        for (int t = 0; t < kTokens; ++t) {
-          const int8_t* y = reinterpret_cast<const int8_t*>(act[t] + b * kActBlock + kActLevels) + 32 * j;
-          // |.| <= 4 * 2 * 15 * 127
-          const __m256i products = _mm256_add_epi16(
-              _mm256_add_epi16(_mm256_maddubs_epi16(levels[0], Broadcast64(y)), _mm256_maddubs_epi16(levels[1], Broadcast64(y + 8))),
-              _mm256_add_epi16(_mm256_maddubs_epi16(levels[2], Broadcast64(y + 16)),
-                               _mm256_maddubs_epi16(levels[3], Broadcast64(y + 24))));
-          sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(products, scale));
-        }
-      }
-      for (int t = 0; t < kTokens; ++t) acc[t] = AddBlock(acc[t], header, act[t] + b * kActBlock, sum[t]);
-    }
-    for (int t = 0; t < kTokens; ++t) StoreRowSums(acc[t], out[t]);
   }
 };
-
-// shuffle_epi8 index spreading int16 lane i of each 64-bit lane over the 4 lanes of that 64-bit lane.
-inline __m256i SpreadLane16(int i) {
-  const int8_t a = static_cast<int8_t>(2 * i), b = static_cast<int8_t>(2 * i + 1), c = static_cast<int8_t>(a + 8),
-               e = static_cast<int8_t>(b + 8);
-  return _mm256_setr_epi8(a, b, a, b, a, b, a, b, c, e, c, e, c, e, c, e, a, b, a, b, a, b, a, b, c, e, c, e, c, e, c, e);
-}
 
 // The levels u = q + 32 of sub-block 2k + i of a Q6_K unit (its two halves of 16 elements per
 // row), given the unit's 2-bit plane `high`.
@@ -145,10 +139,11 @@ inline Q6_KLevels UnpackQ6_KLevels(const uint8_t* unit, __m256i high, int i, __m
 // * (sum of the sub-block's activations) that u adds comes off with one madd of the widened scales
 // against 4 broadcast block sums per quarter.
 struct Q6_KRepacked {
-  static constexpr int kMaxTokens = 4;
+  static constexpr int kMaxTokens = 8;
   // After the levels: the block sums of quarter q (4 int16) repeated over the four 64-bit lanes
   // (4 x 32 bytes), then d in 8 lanes.
   static constexpr int64_t kWideBlock = kWideLevels + 128 + 32;
+  static constexpr int64_t kGroupBlock = kQ6_KGroupBlock;
 
   static void Widen(const uint8_t* block, uint8_t* wide) {
     WidenLevels(block, wide);
@@ -160,92 +155,55 @@ struct Q6_KRepacked {
     _mm256_store_ps(reinterpret_cast<float*>(wide + kWideLevels + 128), _mm256_set1_ps(yd));
   }
 
-  // Rows 4g .. 4g + 3 against one widened token -> out[0..3]: the arithmetic of Run<1>.
-  static void RunWide(const uint8_t* w, const uint8_t* wide, int64_t elements, float* out) {
+  template <int kTokens, bool kStream>
+  static void Block(const uint8_t* w, const uint8_t* wide, __m256* acc) {
     const __m256i low_mask = _mm256_set1_epi8(0x0f), high_mask = _mm256_set1_epi8(0x30);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < elements / kQK_K; ++b, w += kQ6_KGroupBlock, wide += kWideBlock) {
-      Prefetch<64>(w);
-      __m256i sum = _mm256_setzero_si256();
-#pragma GCC unroll 4
-      for (int q = 0; q < 4; ++q) {
-        Prefetch<192>(w + kQ6_KUnitsAt + 2 * kQ6_KUnitBytes * q);
-        const __m256i scales = _mm256_cvtepi8_epi16(Load128(w + kQ6_KScalesAt + 16 * q));
-        sum = _mm256_sub_epi32(sum, _mm256_madd_epi16(_mm256_slli_epi16(scales, 5), LoadWide(wide + kWideLevels + 32 * q)));
+    if constexpr (kStream) Prefetch<64>(w);  // d and the scales; the levels a quarter at a time below
+    __m256i sum[kTokens];  // lanes [r0 r0 r1 r1 | r2 r2 r3 r3]
+#pragma GCC unroll 8
+    for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 1
+    for (int q = 0; q < 4; ++q) {  // sub-blocks 4q .. 4q + 3: units 2q, 2q + 1
+      if constexpr (kStream) Prefetch<192>(w + kQ6_KUnitsAt + 2 * kQ6_KUnitBytes * q);
+      const __m256i scales = _mm256_cvtepi8_epi16(Load128(w + kQ6_KScalesAt + 16 * q));  // lanes 4r + i
+      const __m256i offsets = _mm256_slli_epi16(scales, 5);
+#pragma GCC unroll 8
+      for (int t = 0; t < kTokens; ++t)
+        sum[t] = _mm256_sub_epi32(sum[t], _mm256_madd_epi16(offsets, LoadWide(wide + t * kWideBlock + kWideLevels + 32 * q)));
+#pragma GCC unroll 1
+      for (int u = 0; u < 2; ++u) {
+        const int k = 2 * q + u;
+        const uint8_t* unit = w + kQ6_KUnitsAt + kQ6_KUnitBytes * k;
+        const __m256i high = Load256(unit + 64);
 #pragma GCC unroll 2
-        for (int u = 0; u < 2; ++u) {
-          const int k = 2 * q + u;
-          const uint8_t* unit = w + kQ6_KUnitsAt + kQ6_KUnitBytes * k;
-          const __m256i high = Load256(unit + 64);
-#pragma GCC unroll 2
-          for (int i = 0; i < 2; ++i) {
-            const Q6_KLevels levels = UnpackQ6_KLevels(unit, high, i, low_mask, high_mask);
-            const uint8_t* y = wide + 128 * k + 64 * i;
+        for (int i = 0; i < 2; ++i) {  // sub-block 2k + i: elements 32k + 16i + (0..15) of each row
+          const Q6_KLevels levels = UnpackQ6_KLevels(unit, high, i, low_mask, high_mask);
+          const __m256i scale = _mm256_shuffle_epi8(scales, kSpreadLane16[2 * u + i]);
+#pragma GCC unroll 8
+          for (int t = 0; t < kTokens; ++t) {
+            const uint8_t* y = wide + t * kWideBlock + 128 * k + 64 * i;
             const __m256i products = _mm256_add_epi16(_mm256_maddubs_epi16(levels.first, LoadWide(y)),
-                                                      _mm256_maddubs_epi16(levels.second, LoadWide(y + 32)));
-            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(products, _mm256_shuffle_epi8(scales, SpreadLane16(2 * u + i))));
+                                                       _mm256_maddubs_epi16(levels.second, LoadWide(y + 32)));
+            sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(products, scale));
           }
         }
       }
-      const __m256 yd = _mm256_load_ps(reinterpret_cast<const float*>(wide + kWideLevels + 128));
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(RowPairs(w), yd), acc);
     }
-    StoreRowSums(acc, out);
-  }
-
-  template <int kTokens>
-  static void Run(const uint8_t* w, const uint8_t* const* act, int64_t elements, float* const* out) {
-    const __m256i low_mask = _mm256_set1_epi8(0x0f), high_mask = _mm256_set1_epi8(0x30);
-    __m256 acc[kTokens];
-    for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < elements / kQK_K; ++b, w += kQ6_KGroupBlock) {
-      Prefetch<64>(w);  // d and the scales; the levels a quarter at a time below
-      __m256i sum[kTokens];  // lanes [r0 r0 r1 r1 | r2 r2 r3 r3]
-      for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_setzero_si256();
-#pragma GCC unroll 4
-      for (int q = 0; q < 4; ++q) {  // sub-blocks 4q .. 4q + 3: units 2q, 2q + 1
-        Prefetch<192>(w + kQ6_KUnitsAt + 2 * kQ6_KUnitBytes * q);
-        const __m256i scales = _mm256_cvtepi8_epi16(Load128(w + kQ6_KScalesAt + 16 * q));  // lanes 4r + i
-        const __m256i offsets = _mm256_slli_epi16(scales, 5);
-        for (int t = 0; t < kTokens; ++t) {
-          const int8_t* sums = reinterpret_cast<const int8_t*>(act[t] + b * kActBlock + kActSums) + 8 * q;
-          sum[t] = _mm256_sub_epi32(sum[t], _mm256_madd_epi16(offsets, Broadcast64(sums)));
-        }
-#pragma GCC unroll 2
-        for (int u = 0; u < 2; ++u) {
-          const int k = 2 * q + u;
-          const uint8_t* unit = w + kQ6_KUnitsAt + kQ6_KUnitBytes * k;
-          const __m256i high = Load256(unit + 64);
-#pragma GCC unroll 2
-          for (int i = 0; i < 2; ++i) {  // sub-block 2k + i: elements 32k + 16i + (0..15) of each row
-            const Q6_KLevels levels = UnpackQ6_KLevels(unit, high, i, low_mask, high_mask);
-            const __m256i first = levels.first, second = levels.second;
-            const __m256i scale = _mm256_shuffle_epi8(scales, SpreadLane16(2 * u + i));
-            for (int t = 0; t < kTokens; ++t) {
-              const int8_t* y = reinterpret_cast<const int8_t*>(act[t] + b * kActBlock + kActLevels) + 32 * k + 16 * i;
-              const __m256i products = _mm256_add_epi16(_mm256_maddubs_epi16(first, Broadcast64(y)),
-                                                         _mm256_maddubs_epi16(second, Broadcast64(y + 8)));
-              sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(products, scale));
-            }
-          }
-        }
-      }
-      const __m256 d = RowPairs(w);
-      for (int t = 0; t < kTokens; ++t) {
-        float yd;
-        std::memcpy(&yd, act[t] + b * kActBlock, sizeof yd);
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t]), _mm256_mul_ps(d, _mm256_set1_ps(yd)), acc[t]);
-      }
+    const __m256 d = RowPairs(w);
+#pragma GCC unroll 8
+    for (int t = 0; t < kTokens; ++t) {
+      const __m256 yd = _mm256_load_ps(reinterpret_cast<const float*>(wide + t * kWideBlock + kWideLevels + 128));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t]), _mm256_mul_ps(d, yd), acc[t]);
     }
-    for (int t = 0; t < kTokens; ++t) StoreRowSums(acc[t], out[t]);
   }
 };
 
 // Widened activations of one token held on the stack: up to this many blocks of 256 (longer rows
-// take the multi-token kernels' path, which gives the same bits).
+// take the multi-token path, which gives the same bits).
 constexpr int64_t kMaxWideBlocks = 64;
 
-// A tile of one token: its activations widened once, then every row group against them.
+// A tile of one token (decode): its activations widened once, then every row group streams its
+// blocks one after another against them, the sums in a register.
 template <typename Kernel>
 bool RunSingleToken(const DotTile& tile) {
   const int64_t blocks = tile.elements / kQK_K;
@@ -254,14 +212,74 @@ bool RunSingleToken(const DotTile& tile) {
   const int64_t row = tile.activation_rows != nullptr ? tile.activation_rows[0] : 0;
   const uint8_t* activations = tile.activations + row * tile.activation_row_bytes;
   for (int64_t b = 0; b < blocks; ++b) Kernel::Widen(activations + b * kActBlock, wide + b * Kernel::kWideBlock);
-  for (int64_t r = 0; r < tile.rows; r += 4)
-    Kernel::RunWide(tile.weights + r * tile.weight_row_bytes, wide, tile.elements, tile.out + r);
+  for (int64_t r = 0; r < tile.rows; r += 4) {
+    const uint8_t* group = tile.weights + r * tile.weight_row_bytes;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < blocks; ++b)
+      Kernel::template Block<1, true>(group + b * Kernel::kGroupBlock, wide + b * Kernel::kWideBlock, &acc);
+    StoreRowSums(acc, tile.out + r);
+  }
   return true;
+}
+
+// Row groups per pass of the multi-token path: their float sums (kMaxTokens x 32 bytes each) wait
+// in L1 from one block to the next.
+constexpr int64_t kPassGroups = 32;
+
+// Block b of `groups` row groups (the first at w, one every group_stride bytes) against kTokens
+// widened tokens; each group's block is prefetched two groups ahead.
+template <typename Kernel, int kTokens>
+void PassBlock(const uint8_t* w, int64_t group_stride, int64_t groups, const uint8_t* wide, __m256* acc) {
+  for (int64_t g = 0; g < groups; ++g, w += group_stride) {
+    if (g + 2 < groups)
+      for (int64_t i = 0; i < Kernel::kGroupBlock; i += 64) _mm_prefetch(reinterpret_cast<const char*>(w + 2 * group_stride + i), _MM_HINT_T0);
+    Kernel::template Block<kTokens, false>(w, wide, acc + g * Kernel::kMaxTokens);
+  }
+}
+
+// PassBlock for a run-time n in [1, kTokens].
+template <typename Kernel, int kTokens>
+void PassBlockTokens(int n, const uint8_t* w, int64_t group_stride, int64_t groups, const uint8_t* wide, __m256* acc) {
+  if (n == kTokens) {
+    PassBlock<Kernel, kTokens>(w, group_stride, groups, wide, acc);
+  } else if constexpr (kTokens > 1) {
+    PassBlockTokens<Kernel, kTokens - 1>(n, w, group_stride, groups, wide, acc);
+  }
+}
+
+// Several tokens (prefill, batched decode): up to kPassGroups row groups at a time, and for them
+// up to kMaxTokens tokens at a time, block after block: the tokens' block is widened into L1 and
+// every row group's block goes by it (each unpacking of the levels shared by the tokens), so the
+// activations stay in L1 and each weight byte is read once per kMaxTokens tokens.
+template <typename Kernel>
+void RunTokenPasses(const DotTile& tile) {
+  constexpr int kMax = Kernel::kMaxTokens;
+  alignas(32) uint8_t wide[kMax * Kernel::kWideBlock];
+  __m256 acc[kPassGroups * kMax];
+  const int64_t blocks = tile.elements / kQK_K, group_stride = 4 * tile.weight_row_bytes;
+  for (int64_t row0 = 0; row0 < tile.rows; row0 += 4 * kPassGroups) {
+    const int64_t groups = std::min<int64_t>(kPassGroups, (tile.rows - row0 + 3) / 4);
+    const uint8_t* weights = tile.weights + row0 * tile.weight_row_bytes;
+    for (int64_t t0 = 0; t0 < tile.tokens; t0 += kMax) {
+      const int n = static_cast<int>(std::min<int64_t>(kMax, tile.tokens - t0));
+      const uint8_t* act[kMax];
+      for (int i = 0; i < n; ++i)
+        act[i] = tile.activations +
+                 (tile.activation_rows != nullptr ? tile.activation_rows[t0 + i] : t0 + i) * tile.activation_row_bytes;
+      for (int64_t i = 0; i < groups * kMax; ++i) acc[i] = _mm256_setzero_ps();
+      for (int64_t b = 0; b < blocks; ++b) {
+        for (int i = 0; i < n; ++i) Kernel::Widen(act[i] + b * kActBlock, wide + i * Kernel::kWideBlock);
+        PassBlockTokens<Kernel, kMax>(n, weights + b * Kernel::kGroupBlock, group_stride, groups, wide, acc);
+      }
+      for (int64_t g = 0; g < groups; ++g)
+        for (int i = 0; i < n; ++i) StoreRowSums(acc[g * kMax + i], tile.out + (t0 + i) * tile.out_token_stride + row0 + 4 * g);
+    }
+  }
 }
 
 template <typename Kernel>
 void RunTile(const DotTile& tile) {
-  if (!RunSingleToken<Kernel>(tile)) cpu_detail::RunRepackedTile<Kernel>(tile);
+  if (!RunSingleToken<Kernel>(tile)) RunTokenPasses<Kernel>(tile);
 }
 
 }  // namespace
