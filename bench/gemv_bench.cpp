@@ -227,7 +227,7 @@ void BM_Repack(benchmark::State& state, DType type) {
 }
 
 void RegisterAll() {
-  for (DType type : {DType::kQ4_K, DType::kQ6_K})
+  for (DType type : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K})
     benchmark::RegisterBenchmark(("BM_Repack/" + std::string(DTypeName(type))).c_str(), BM_Repack, type)->UseRealTime();
   std::vector<CpuIsa> isas;
   for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512})
@@ -263,10 +263,13 @@ void RegisterAll() {
             add(name + "_repacked", {.isa = isa, .shape = shape, .threads = threads, .cold = cold, .layout = Layout::kRepacked});
         }
   for (const Shape& shape : other_shapes)
-    for (CpuIsa isa : isas)
-      add(std::string("BM_Gemv/") + shape.name + "/" + std::string(IsaName(isa)) + "/threads:" + std::to_string(max_threads) +
-              "/cold",
-          {.isa = isa, .shape = shape, .threads = max_threads, .cold = true});
+    for (CpuIsa isa : isas) {
+      const std::string name =
+          std::string("BM_Gemv/") + shape.name + "/" + std::string(IsaName(isa)) + "/threads:" + std::to_string(max_threads) + "/cold";
+      add(name, {.isa = isa, .shape = shape, .threads = max_threads, .cold = true});
+      if (isa != CpuIsa::kScalar && CanRepack(shape.type))
+        add(name + "_repacked", {.isa = isa, .shape = shape, .threads = max_threads, .cold = true, .layout = Layout::kRepacked});
+    }
   // Kernel compute speed: 128 x 2048 (128-280 KB) stays in any L2; one thread.
   for (DType type : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS, DType::kQ8_0, DType::kQ4_0})
     for (CpuIsa isa : isas) {
@@ -277,7 +280,8 @@ void RegisterAll() {
       if (CanRepack(type) && isa != CpuIsa::kScalar) add(name + "_repacked", {.isa = isa, .shape = c.shape, .threads = 1, .layout = Layout::kRepacked});
     }
   // Prefill tiles (GEMM): an expert's gate/up matrix against 8 and 32 tokens, one thread, hot.
-  for (const Shape& shape : {Shape{"Q4_K_768x2048", DType::kQ4_K, 768, 2048}, Shape{"Q6_K_2048x768", DType::kQ6_K, 2048, 768}})
+  for (const Shape& shape : {Shape{"Q4_K_768x2048", DType::kQ4_K, 768, 2048}, Shape{"Q5_K_768x2048", DType::kQ5_K, 768, 2048},
+                             Shape{"Q6_K_2048x768", DType::kQ6_K, 2048, 768}})
     for (CpuIsa isa : isas)
       for (int64_t tokens : {8, 32})
         for (Layout layout : {Layout::kInterleaved, Layout::kRepacked}) {

@@ -43,14 +43,16 @@ void PackScalesMinsK4(const uint8_t* scale, const uint8_t* min, uint8_t* packed)
   }
 }
 
-void SetLevelQ4_K(BlockQ4_K& block, int e, uint8_t level) {
-  uint8_t& byte = block.qs[32 * (e / 64) + e % 32];
+// Sets the low 4 bits of element e in Q4_K / Q5_K nibbles qs.
+void SetNibble(uint8_t* qs, int e, uint8_t level) {
+  uint8_t& byte = qs[32 * (e / 64) + e % 32];
   byte = e % 64 < 32 ? static_cast<uint8_t>((byte & 0xf0) | level) : static_cast<uint8_t>((byte & 0x0f) | level << 4);
 }
 
-void RepackQ4_K(const uint8_t* blocks, uint8_t* packed) {
-  BlockQ4_K rows[kRepackRows];
-  std::memcpy(rows, blocks, sizeof(rows));
+// The header and low-nibble levels shared by Q4_K and Q5_K (same scales, mins and nibble order:
+// element 64c + l has its low 4 bits in qs[32c + l % 32], low nibble for l < 32, else high).
+template <typename Block>
+void RepackHeaderAndNibbles(const Block* rows, uint8_t* packed) {
   uint8_t scales[32], mins[32];
   for (int r = 0; r < kRepackRows; ++r) {
     std::memcpy(packed + 2 * r, &rows[r].d, 2);
@@ -79,8 +81,8 @@ void RepackQ4_K(const uint8_t* blocks, uint8_t* packed) {
       }
 }
 
-void UnrepackQ4_K(const uint8_t* packed, uint8_t* blocks) {
-  BlockQ4_K rows[kRepackRows] = {};
+template <typename Block>
+void UnrepackHeaderAndNibbles(const uint8_t* packed, Block* rows) {
   uint8_t scales[32], mins[32];
   UnpackSixBits(packed + 16, packed + 32, scales);
   UnpackSixBits(packed + 40, packed + 56, mins);
@@ -95,9 +97,57 @@ void UnrepackQ4_K(const uint8_t* packed, uint8_t* blocks) {
         for (int e = 0; e < 8; ++e) {
           const uint8_t byte = packed[kLevelsAt + 64 * j + 32 * m + 8 * r + e];
           const int element = 32 * j + 16 * m + e;
-          SetLevelQ4_K(rows[r], element, byte & 15);
-          SetLevelQ4_K(rows[r], element + 8, byte >> 4);
+          SetNibble(rows[r].qs, element, byte & 15);
+          SetNibble(rows[r].qs, element + 8, byte >> 4);
         }
+}
+
+void RepackQ4_K(const uint8_t* blocks, uint8_t* packed) {
+  BlockQ4_K rows[kRepackRows];
+  std::memcpy(rows, blocks, sizeof(rows));
+  RepackHeaderAndNibbles(rows, packed);
+}
+
+void UnrepackQ4_K(const uint8_t* packed, uint8_t* blocks) {
+  BlockQ4_K rows[kRepackRows] = {};
+  UnrepackHeaderAndNibbles(packed, rows);
+  std::memcpy(blocks, rows, sizeof(rows));
+}
+
+// ---- Q5_K ------------------------------------------------------------------------------------
+
+constexpr int64_t kQ5_KGroupBytes = kRepackRows * sizeof(BlockQ5_K);
+constexpr int kQ5_KHighBitsAt = 576;
+
+// The fifth bit of element 32j + l (l < 32) is bit j of qh[l].
+void RepackQ5_K(const uint8_t* blocks, uint8_t* packed) {
+  BlockQ5_K rows[kRepackRows];
+  std::memcpy(rows, blocks, sizeof(rows));
+  RepackHeaderAndNibbles(rows, packed);
+  for (int p = 0; p < 4; ++p)
+    for (int r = 0; r < kRepackRows; ++r)
+      for (int e = 0; e < 8; ++e) {
+        uint8_t bits = 0;
+        for (int s = 0; s < 2; ++s)
+          for (int k = 0; k < 4; ++k) {
+            const int j = 2 * p + s;
+            bits = static_cast<uint8_t>(bits | (rows[r].qh[8 * k + e] >> j & 1) << (4 * s + k));
+          }
+        packed[kQ5_KHighBitsAt + 32 * p + 8 * r + e] = bits;
+      }
+}
+
+void UnrepackQ5_K(const uint8_t* packed, uint8_t* blocks) {
+  BlockQ5_K rows[kRepackRows] = {};
+  UnrepackHeaderAndNibbles(packed, rows);
+  for (int p = 0; p < 4; ++p)
+    for (int r = 0; r < kRepackRows; ++r)
+      for (int e = 0; e < 8; ++e) {
+        const uint8_t bits = packed[kQ5_KHighBitsAt + 32 * p + 8 * r + e];
+        for (int s = 0; s < 2; ++s)
+          for (int k = 0; k < 4; ++k)
+            rows[r].qh[8 * k + e] = static_cast<uint8_t>(rows[r].qh[8 * k + e] | (bits >> (4 * s + k) & 1) << (2 * p + s));
+      }
   std::memcpy(blocks, rows, sizeof(rows));
 }
 
@@ -186,6 +236,7 @@ struct RepackFormat {
 
 constexpr RepackFormat kFormats[] = {
     {DType::kQ4_K, kQ4_KGroupBytes, RepackQ4_K, UnrepackQ4_K},
+    {DType::kQ5_K, kQ5_KGroupBytes, RepackQ5_K, UnrepackQ5_K},
     {DType::kQ6_K, kQ6_KGroupBytes, RepackQ6_K, UnrepackQ6_K},
 };
 constexpr int64_t kMaxGroupBytes = kQ6_KGroupBytes;

@@ -13,7 +13,7 @@ namespace moefit {
 // Rows per repacked group: the row group of the interleaved layout (core/tensor_view.h).
 inline constexpr int kRepackRows = kInterleavedRowGroup;
 
-// Whether a type has a repacked encoding: Q4_K, Q6_K.
+// Whether a type has a repacked encoding: Q4_K, Q5_K, Q6_K.
 //
 // Q4_K, 4 rows x one 256-element super-block = 576 bytes (4 x 144). With scale index
 // i = 8 * row + sub-block (32 elements each) and min index i' = 8 * kMinRowOrder[row] + sub-block:
@@ -30,6 +30,13 @@ inline constexpr int kRepackRows = kInterleavedRowGroup;
 // them by 8 levels of each of the 4 rows at once, and the 32-bit lanes of its sums are per row.
 // Mins go in row order 0, 2, 1, 3 so that a horizontal add of their per-row products lands each
 // row's sum in the same lanes as the levels' sums.
+//
+// Q5_K, 4 rows x one 256-element super-block = 704 bytes (4 x 176): bytes [0, 576) as Q4_K's
+// (the scales and mins, and the low 4 bits of the levels), then the fifth bits:
+//   [576, 704) four 32-byte planes, plane p for sub-blocks 2p + s (s < 2): byte 8r + e has at
+//              bit 4s + k the fifth bit of row r, element 32(2p + s) + 8k + e (k < 4).
+// So the bit that joins the nibble in byte 8r + e of level vector k (the nibbles of Q4_K's half
+// k / 2, low for even k) is one shift away from bit 4 for every byte of the vector.
 //
 // Q6_K, 4 rows x one 256-element super-block = 840 bytes (4 x 210). Levels are u = q + 32 (0..63);
 // sub-blocks have 16 elements and an int8 scale each.

@@ -23,7 +23,7 @@ std::vector<uint8_t> RandomBytes(size_t count, uint32_t seed) {
 }
 
 TEST(Repack, GroupBlocksRoundTripEveryBit) {
-  for (DType type : {DType::kQ4_K, DType::kQ6_K})
+  for (DType type : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K})
     for (uint32_t seed = 1; seed <= 20; ++seed) {
       const std::vector<uint8_t> blocks = RandomBytes(static_cast<size_t>(kRepackRows * RowBytes(type, kQK_K)), seed);
       std::vector<uint8_t> packed(blocks.size()), back(blocks.size());
@@ -65,6 +65,32 @@ TEST(Repack, Q4_KBytesAreWhereTheHeaderSays) {
   }
 }
 
+// Q5_K: the first 576 bytes as Q4_K's (same scales, mins and nibbles), then the fifth bits.
+TEST(Repack, Q5_KBytesAreWhereTheHeaderSays) {
+  std::vector<uint8_t> blocks = RandomBytes(kRepackRows * sizeof(BlockQ5_K), 11);
+  BlockQ5_K rows[kRepackRows];
+  std::memcpy(rows, blocks.data(), sizeof(rows));
+  std::vector<uint8_t> packed(blocks.size());
+  RepackGroupBlock(DType::kQ5_K, blocks.data(), packed.data());
+  // The same header and nibbles in a Q4_K group block.
+  BlockQ4_K q4[kRepackRows];
+  for (int r = 0; r < kRepackRows; ++r) {
+    q4[r].d = rows[r].d;
+    q4[r].dmin = rows[r].dmin;
+    std::memcpy(q4[r].scales, rows[r].scales, sizeof q4[r].scales);
+    std::memcpy(q4[r].qs, rows[r].qs, sizeof q4[r].qs);
+  }
+  std::vector<uint8_t> q4_packed(kRepackRows * sizeof(BlockQ4_K));
+  RepackGroupBlock(DType::kQ4_K, reinterpret_cast<const uint8_t*>(q4), q4_packed.data());
+  EXPECT_EQ(0, std::memcmp(packed.data(), q4_packed.data(), q4_packed.size()));
+  for (int r = 0; r < kRepackRows; ++r)
+    for (int e = 0; e < kQK_K; ++e) {
+      const int j = e / 32, k = e % 32 / 8, e8 = e % 8;  // sub-block, level vector, byte
+      const int fifth = packed[576 + 32 * (j / 2) + 8 * r + e8] >> (4 * (j % 2) + k) & 1;
+      EXPECT_EQ(fifth, rows[r].qh[e % 32] >> j & 1) << r << " " << e;
+    }
+}
+
 // Levels (u = q + 32), element by element from the file's encoding (see BlockQ6_K).
 int LevelQ6_K(const BlockQ6_K& block, int e) {
   const int n = e / 128, g = e % 128 / 32, l = e % 32;
@@ -96,7 +122,7 @@ TEST(Repack, Q6_KBytesAreWhereTheHeaderSays) {
 }
 
 TEST(Repack, RowsReadBackInFileOrder) {
-  for (DType type : {DType::kQ4_K, DType::kQ6_K}) {
+  for (DType type : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
     constexpr int64_t kRows = 12, kCols = 3 * kQK_K, kMatrices = 2;
     const int64_t row_bytes = RowBytes(type, kCols);
     const std::vector<uint8_t> file = RandomBytes(static_cast<size_t>(kMatrices * kRows * row_bytes), 3);
@@ -120,8 +146,9 @@ TEST(Repack, RowsReadBackInFileOrder) {
 
 TEST(Repack, RepackableTypes) {
   EXPECT_TRUE(CanRepack(DType::kQ4_K));
+  EXPECT_TRUE(CanRepack(DType::kQ5_K));
   EXPECT_TRUE(CanRepack(DType::kQ6_K));
-  EXPECT_FALSE(CanRepack(DType::kQ5_K));
+  EXPECT_FALSE(CanRepack(DType::kIQ4_XS));
   EXPECT_FALSE(CanRepack(DType::kQ8_0));
   EXPECT_FALSE(CanRepack(DType::kF32));
   uint8_t block[kRepackRows * 210] = {};

@@ -89,7 +89,7 @@ OwnedTensor LoadOne(const FileReader& reader, const GgufFile& file, const GgufTe
   }
   if (layout == WeightLayout::kRepacked) {
     if (!CanRepack(tensor.type) || owned.view.rows() % kRepackRows != 0)
-      Fail("tensor {}: {} rows of {} cannot be repacked (Q4_K, rows a multiple of {})", tensor.name, owned.view.rows(),
+      Fail("tensor {}: {} rows of {} cannot be repacked (Q4_K, Q5_K or Q6_K, rows a multiple of {})", tensor.name, owned.view.rows(),
            DTypeName(tensor.type), kRepackRows);
     // Groups of 4 rows are independent: the threads take contiguous runs of them.
     const int64_t groups = owned.view.rows() / kRepackRows * owned.view.matrices();

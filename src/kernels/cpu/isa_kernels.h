@@ -37,6 +37,7 @@ void QuantizeRowQ8_0(const float* src, void* dst, int64_t elements);
 void QuantizeRowQ8_K(const float* src, void* dst, int64_t elements);
 // Repacked row groups (quant/repack.h), rows x tokens (cpu/avx2/dot_repacked_avx2.cpp).
 void DotTileRepackedQ4_K(const DotTile& tile);
+void DotTileRepackedQ5_K(const DotTile& tile);
 void DotTileRepackedQ6_K(const DotTile& tile);
 // Flash attention over a KV cache of each type (cpu/avx2/attention_avx2.cpp).
 void AttentionF16(const AttentionTile& tile);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// AVX2 dots of repacked row groups (quant/repack.h) against Q8_K activations: Q4_K, Q6_K. Four rows
+// AVX2 dots of repacked row groups (quant/repack.h) against Q8_K activations: Q4_K, Q5_K, Q6_K. Four rows
 // go through each instruction at once: 8 activations repeated over the 64-bit lanes meet 8 levels
 // of each row, so the 32-bit lanes of the sums are per row, scales apply to 4 rows with one
 // madd, the levels' products add up in int16 over a whole sub-block, and there is no horizontal
@@ -64,11 +64,15 @@ inline __m256i LoadWide(const uint8_t* p) { return _mm256_load_si256(reinterpret
 // the 4 rows' dots in the lanes [r0 r0 r1 r1 | r2 r2 r3 r3]. kStream: the group's blocks are read
 // one after another (one token: decode), so the block prefetches the weights ahead of itself;
 // otherwise the caller prefetches.
-struct Q4_KRepacked {
+// Q4_K and Q5_K (kFifthBit): the same scales and mins; Q5_K's levels (0..31) get their fifth bit
+// from a plane per pair of sub-blocks (quant/repack.h), 12 more operations per sub-block shared
+// by the tokens. |products| <= 4 * 2 * 31 * 127 < 2^15.
+template <bool kFifthBit>
+struct Q4_KFamilyRepacked {
   static constexpr int kMaxTokens = 8;
   // After the levels: the 8 sub-block sums as int16 in both 128-bit halves, then d in 8 lanes.
   static constexpr int64_t kWideBlock = kWideLevels + 64;
-  static constexpr int64_t kGroupBlock = kQ4_KGroupBlock;
+  static constexpr int64_t kGroupBlock = kFifthBit ? kQ5_KGroupBlock : kQ4_KGroupBlock;
 
   static void Widen(const uint8_t* block, uint8_t* wide) {
     WidenLevels(block, wide);
@@ -82,28 +86,43 @@ struct Q4_KRepacked {
   // sums take 8 registers (the activations come from memory operands).
   template <int kTokens, bool kStream>
   static void Block(const uint8_t* w, const uint8_t* wide, __m256* acc) {
-    const __m256i low_mask = _mm256_set1_epi8(0x0f);
+    const __m256i low_mask = _mm256_set1_epi8(0x0f), bit4 = _mm256_set1_epi8(0x10);
     if constexpr (kStream) Prefetch<64>(w);  // the header line; the levels' lines one sub-block at a time below
     const GroupHeader header = UnpackHeader(w);
     __m256i sum[kTokens];
 #pragma GCC unroll 8
     for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 1
+    for (int pair = 0; pair < 4; ++pair) {
+      __m256i fifth_bits, plane;  // plane: the fifth bits of the current sub-block at bits 4..7
+      if constexpr (kFifthBit) {
+        if constexpr (kStream) Prefetch<64>(w + kQ5_KFifthBitsAt + 32 * pair);
+        fifth_bits = Load256(w + kQ5_KFifthBitsAt + 32 * pair);
+        plane = _mm256_slli_epi16(fifth_bits, 4);
+      }
 #pragma GCC unroll 2
-    for (int j = 0; j < 8; ++j) {
-      if constexpr (kStream) Prefetch<64>(w + kQ4_KLevelsAt + 64 * j);
-      const __m256i packed0 = Load256(w + kQ4_KLevelsAt + 64 * j), packed1 = Load256(w + kQ4_KLevelsAt + 64 * j + 32);
-      const __m256i level0 = _mm256_and_si256(packed0, low_mask), level1 = _mm256_and_si256(_mm256_srli_epi16(packed0, 4), low_mask),
-                    level2 = _mm256_and_si256(packed1, low_mask), level3 = _mm256_and_si256(_mm256_srli_epi16(packed1, 4), low_mask);
-      const __m256i scale = _mm256_shuffle_epi8(header.scales, kScaleIndex[j]);
+      for (int half = 0; half < 2; ++half) {
+        const int j = 2 * pair + half;
+        if constexpr (kStream) Prefetch<64>(w + kQ4_KLevelsAt + 64 * j);
+        const __m256i packed0 = Load256(w + kQ4_KLevelsAt + 64 * j), packed1 = Load256(w + kQ4_KLevelsAt + 64 * j + 32);
+        __m256i level0 = _mm256_and_si256(packed0, low_mask), level1 = _mm256_and_si256(_mm256_srli_epi16(packed0, 4), low_mask),
+                level2 = _mm256_and_si256(packed1, low_mask), level3 = _mm256_and_si256(_mm256_srli_epi16(packed1, 4), low_mask);
+        if constexpr (kFifthBit) {  // level vector k takes bit 4 + k of the plane
+          level0 = _mm256_or_si256(level0, _mm256_and_si256(plane, bit4));
+          level1 = _mm256_or_si256(level1, _mm256_and_si256(_mm256_srli_epi16(plane, 1), bit4));
+          level2 = _mm256_or_si256(level2, _mm256_and_si256(_mm256_srli_epi16(plane, 2), bit4));
+          level3 = _mm256_or_si256(level3, _mm256_and_si256(_mm256_srli_epi16(plane, 3), bit4));
+          plane = fifth_bits;
+        }
+        const __m256i scale = _mm256_shuffle_epi8(header.scales, kScaleIndex[j]);
 #pragma GCC unroll 8
-      for (int t = 0; t < kTokens; ++t) {
-        const uint8_t* y = wide + t * kWideBlock + 128 * j;
-        // |.| <= 4 * 2 * 15 * 127
-        const __m256i products =
-            _mm256_add_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(level0, LoadWide(y)), _mm256_maddubs_epi16(level1, LoadWide(y + 32))),
-                             _mm256_add_epi16(_mm256_maddubs_epi16(level2, LoadWide(y + 64)),
-                                              _mm256_maddubs_epi16(level3, LoadWide(y + 96))));
-        sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(products, scale));
+        for (int t = 0; t < kTokens; ++t) {
+          const uint8_t* y = wide + t * kWideBlock + 128 * j;
+          const __m256i products = _mm256_add_epi16(
+              _mm256_add_epi16(_mm256_maddubs_epi16(level0, LoadWide(y)), _mm256_maddubs_epi16(level1, LoadWide(y + 32))),
+              _mm256_add_epi16(_mm256_maddubs_epi16(level2, LoadWide(y + 64)), _mm256_maddubs_epi16(level3, LoadWide(y + 96))));
+          sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(products, scale));
+        }
       }
     }
 #pragma GCC unroll 8
@@ -277,6 +296,9 @@ void RunTokenPasses(const DotTile& tile) {
   }
 }
 
+using Q4_KRepacked = Q4_KFamilyRepacked<false>;
+using Q5_KRepacked = Q4_KFamilyRepacked<true>;
+
 template <typename Kernel>
 void RunTile(const DotTile& tile) {
   if (!RunSingleToken<Kernel>(tile)) RunTokenPasses<Kernel>(tile);
@@ -285,6 +307,7 @@ void RunTile(const DotTile& tile) {
 }  // namespace
 
 void DotTileRepackedQ4_K(const DotTile& tile) { RunTile<Q4_KRepacked>(tile); }
+void DotTileRepackedQ5_K(const DotTile& tile) { RunTile<Q5_KRepacked>(tile); }
 void DotTileRepackedQ6_K(const DotTile& tile) { RunTile<Q6_KRepacked>(tile); }
 
 }  // namespace moefit::avx2
