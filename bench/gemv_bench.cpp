@@ -259,7 +259,7 @@ void RegisterAll() {
           add(name, c);
           if (isa == CpuIsa::kScalar) continue;
           if (cold) add(name + "_interleaved", {.isa = isa, .shape = shape, .threads = threads, .cold = true, .layout = Layout::kInterleaved});
-          if (CanRepack(shape.type))  // the layout Q4_K and Q6_K weights are loaded in
+          if (CanRepack(shape.type))  // the layout Q4_K, Q5_K and Q6_K weights are loaded in
             add(name + "_repacked", {.isa = isa, .shape = shape, .threads = threads, .cold = cold, .layout = Layout::kRepacked});
         }
   for (const Shape& shape : other_shapes)

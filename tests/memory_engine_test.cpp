@@ -99,7 +99,7 @@ std::vector<float>* MemoryEngineTest::reference_ = nullptr;
 
 TEST_F(MemoryEngineTest, LoadedWeightsGiveTheSameLogits) {
   Budget budget("host RAM", uint64_t{1} << 30);
-  // Interleaved rows only: the same bits. (Repacked Q4_K and Q6_K: next test.)
+  // Interleaved rows only: the same bits. (Repacked Q4_K, Q5_K and Q6_K: next test.)
   Engine engine(*model_, {.kv_cells = 64, .host_budget = &budget, .weights = WeightResidence::kLoaded, .file = file_,
                           .repack_weights = false});
   // Every matrix is an owned copy now, charged.
@@ -111,7 +111,7 @@ TEST_F(MemoryEngineTest, LoadedWeightsGiveTheSameLogits) {
   EXPECT_TRUE(SameBits(Generate(engine), *reference_));
 }
 
-// Repacked Q4_K and Q6_K groups (where this machine's kernels have them) sum in another order: the same
+// Repacked Q4_K, Q5_K and Q6_K groups (where this machine's kernels have them) sum in another order: the same
 // logits up to float rounding, hence the same greedy tokens.
 TEST_F(MemoryEngineTest, RepackedWeightsGiveTheSameLogitsUpToRounding) {
   Budget budget("host RAM", uint64_t{1} << 30);
