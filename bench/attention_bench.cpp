@@ -3,7 +3,7 @@
 // (32 query heads, 4 KV heads, head_dim 128), one thread, one layer:
 //   decode:  one query attending to `context` cells (all 4 KV heads);
 //   prefill: the last 512 positions of a `context`-token prompt, in the tiles the forward pass
-//            uses (kAttentionMaxQueries consecutive queries share each K/V read).
+//            uses (AttentionTileQueries consecutive queries share each K/V read).
 // Counters: K/V bytes a decode query reads per second (GB/s, 1 GB = 1e9 B) and query-cell
 // pairs per second over all heads (Gpairs/s). The KV cache is one sequence's contiguous cells.
 #include <benchmark/benchmark.h>
@@ -100,8 +100,9 @@ void BM_Prefill(benchmark::State& state, CpuIsa isa, DType type, int64_t context
   int64_t pairs = 0;
   for (int32_t length : lengths) pairs += length;
   for (auto _ : state) {
-    for (int64_t first = 0; first < kPrefillTokens; first += kAttentionMaxQueries)
-      AttentionWithTable(table, cache.Args(type, first, kAttentionMaxQueries, lengths.data() + first));
+    constexpr int kTile = AttentionTileQueries(kQwen3Moe);
+    for (int64_t first = 0; first < kPrefillTokens; first += kTile)
+      AttentionWithTable(table, cache.Args(type, first, kTile, lengths.data() + first));
     benchmark::DoNotOptimize(cache.out.data());
   }
   state.counters["Gpairs/s"] = benchmark::Counter(static_cast<double>(pairs * kQwen3Moe.n_heads) *
@@ -120,8 +121,10 @@ void RegisterAll() {
                                      type, context)
             ->Unit(benchmark::kMicrosecond);
       if (isa == CpuIsa::kScalar) continue;  // seconds per iteration
-      benchmark::RegisterBenchmark(("BM_Prefill512/ctx4096/" + suffix).c_str(), BM_Prefill, isa, type, int64_t{4096})
-          ->Unit(benchmark::kMillisecond);
+      for (int64_t context : {int64_t{4096}, int64_t{16384}})
+        benchmark::RegisterBenchmark(("BM_Prefill512/ctx" + std::to_string(context) + "/" + suffix).c_str(), BM_Prefill, isa,
+                                     type, context)
+            ->Unit(benchmark::kMillisecond);
     }
   }
 }

@@ -102,8 +102,16 @@ void QuantizeKvRow(DType kv_type, const float* x, void* row, int64_t elements);
 // with the context, and chunk boundaries are fixed in the cell list, so a query gives the same
 // bits whatever other queries share its pass.
 inline constexpr int64_t kAttentionChunkCells = 256;
-// Queries of one sequence that share each read of a chunk of K/V rows (a prefill tile).
-inline constexpr int kAttentionMaxQueries = 4;
+// Queries of one sequence that share each read of a chunk of K/V rows (a prefill tile): up to
+// kAttentionMaxQueries, fewer where a KV head has many query heads, so that a tile's rows
+// (queries x query heads per KV head) stay near kAttentionTileRows (their scores and
+// accumulators are the workspace) and at least kAttentionMinQueries share each read. Each K and
+// V row is converted (and K transposed) once per tile: 16 queries instead of 4 made a 512-token
+// prefill at 4096 cells 1.3x faster with an F16 cache (docs/benchmarks.md). The planner's
+// attention workspace (plan/memory_model.cpp) follows the same rule.
+inline constexpr int kAttentionMaxQueries = 16;
+inline constexpr int kAttentionMinQueries = 4;
+inline constexpr int kAttentionTileRows = 128;
 
 struct AttentionShape {
   int n_heads = 0;
@@ -112,10 +120,17 @@ struct AttentionShape {
   int value_head_dim = 0;  // value head size (may differ from head_dim)
 };
 
+// The most queries a tile of this shape takes (kAttentionMinQueries .. kAttentionMaxQueries).
+constexpr int AttentionTileQueries(const AttentionShape& shape) {
+  const int group = shape.n_heads / (shape.n_kv_heads > 0 ? shape.n_kv_heads : 1);
+  const int queries = kAttentionTileRows / (group > 0 ? group : 1);
+  return queries < kAttentionMinQueries ? kAttentionMinQueries : queries > kAttentionMaxQueries ? kAttentionMaxQueries : queries;
+}
+
 // Per-thread workspace bytes Attention needs for this shape (both paths).
 uint64_t AttentionWorkspaceBytes(const AttentionShape& shape);
 
-// Causal attention of up to kAttentionMaxQueries query tokens of one sequence over the cache
+// Causal attention of up to AttentionTileQueries(shape) query tokens of one sequence over the cache
 // cells of that sequence: query i attends to cells[0, lengths[i]) (cells in position order,
 // anywhere in the cache). Only the query heads of KV heads [kv_head_begin, kv_head_end) are
 // computed, so callers can split the work by KV head.
@@ -127,7 +142,7 @@ uint64_t AttentionWorkspaceBytes(const AttentionShape& shape);
 // Never throws, never allocates.
 struct AttentionArgs {
   const float* q = nullptr;             // (n_queries, n_heads, head_dim)
-  int n_queries = 1;                    // 1 .. kAttentionMaxQueries
+  int n_queries = 1;                    // 1 .. AttentionTileQueries(shape)
   const int32_t* lengths = nullptr;     // (n_queries) cells each query attends to, 1 .. cells.size(), nondecreasing
   std::span<const int32_t> cells;       // cache cells of the sequence, in position order
   DType kv_type = DType::kF16;          // IsKvType

@@ -163,9 +163,14 @@ void Attention(const ModelSpec& spec, const LayerWeights& l, const ForwardBatch&
   const int64_t out_dim = int64_t{spec.n_heads} * spec.value_head_dim;
   float* attention = Grow(s.attention, n * out_dim);
   const float scale = 1.0f / std::sqrt(static_cast<float>(spec.head_dim));
-  // Tiles: runs of up to kAttentionMaxQueries consecutive tokens of one sequence (their spans
+  const AttentionShape shape{.n_heads = spec.n_heads, .n_kv_heads = spec.n_kv_heads, .head_dim = spec.head_dim,
+                             .value_head_dim = spec.value_head_dim};
+  const int tile_queries = AttentionTileQueries(shape);
+  // Tiles: runs of up to tile_queries consecutive tokens of one sequence (their spans
   // share the sequence's cell list and grow), which share every K/V row read. Work items are
-  // tiles x KV heads; a query's result does not depend on either split.
+  // tiles x KV heads, the last tiles first (a sequence's later tiles attend to more cells, so
+  // the threads do not wait on one long tile at the end); a query's result does not depend on
+  // either split or the order.
   int32_t* tiles = Grow(s.attention_tiles, n + 1);
   int32_t* lengths = Grow(s.attention_lengths, n);
   int64_t n_tiles = 0;
@@ -175,19 +180,17 @@ void Attention(const ModelSpec& spec, const LayerWeights& l, const ForwardBatch&
     MOEFIT_CHECK(!cells.empty() && cells.size() <= (size_t{1} << 31));
     lengths[t] = static_cast<int32_t>(cells.size());
     attention_work += static_cast<int64_t>(cells.size()) * q_dim;
-    const bool continues = n_tiles > 0 && t - tiles[n_tiles - 1] < kAttentionMaxQueries &&
+    const bool continues = n_tiles > 0 && t - tiles[n_tiles - 1] < tile_queries &&
                            cells.data() == batch.attend[t - 1].data() && cells.size() > batch.attend[t - 1].size();
     if (!continues) tiles[n_tiles++] = static_cast<int32_t>(t);
   }
   tiles[n_tiles] = static_cast<int32_t>(n);
-  const AttentionShape shape{.n_heads = spec.n_heads, .n_kv_heads = spec.n_kv_heads, .head_dim = spec.head_dim,
-                             .value_head_dim = spec.value_head_dim};
   uint8_t* workspaces = AttentionWorkspaces(spec, s);
   const uint64_t workspace_bytes = AttentionWorkspaceStride(spec);
   const int64_t items = n_tiles * spec.n_kv_heads;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(s.attention_threads) if (attention_work >= (1 << 16) && items > 1)
   for (int64_t item = 0; item < items; ++item) {
-    const int64_t tile = item / spec.n_kv_heads;
+    const int64_t tile = n_tiles - 1 - item / spec.n_kv_heads;
     const int kv_head = static_cast<int>(item % spec.n_kv_heads);
     const int64_t first = tiles[tile], count = tiles[tile + 1] - tiles[tile];
     moefit::Attention({.q = q + first * q_dim,

@@ -46,7 +46,10 @@ uint64_t AttentionWorkspacePerThread(const ModelShape& shape) {
   auto align = [](uint64_t bytes) { return (bytes + 63) / 64 * 64; };
   const bool mla = shape.attention == AttentionKind::kMla;
   const uint64_t heads = U(shape.n_heads), kv_heads = mla ? heads : std::max<uint64_t>(1, U(shape.n_kv_heads));
-  const uint64_t rows = 4 * (heads / kv_heads), dk = U(shape.key_length), dv = U(shape.value_length);
+  // kernels/ops.h AttentionTileQueries: 128 rows / group, clamped to [4, 16] queries
+  const uint64_t group = std::max<uint64_t>(1, heads / kv_heads);
+  const uint64_t queries = std::clamp<uint64_t>(128 / group, 4, 16);
+  const uint64_t rows = queries * group, dk = U(shape.key_length), dv = U(shape.value_length);
   const uint64_t value_cells = 32;  // kernels/cpu/attention_tile.h kAttentionValueCells
   return align(rows * U(kAttentionChunk) * 4) + align(rows * dv * 4) + 2 * align(rows * 4) + align(std::max(dk, dv) * 4) +
          align(value_cells * dv * 4) + align(rows * (dk / 32 * 34 + 34)) + 128;

@@ -30,7 +30,7 @@ struct WorkspaceLayout {
 };
 
 WorkspaceLayout Layout(const AttentionShape& shape) {
-  const uint64_t rows = static_cast<uint64_t>(kAttentionMaxQueries) *
+  const uint64_t rows = static_cast<uint64_t>(AttentionTileQueries(shape)) *
                         static_cast<uint64_t>(shape.n_heads / std::max(shape.n_kv_heads, 1));
   const uint64_t dk = static_cast<uint64_t>(shape.head_dim), dv = static_cast<uint64_t>(shape.value_head_dim);
   const uint64_t q8_row = shape.head_dim % 32 == 0 ? static_cast<uint64_t>(RowBytes(DType::kQ8_0, shape.head_dim)) : 0;
@@ -61,7 +61,7 @@ WorkspaceLayout Layout(const AttentionShape& shape) {
 // ---- Reference ------------------------------------------------------------------------------
 
 void AttentionReference(const AttentionArgs& a) {
-  MOEFIT_DCHECK(a.n_queries >= 1 && a.n_queries <= kAttentionMaxQueries);
+  MOEFIT_DCHECK(a.n_queries >= 1 && a.n_queries <= AttentionTileQueries(a.shape));
   const AttentionShape& shape = a.shape;
   const int group = shape.n_heads / shape.n_kv_heads;
   const WorkspaceLayout layout = Layout(shape);
@@ -213,7 +213,7 @@ AttentionFn ScalarAttentionKernel(DType kv_type) {
 }
 
 void AttentionWithTable(const KernelTable& table, const AttentionArgs& a) {
-  MOEFIT_DCHECK(a.n_queries >= 1 && a.n_queries <= kAttentionMaxQueries);
+  MOEFIT_DCHECK(a.n_queries >= 1 && a.n_queries <= AttentionTileQueries(a.shape));
   const AttentionShape& shape = a.shape;
   const int group = shape.n_heads / shape.n_kv_heads;
   const WorkspaceLayout layout = Layout(shape);

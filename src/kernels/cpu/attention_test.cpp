@@ -44,6 +44,8 @@ const Shape kShapes[] = {
     // DeepSeek-style: key heads of 192 (128 + 64 rope), value heads of 128.
     {"mqa_k192_v128", {.n_heads = 4, .n_kv_heads = 1, .head_dim = 192, .value_head_dim = 128}, false},
     {"gqa2_k64_v96", {.n_heads = 4, .n_kv_heads = 2, .head_dim = 64, .value_head_dim = 96}, false},
+    // 32 query heads per KV head: tiles of 4 queries (AttentionTileQueries).
+    {"gqa32_head64", {.n_heads = 64, .n_kv_heads = 2, .head_dim = 64, .value_head_dim = 64}, false},
     // Sizes that are not multiples of 8 (float types only): every SIMD tail.
     {"gqa2_k20_v13", {.n_heads = 4, .n_kv_heads = 2, .head_dim = 20, .value_head_dim = 13}, true},
 };
@@ -156,6 +158,15 @@ class AttentionKernelTest : public testing::TestWithParam<std::tuple<CpuIsa, DTy
   std::optional<KernelTable> table_, scalar_;
 };
 
+TEST(AttentionTileQueries, KeepTheTileNear128RowsWithin4To16Queries) {
+  static_assert(AttentionTileQueries({.n_heads = 4, .n_kv_heads = 4}) == 16);    // MHA
+  static_assert(AttentionTileQueries({.n_heads = 32, .n_kv_heads = 4}) == 16);   // Qwen3-30B-A3B: 128 rows
+  static_assert(AttentionTileQueries({.n_heads = 64, .n_kv_heads = 4}) == 8);
+  static_assert(AttentionTileQueries({.n_heads = 64, .n_kv_heads = 2}) == 4);
+  static_assert(AttentionTileQueries({.n_heads = 128, .n_kv_heads = 1}) == 4);  // MLA-like: still 4 share a read
+  EXPECT_EQ(AttentionTileQueries({.n_heads = 96, .n_kv_heads = 8}), 10);
+}
+
 TEST_P(AttentionKernelTest, RegisteredAtThisLevel) {
   const AttentionKernel& kernel = table().AttentionFor(kv_type());
   ASSERT_NE(kernel.tile, nullptr);
@@ -181,9 +192,9 @@ TEST_P(AttentionKernelTest, MatchesScalarFlashAndReference) {
     int n_queries;
     float query_scale;
   };
-  constexpr int kMax = kAttentionMaxQueries;
-  const Case cases[] = {{1, 1, 1.0f}, {37, 3, 1.0f}, {256, 1, 4.0f}, {257, kMax, 1.0f}, {700, 2, 4.0f}, {700, kMax, 1.0f}};
   for (const Shape& shape : Shapes()) {
+    const int max = AttentionTileQueries(shape.shape);
+    const Case cases[] = {{1, 1, 1.0f}, {37, 3, 1.0f}, {256, 1, 4.0f}, {257, max, 1.0f}, {700, 2, 4.0f}, {700, max, 1.0f}};
     for (const Case& c : cases) {
       SCOPED_TRACE(testing::Message() << shape.name << " cells " << c.cells << " queries " << c.n_queries << " query scale "
                                       << c.query_scale);
@@ -223,7 +234,7 @@ void AttentionKernelTest::ExpectSameBitsInAnyTile(const AttentionShape& shape) {
   const int64_t n_cells = 600;
   const Problem problem(shape, kv_type(), 640, n_cells, 2.0f, rng);
   Workspace workspace(shape);
-  const int n_queries = kAttentionMaxQueries;
+  const int n_queries = AttentionTileQueries(shape);
   const std::vector<int32_t> lengths = TileLengths(n_queries, static_cast<int32_t>(n_cells));
   std::vector<float> tile(problem.out_size());
   AttentionWithTable(table(), problem.Args(problem.q.data(), n_queries, lengths.data(), workspace.data(), tile.data()));

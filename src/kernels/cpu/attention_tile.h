@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The contract between Attention (cpu/attention.cpp) and the per-ISA flash-attention kernels:
-// the query heads of one KV head, for up to kAttentionMaxQueries tokens of one sequence, over
+// the query heads of one KV head, for up to AttentionTileQueries tokens of one sequence, over
 // that sequence's cache cells. Plain data only (the ISA files include this; see isa_kernels.h).
 #pragma once
 
