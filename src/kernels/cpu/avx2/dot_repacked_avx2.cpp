@@ -5,9 +5,9 @@
 // madd, the levels' products add up in int16 over a whole sub-block, and there is no horizontal
 // sum per block. The activations are widened first (each group of 8 levels already repeated over
 // the four 64-bit lanes, the block sums and scale in the shapes the kernel wants), so the kernels
-// read them with plain loads. One token (decode) is widened whole and every row group streams its
-// blocks past it; several tokens (prefill) go a block at a time: their block widened into L1, a
-// pass of row groups goes by it, and the tokens share each unpacking of the levels.
+// read them with plain loads. Up to 4 tokens (decode) are widened whole and every row group
+// streams its blocks past them; more tokens (prefill) go a block at a time: their block widened
+// into L1, a pass of row groups goes by it, and the tokens share each unpacking of the levels.
 #include <algorithm>
 
 #include "kernels/cpu/avx2/simd_avx2.h"
@@ -217,27 +217,57 @@ struct Q6_KRepacked {
   }
 };
 
-// Widened activations of one token held on the stack: up to this many blocks of 256 (longer rows
-// take the multi-token path, which gives the same bits).
+// Widened activations held on the stack by the streaming path: up to this many blocks of 256
+// over its tokens (longer rows take the passes, which give the same bits).
 constexpr int64_t kMaxWideBlocks = 64;
+// Tiles of at most this many tokens stream the weights (decode, one sequence or a few): each
+// row group reads its blocks one after another, prefetched ahead in that stream, and each weight
+// byte is read once either way. The block-at-a-time passes jump from group to group, which the
+// hardware prefetcher does not follow from DRAM.
+constexpr int kStreamTokens = 4;
 
-// A tile of one token (decode): its activations widened once, then every row group streams its
-// blocks one after another against them, the sums in a register.
-template <typename Kernel>
-bool RunSingleToken(const DotTile& tile) {
+// Every row group against kTokens tokens widened at `wide` (block b of token t at wide + (b *
+// kTokens + t) * kWideBlock), the sums in registers.
+template <typename Kernel, int kTokens>
+void StreamGroups(const DotTile& tile, const uint8_t* wide) {
   const int64_t blocks = tile.elements / kQK_K;
-  if (tile.tokens != 1 || blocks > kMaxWideBlocks) return false;
-  alignas(32) uint8_t wide[kMaxWideBlocks * Kernel::kWideBlock];
-  const int64_t row = tile.activation_rows != nullptr ? tile.activation_rows[0] : 0;
-  const uint8_t* activations = tile.activations + row * tile.activation_row_bytes;
-  for (int64_t b = 0; b < blocks; ++b) Kernel::Widen(activations + b * kActBlock, wide + b * Kernel::kWideBlock);
+  constexpr int64_t kStep = kTokens * Kernel::kWideBlock;
   for (int64_t r = 0; r < tile.rows; r += 4) {
     const uint8_t* group = tile.weights + r * tile.weight_row_bytes;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < blocks; ++b)
-      Kernel::template Block<1, true>(group + b * Kernel::kGroupBlock, wide + b * Kernel::kWideBlock, &acc);
-    StoreRowSums(acc, tile.out + r);
+    __m256 acc[kTokens];
+#pragma GCC unroll 8
+    for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < blocks; ++b) Kernel::template Block<kTokens, true>(group + b * Kernel::kGroupBlock, wide + b * kStep, acc);
+#pragma GCC unroll 8
+    for (int t = 0; t < kTokens; ++t) StoreRowSums(acc[t], tile.out + t * tile.out_token_stride + r);
   }
+}
+
+// StreamGroups for a run-time n in [1, kTokens].
+template <typename Kernel, int kTokens>
+void StreamGroupsTokens(int n, const DotTile& tile, const uint8_t* wide) {
+  if (n == kTokens) {
+    StreamGroups<Kernel, kTokens>(tile, wide);
+  } else if constexpr (kTokens > 1) {
+    StreamGroupsTokens<Kernel, kTokens - 1>(n, tile, wide);
+  }
+}
+
+// A tile of up to kStreamTokens tokens (decode): their activations widened once, then every row
+// group streams its blocks past them. False (nothing done) for more tokens or longer rows.
+template <typename Kernel>
+bool RunStreaming(const DotTile& tile) {
+  const int64_t blocks = tile.elements / kQK_K;
+  if (tile.tokens > kStreamTokens || tile.tokens * blocks > kMaxWideBlocks) return false;
+  alignas(32) uint8_t wide[kMaxWideBlocks * Kernel::kWideBlock];
+  const int n = static_cast<int>(tile.tokens);
+  for (int t = 0; t < n; ++t) {
+    const int64_t row = tile.activation_rows != nullptr ? tile.activation_rows[t] : t;
+    const uint8_t* activations = tile.activations + row * tile.activation_row_bytes;
+    for (int64_t b = 0; b < blocks; ++b)
+      Kernel::Widen(activations + b * kActBlock, wide + (b * n + t) * Kernel::kWideBlock);
+  }
+  StreamGroupsTokens<Kernel, kStreamTokens>(n, tile, wide);
   return true;
 }
 
@@ -266,7 +296,7 @@ void PassBlockTokens(int n, const uint8_t* w, int64_t group_stride, int64_t grou
   }
 }
 
-// Several tokens (prefill, batched decode): up to kPassGroups row groups at a time, and for them
+// More tokens (prefill): up to kPassGroups row groups at a time, and for them
 // up to kMaxTokens tokens at a time, block after block: the tokens' block is widened into L1 and
 // every row group's block goes by it (each unpacking of the levels shared by the tokens), so the
 // activations stay in L1 and each weight byte is read once per kMaxTokens tokens.
@@ -301,7 +331,7 @@ using Q5_KRepacked = Q4_KFamilyRepacked<true>;
 
 template <typename Kernel>
 void RunTile(const DotTile& tile) {
-  if (!RunSingleToken<Kernel>(tile)) RunTokenPasses<Kernel>(tile);
+  if (!RunStreaming<Kernel>(tile)) RunTokenPasses<Kernel>(tile);
 }
 
 }  // namespace
