@@ -8,8 +8,6 @@
 // read them with plain loads. Up to 4 tokens (decode) are widened whole and every row group
 // streams its blocks past them; more tokens (prefill) go a block at a time: their block widened
 // into L1, a pass of row groups goes by it, and the tokens share each unpacking of the levels.
-#include <algorithm>
-
 #include "kernels/cpu/avx2/simd_avx2.h"
 #include "kernels/cpu/isa_kernels.h"
 #include "kernels/cpu/repacked_simd.h"
@@ -18,6 +16,9 @@ namespace moefit::avx2 {
 namespace {
 
 using namespace repacked;
+
+// (Internal-linkage helpers only, no std:: templates: see isa_kernels.h.)
+inline int64_t Min(int64_t a, int64_t b) { return a < b ? a : b; }
 
 // shuffle_epi8 indexes, one 32-byte row each, loaded where a loop over them is not unrolled.
 template <int kRows>
@@ -307,10 +308,10 @@ void RunTokenPasses(const DotTile& tile) {
   __m256 acc[kPassGroups * kMax];
   const int64_t blocks = tile.elements / kQK_K, group_stride = 4 * tile.weight_row_bytes;
   for (int64_t row0 = 0; row0 < tile.rows; row0 += 4 * kPassGroups) {
-    const int64_t groups = std::min<int64_t>(kPassGroups, (tile.rows - row0 + 3) / 4);
+    const int64_t groups = Min(kPassGroups, (tile.rows - row0 + 3) / 4);
     const uint8_t* weights = tile.weights + row0 * tile.weight_row_bytes;
     for (int64_t t0 = 0; t0 < tile.tokens; t0 += kMax) {
-      const int n = static_cast<int>(std::min<int64_t>(kMax, tile.tokens - t0));
+      const int n = static_cast<int>(Min(kMax, tile.tokens - t0));
       const uint8_t* act[kMax];
       for (int i = 0; i < n; ++i)
         act[i] = tile.activations +
