@@ -227,7 +227,7 @@ void BM_Repack(benchmark::State& state, DType type) {
 }
 
 void RegisterAll() {
-  for (DType type : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K})
+  for (DType type : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS})
     benchmark::RegisterBenchmark(("BM_Repack/" + std::string(DTypeName(type))).c_str(), BM_Repack, type)->UseRealTime();
   std::vector<CpuIsa> isas;
   for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512})
@@ -259,7 +259,7 @@ void RegisterAll() {
           add(name, c);
           if (isa == CpuIsa::kScalar) continue;
           if (cold) add(name + "_interleaved", {.isa = isa, .shape = shape, .threads = threads, .cold = true, .layout = Layout::kInterleaved});
-          if (CanRepack(shape.type))  // the layout Q4_K, Q5_K and Q6_K weights are loaded in
+          if (CanRepack(shape.type))  // the layout repackable weights are loaded in
             add(name + "_repacked", {.isa = isa, .shape = shape, .threads = threads, .cold = cold, .layout = Layout::kRepacked});
         }
   for (const Shape& shape : other_shapes)
@@ -281,7 +281,7 @@ void RegisterAll() {
     }
   // Prefill tiles (GEMM): an expert's gate/up matrix against 8 and 32 tokens, one thread, hot.
   for (const Shape& shape : {Shape{"Q4_K_768x2048", DType::kQ4_K, 768, 2048}, Shape{"Q5_K_768x2048", DType::kQ5_K, 768, 2048},
-                             Shape{"Q6_K_2048x768", DType::kQ6_K, 2048, 768}})
+                             Shape{"Q6_K_2048x768", DType::kQ6_K, 2048, 768}, Shape{"IQ4_XS_768x2048", DType::kIQ4_XS, 768, 2048}})
     for (CpuIsa isa : isas)
       for (int64_t tokens : {8, 32})
         for (Layout layout : {Layout::kInterleaved, Layout::kRepacked}) {

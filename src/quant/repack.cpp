@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "quant/iq4.h"
 #include "quant/k_quants.h"
 
 namespace moefit {
@@ -225,6 +226,66 @@ void UnrepackQ6_K(const uint8_t* packed, uint8_t* blocks) {
   std::memcpy(blocks, rows, sizeof(rows));
 }
 
+// ---- IQ4_XS ----------------------------------------------------------------------------------
+
+constexpr int64_t kIQ4_XSGroupBytes = kRepackRows * sizeof(BlockIQ4_XS);
+constexpr int kIQ4_XSLevelsAt = 32;
+
+// The 6-bit scale of sub-block j, and the nibble (level index) of element e.
+uint8_t ScaleIQ4_XS(const BlockIQ4_XS& block, int j) {
+  return static_cast<uint8_t>((block.scales_l[j / 2] >> (4 * (j % 2)) & 15) | (block.scales_h >> (2 * j) & 3) << 4);
+}
+
+uint8_t NibbleIQ4_XS(const BlockIQ4_XS& block, int e) {
+  const uint8_t byte = block.qs[16 * (e / 32) + e % 16];
+  return static_cast<uint8_t>(e % 32 < 16 ? byte & 15 : byte >> 4);
+}
+
+void RepackIQ4_XS(const uint8_t* blocks, uint8_t* packed) {
+  BlockIQ4_XS rows[kRepackRows];
+  std::memcpy(rows, blocks, sizeof(rows));
+  uint8_t scales[32];
+  for (int r = 0; r < kRepackRows; ++r) {
+    std::memcpy(packed + 2 * r, &rows[r].d, 2);
+    for (int j = 0; j < 8; ++j) scales[8 * r + j] = ScaleIQ4_XS(rows[r], j);
+  }
+  PackSixBits(scales, packed + 8, packed + 24);
+  for (int j = 0; j < 8; ++j)
+    for (int m = 0; m < 2; ++m)
+      for (int r = 0; r < kRepackRows; ++r)
+        for (int e = 0; e < 8; ++e) {
+          const int element = 32 * j + 16 * m + e;
+          packed[kIQ4_XSLevelsAt + 64 * j + 32 * m + 8 * r + e] =
+              static_cast<uint8_t>(NibbleIQ4_XS(rows[r], element) | NibbleIQ4_XS(rows[r], element + 8) << 4);
+        }
+}
+
+void UnrepackIQ4_XS(const uint8_t* packed, uint8_t* blocks) {
+  BlockIQ4_XS rows[kRepackRows] = {};
+  uint8_t scales[32];
+  UnpackSixBits(packed + 8, packed + 24, scales);
+  for (int r = 0; r < kRepackRows; ++r) {
+    std::memcpy(&rows[r].d, packed + 2 * r, 2);
+    for (int j = 0; j < 8; ++j) {
+      rows[r].scales_l[j / 2] = static_cast<uint8_t>(rows[r].scales_l[j / 2] | (scales[8 * r + j] & 15) << (4 * (j % 2)));
+      rows[r].scales_h = static_cast<uint16_t>(rows[r].scales_h | (scales[8 * r + j] >> 4) << (2 * j));
+    }
+  }
+  for (int j = 0; j < 8; ++j)
+    for (int m = 0; m < 2; ++m)
+      for (int r = 0; r < kRepackRows; ++r)
+        for (int e = 0; e < 8; ++e) {
+          const uint8_t byte = packed[kIQ4_XSLevelsAt + 64 * j + 32 * m + 8 * r + e];
+          for (int half = 0; half < 2; ++half) {
+            const int element = 32 * j + 16 * m + 8 * half + e;
+            const uint8_t nibble = static_cast<uint8_t>(half == 0 ? byte & 15 : byte >> 4);
+            uint8_t& target = rows[r].qs[16 * j + element % 16];
+            target = static_cast<uint8_t>(element % 32 < 16 ? (target & 0xf0) | nibble : (target & 0x0f) | nibble << 4);
+          }
+        }
+  std::memcpy(blocks, rows, sizeof(rows));
+}
+
 // ---- The table: one row per repackable type --------------------------------------------------
 
 struct RepackFormat {
@@ -238,6 +299,7 @@ constexpr RepackFormat kFormats[] = {
     {DType::kQ4_K, kQ4_KGroupBytes, RepackQ4_K, UnrepackQ4_K},
     {DType::kQ5_K, kQ5_KGroupBytes, RepackQ5_K, UnrepackQ5_K},
     {DType::kQ6_K, kQ6_KGroupBytes, RepackQ6_K, UnrepackQ6_K},
+    {DType::kIQ4_XS, kIQ4_XSGroupBytes, RepackIQ4_XS, UnrepackIQ4_XS},
 };
 constexpr int64_t kMaxGroupBytes = kQ6_KGroupBytes;
 

@@ -13,7 +13,7 @@ namespace moefit {
 // Rows per repacked group: the row group of the interleaved layout (core/tensor_view.h).
 inline constexpr int kRepackRows = kInterleavedRowGroup;
 
-// Whether a type has a repacked encoding: Q4_K, Q5_K, Q6_K.
+// Whether a type has a repacked encoding: Q4_K, Q5_K, Q6_K, IQ4_XS.
 //
 // Q4_K, 4 rows x one 256-element super-block = 576 bytes (4 x 144). With scale index
 // i = 8 * row + sub-block (32 elements each) and min index i' = 8 * kMinRowOrder[row] + sub-block:
@@ -49,6 +49,15 @@ inline constexpr int kRepackRows = kInterleavedRowGroup;
 //              elements at bits 0, 2, 4, 6 in that order.
 // The same broadcast of 8 activations then meets 8 levels of each row; the 16 scales of a quarter
 // q widen to int16 lanes 4r + i, which is what a madd with 4 broadcast block sums needs.
+//
+// IQ4_XS, 4 rows x one 256-element super-block = 544 bytes (4 x 136). Levels are the nibbles
+// (indexes into kIQ4Levels); scale i = 8 * row + sub-block is the 6-bit scale (the value is
+// d * (scale - 32) * kIQ4Levels[nibble]).
+//   [0, 8)     d of rows 0..3 (F16)
+//   [8, 24)    scales, low 4 bits: byte b holds index b (low nibble) and index b + 16 (high)
+//   [24, 32)   scales, high 2 bits: byte b, bits 2k..2k+1 hold index b + 8k (k < 4)
+//   [32, 544)  nibbles as Q4_K's levels at [64, 576): sub-block j, half m in the 32 bytes at
+//              32 + 64j + 32m, byte 8r + e holding elements 32j + 16m + e (low) and + 8 (high).
 bool CanRepack(DType type);
 inline constexpr int kRepackMinRowOrder[kRepackRows] = {0, 2, 1, 3};
 

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "quant/iq4.h"
 #include "quant/k_quants.h"
 
 namespace moefit {
@@ -23,7 +24,7 @@ std::vector<uint8_t> RandomBytes(size_t count, uint32_t seed) {
 }
 
 TEST(Repack, GroupBlocksRoundTripEveryBit) {
-  for (DType type : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K})
+  for (DType type : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS})
     for (uint32_t seed = 1; seed <= 20; ++seed) {
       const std::vector<uint8_t> blocks = RandomBytes(static_cast<size_t>(kRepackRows * RowBytes(type, kQK_K)), seed);
       std::vector<uint8_t> packed(blocks.size()), back(blocks.size());
@@ -121,8 +122,34 @@ TEST(Repack, Q6_KBytesAreWhereTheHeaderSays) {
   }
 }
 
+TEST(Repack, IQ4_XSBytesAreWhereTheHeaderSays) {
+  std::vector<uint8_t> blocks = RandomBytes(kRepackRows * sizeof(BlockIQ4_XS), 13);
+  BlockIQ4_XS rows[kRepackRows];
+  std::memcpy(rows, blocks.data(), sizeof(rows));
+  std::vector<uint8_t> packed(blocks.size());
+  RepackGroupBlock(DType::kIQ4_XS, blocks.data(), packed.data());
+  for (int r = 0; r < kRepackRows; ++r) {
+    uint16_t d;
+    std::memcpy(&d, packed.data() + 2 * r, 2);
+    EXPECT_EQ(d, rows[r].d);
+    for (int j = 0; j < 8; ++j) {
+      const int scale = (rows[r].scales_l[j / 2] >> (4 * (j % 2)) & 15) | (rows[r].scales_h >> (2 * j) & 3) << 4;
+      const int i = 8 * r + j;
+      const int low = i < 16 ? packed[8 + i] & 15 : packed[8 + i - 16] >> 4;
+      EXPECT_EQ(low | (packed[24 + i % 8] >> (2 * (i / 8)) & 3) << 4, scale) << r << " " << j;
+    }
+    for (int e = 0; e < kQK_K; ++e) {
+      const uint8_t byte = rows[r].qs[16 * (e / 32) + e % 16];
+      const int level = e % 32 < 16 ? byte & 15 : byte >> 4;
+      const int j = e / 32, m = e % 32 / 16, high = e % 16 / 8;
+      const uint8_t packed_byte = packed[32 + 64 * j + 32 * m + 8 * r + e % 8];
+      EXPECT_EQ(high ? packed_byte >> 4 : packed_byte & 15, level) << r << " " << e;
+    }
+  }
+}
+
 TEST(Repack, RowsReadBackInFileOrder) {
-  for (DType type : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+  for (DType type : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS}) {
     constexpr int64_t kRows = 12, kCols = 3 * kQK_K, kMatrices = 2;
     const int64_t row_bytes = RowBytes(type, kCols);
     const std::vector<uint8_t> file = RandomBytes(static_cast<size_t>(kMatrices * kRows * row_bytes), 3);
@@ -148,7 +175,8 @@ TEST(Repack, RepackableTypes) {
   EXPECT_TRUE(CanRepack(DType::kQ4_K));
   EXPECT_TRUE(CanRepack(DType::kQ5_K));
   EXPECT_TRUE(CanRepack(DType::kQ6_K));
-  EXPECT_FALSE(CanRepack(DType::kIQ4_XS));
+  EXPECT_TRUE(CanRepack(DType::kIQ4_XS));
+  EXPECT_FALSE(CanRepack(DType::kIQ4_NL));
   EXPECT_FALSE(CanRepack(DType::kQ8_0));
   EXPECT_FALSE(CanRepack(DType::kF32));
   uint8_t block[kRepackRows * 210] = {};

@@ -87,7 +87,7 @@ constexpr IsaDot kAvx2Dots[] = {
     {DType::kBF16, avx2::DotRowBF16, avx2::DotTileBF16},    {DType::kQ4_0, avx2::DotRowQ4_0, avx2::DotTileQ4_0},
     {DType::kQ8_0, avx2::DotRowQ8_0, avx2::DotTileQ8_0},    {DType::kIQ4_NL, avx2::DotRowIQ4_NL, avx2::DotTileIQ4_NL},
     {DType::kQ4_K, avx2::DotRowQ4_K, avx2::DotTileQ4_K, avx2::DotTileRepackedQ4_K},    {DType::kQ5_K, avx2::DotRowQ5_K, avx2::DotTileQ5_K, avx2::DotTileRepackedQ5_K},
-    {DType::kQ6_K, avx2::DotRowQ6_K, avx2::DotTileQ6_K, avx2::DotTileRepackedQ6_K},    {DType::kIQ4_XS, avx2::DotRowIQ4_XS, avx2::DotTileIQ4_XS},
+    {DType::kQ6_K, avx2::DotRowQ6_K, avx2::DotTileQ6_K, avx2::DotTileRepackedQ6_K},    {DType::kIQ4_XS, avx2::DotRowIQ4_XS, avx2::DotTileIQ4_XS, avx2::DotTileRepackedIQ4_XS},
 };
 constexpr IsaQuantize kAvx2Quantizers[] = {
     {DType::kQ8_0, avx2::QuantizeRowQ8_0},

@@ -39,6 +39,7 @@ void QuantizeRowQ8_K(const float* src, void* dst, int64_t elements);
 void DotTileRepackedQ4_K(const DotTile& tile);
 void DotTileRepackedQ5_K(const DotTile& tile);
 void DotTileRepackedQ6_K(const DotTile& tile);
+void DotTileRepackedIQ4_XS(const DotTile& tile);
 // Flash attention over a KV cache of each type (cpu/avx2/attention_avx2.cpp).
 void AttentionF16(const AttentionTile& tile);
 void AttentionBF16(const AttentionTile& tile);

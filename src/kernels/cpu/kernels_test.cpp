@@ -275,7 +275,7 @@ TEST_P(DotKernelTest, TileOnInterleavedRowsMatchesPlainRows) {
 // has a kernel for them): every row and token against the reference on the file's rows, with
 // tokens picked by index and the gaps between output rows left alone.
 class RepackedDotTest : public DotKernelTest {};
-constexpr DType kRepackedTypes[] = {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
+constexpr DType kRepackedTypes[] = {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS};
 
 TEST(RepackedDotTypes, AreTheRepackableOnes) {
   for (const DTypeTraits& traits : AllDTypeTraits()) {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Helpers shared by the repacked kernels (Q4_K, Q5_K, Q6_K) of the variant files (cpu/avx2, cpu/avx512): AVX2
+// Helpers shared by the repacked kernels (Q4_K, Q5_K, Q6_K, IQ4_XS) of the variant files (cpu/avx2, cpu/avx512): AVX2
 // instructions only, every function of internal linkage (see isa_kernels.h), so each variant
 // file compiles its own copy with its own flags. The encoding is in quant/repack.h.
 #pragma once
@@ -23,6 +23,8 @@ constexpr int64_t kQ4_KGroupBlock = kRepackRows * sizeof(BlockQ4_K);  // 576
 constexpr int kQ4_KLevelsAt = 64;
 constexpr int64_t kQ5_KGroupBlock = kRepackRows * sizeof(BlockQ5_K);  // 704: Q4_K's 576, then the fifth bits
 constexpr int kQ5_KFifthBitsAt = 576;
+constexpr int64_t kIQ4_XSGroupBlock = kRepackRows * 136;  // 544: d, 6-bit scales, then levels as Q4_K's
+constexpr int kIQ4_XSLevelsAt = 32;
 constexpr int64_t kQ6_KGroupBlock = kRepackRows * sizeof(BlockQ6_K);  // 840
 constexpr int kQ6_KScalesAt = 8, kQ6_KUnitsAt = 72, kQ6_KUnitBytes = 96;
 

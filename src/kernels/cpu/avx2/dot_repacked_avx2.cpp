@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// AVX2 dots of repacked row groups (quant/repack.h) against Q8_K activations: Q4_K, Q5_K, Q6_K. Four rows
+// AVX2 dots of repacked row groups (quant/repack.h) against Q8_K activations: Q4_K, Q5_K, Q6_K, IQ4_XS. Four rows
 // go through each instruction at once: 8 activations repeated over the 64-bit lanes meet 8 levels
 // of each row, so the 32-bit lanes of the sums are per row, scales apply to 4 rows with one
 // madd, the levels' products add up in int16 over a whole sub-block, and there is no horizontal
@@ -11,6 +11,7 @@
 #include "kernels/cpu/avx2/simd_avx2.h"
 #include "kernels/cpu/isa_kernels.h"
 #include "kernels/cpu/repacked_simd.h"
+#include "quant/iq4.h"
 
 namespace moefit::avx2 {
 namespace {
@@ -218,6 +219,68 @@ struct Q6_KRepacked {
   }
 };
 
+// IQ4_XS: each nibble indexes kIQ4Levels (int8, -127..113), looked up 32 at a time with
+// shuffle_epi8 once per sub-block; `maddubs` then takes |level| against the token's activations
+// with the level's sign, and each of its results (|.| <= 2 * 127 * 127) takes the scale - 32
+// with its own madd (two of them could overflow int16). No mins. 8 tokens per unpacking: GCC
+// keeps some of the 4 levels and their magnitudes on the stack then, and it still measured ~7%
+// faster than 4 tokens (GEMM 768x2048, one thread).
+struct IQ4_XSRepacked {
+  static constexpr int kMaxTokens = 8;
+  // After the levels: d in 8 lanes.
+  static constexpr int64_t kWideBlock = kWideLevels + 32;
+  static constexpr int64_t kGroupBlock = kIQ4_XSGroupBlock;
+
+  static void Widen(const uint8_t* block, uint8_t* wide) {
+    WidenLevels(block, wide);
+    float yd;
+    std::memcpy(&yd, block, sizeof yd);
+    _mm256_store_ps(reinterpret_cast<float*>(wide + kWideLevels), _mm256_set1_ps(yd));
+  }
+
+  template <int kTokens, bool kStream>
+  static void Block(const uint8_t* w, const uint8_t* wide, __m256* acc) {
+    const __m256i low_mask = _mm256_set1_epi8(0x0f), offset = _mm256_set1_epi16(32);
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_setr_epi8(  // constants, not a read of the shared array
+        kIQ4Levels[0], kIQ4Levels[1], kIQ4Levels[2], kIQ4Levels[3], kIQ4Levels[4], kIQ4Levels[5], kIQ4Levels[6], kIQ4Levels[7],
+        kIQ4Levels[8], kIQ4Levels[9], kIQ4Levels[10], kIQ4Levels[11], kIQ4Levels[12], kIQ4Levels[13], kIQ4Levels[14],
+        kIQ4Levels[15]));
+    if constexpr (kStream) Prefetch<64>(w);  // d and the scales; the levels one sub-block at a time below
+    const __m256i scales = UnpackSixBits(w + 8);  // byte 8r + j
+    __m256i sum[kTokens];
+#pragma GCC unroll 8
+    for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 1
+    for (int j = 0; j < 8; ++j) {
+      if constexpr (kStream) Prefetch<64>(w + kIQ4_XSLevelsAt + 64 * j);
+      const __m256i packed0 = Load256(w + kIQ4_XSLevelsAt + 64 * j), packed1 = Load256(w + kIQ4_XSLevelsAt + 64 * j + 32);
+      const __m256i level0 = _mm256_shuffle_epi8(table, _mm256_and_si256(packed0, low_mask)),
+                    level1 = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(packed0, 4), low_mask)),
+                    level2 = _mm256_shuffle_epi8(table, _mm256_and_si256(packed1, low_mask)),
+                    level3 = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(packed1, 4), low_mask));
+      const __m256i magnitude0 = _mm256_abs_epi8(level0), magnitude1 = _mm256_abs_epi8(level1),
+                    magnitude2 = _mm256_abs_epi8(level2), magnitude3 = _mm256_abs_epi8(level3);
+      const __m256i scale = _mm256_sub_epi16(_mm256_shuffle_epi8(scales, kScaleIndex[j]), offset);
+#pragma GCC unroll 8
+      for (int t = 0; t < kTokens; ++t) {
+        const uint8_t* y = wide + t * kWideBlock + 128 * j;
+        const __m256i p0 = _mm256_maddubs_epi16(magnitude0, _mm256_sign_epi8(LoadWide(y), level0));
+        const __m256i p1 = _mm256_maddubs_epi16(magnitude1, _mm256_sign_epi8(LoadWide(y + 32), level1));
+        const __m256i p2 = _mm256_maddubs_epi16(magnitude2, _mm256_sign_epi8(LoadWide(y + 64), level2));
+        const __m256i p3 = _mm256_maddubs_epi16(magnitude3, _mm256_sign_epi8(LoadWide(y + 96), level3));
+        sum[t] = _mm256_add_epi32(sum[t], _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(p0, scale), _mm256_madd_epi16(p1, scale)),
+                                                           _mm256_add_epi32(_mm256_madd_epi16(p2, scale), _mm256_madd_epi16(p3, scale))));
+      }
+    }
+    const __m256 d = RowPairs(w);
+#pragma GCC unroll 8
+    for (int t = 0; t < kTokens; ++t) {
+      const __m256 yd = _mm256_load_ps(reinterpret_cast<const float*>(wide + t * kWideBlock + kWideLevels));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t]), _mm256_mul_ps(d, yd), acc[t]);
+    }
+  }
+};
+
 // Widened activations held on the stack by the streaming path: up to this many blocks of 256
 // over its tokens (longer rows take the passes, which give the same bits).
 constexpr int64_t kMaxWideBlocks = 64;
@@ -340,5 +403,6 @@ void RunTile(const DotTile& tile) {
 void DotTileRepackedQ4_K(const DotTile& tile) { RunTile<Q4_KRepacked>(tile); }
 void DotTileRepackedQ5_K(const DotTile& tile) { RunTile<Q5_KRepacked>(tile); }
 void DotTileRepackedQ6_K(const DotTile& tile) { RunTile<Q6_KRepacked>(tile); }
+void DotTileRepackedIQ4_XS(const DotTile& tile) { RunTile<IQ4_XSRepacked>(tile); }
 
 }  // namespace moefit::avx2
