@@ -268,8 +268,9 @@ struct IQ4_XSRepacked {
         const __m256i p1 = _mm256_maddubs_epi16(magnitude1, _mm256_sign_epi8(LoadWide(y + 32), level1));
         const __m256i p2 = _mm256_maddubs_epi16(magnitude2, _mm256_sign_epi8(LoadWide(y + 64), level2));
         const __m256i p3 = _mm256_maddubs_epi16(magnitude3, _mm256_sign_epi8(LoadWide(y + 96), level3));
-        sum[t] = _mm256_add_epi32(sum[t], _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(p0, scale), _mm256_madd_epi16(p1, scale)),
-                                                           _mm256_add_epi32(_mm256_madd_epi16(p2, scale), _mm256_madd_epi16(p3, scale))));
+        const __m256i first = _mm256_add_epi32(_mm256_madd_epi16(p0, scale), _mm256_madd_epi16(p1, scale));
+        const __m256i second = _mm256_add_epi32(_mm256_madd_epi16(p2, scale), _mm256_madd_epi16(p3, scale));
+        sum[t] = _mm256_add_epi32(sum[t], _mm256_add_epi32(first, second));
       }
     }
     const __m256 d = RowPairs(w);
