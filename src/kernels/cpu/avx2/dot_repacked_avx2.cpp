@@ -61,6 +61,26 @@ inline void WidenLevels(const uint8_t* block, uint8_t* wide) {
 
 inline __m256i LoadWide(const uint8_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
 
+// The Q8_K block's scale d in the 8 float lanes at `at` (the last part of every widened block).
+inline void WidenScale(const uint8_t* block, uint8_t* at) {
+  float yd;
+  std::memcpy(&yd, block, sizeof yd);
+  _mm256_store_ps(reinterpret_cast<float*>(at), _mm256_set1_ps(yd));
+}
+
+// The 4 nibble vectors of one sub-block in Q4_K's level layout (64 bytes at p, quant/repack.h):
+// vector k holds, in byte 8r + e, the nibble of row r, element 8k + e of the sub-block.
+struct Nibbles {
+  __m256i v0, v1, v2, v3;
+};
+inline Nibbles UnpackNibbles(const uint8_t* p, __m256i low_mask) {
+  const __m256i packed0 = Load256(p), packed1 = Load256(p + 32);
+  return {.v0 = _mm256_and_si256(packed0, low_mask),
+          .v1 = _mm256_and_si256(_mm256_srli_epi16(packed0, 4), low_mask),
+          .v2 = _mm256_and_si256(packed1, low_mask),
+          .v3 = _mm256_and_si256(_mm256_srli_epi16(packed1, 4), low_mask)};
+}
+
 // A kernel's Block<kTokens, kStream>(w, wide, acc): one group block (rows 4g .. 4g + 3, one block
 // of 256) against kTokens widened tokens (token t's block at wide + t * kWideBlock), acc[t] +=
 // the 4 rows' dots in the lanes [r0 r0 r1 r1 | r2 r2 r3 r3]. kStream: the group's blocks are read
@@ -79,9 +99,7 @@ struct Q4_KFamilyRepacked {
   static void Widen(const uint8_t* block, uint8_t* wide) {
     WidenLevels(block, wide);
     _mm256_store_si256(reinterpret_cast<__m256i*>(wide + kWideLevels), SubBlockSums(block));
-    float yd;
-    std::memcpy(&yd, block, sizeof yd);
-    _mm256_store_ps(reinterpret_cast<float*>(wide + kWideLevels + 32), _mm256_set1_ps(yd));
+    WidenScale(block, wide + kWideLevels + 32);
   }
 
   // Per sub-block the 4 level vectors stay in registers while the tokens go by; 8 tokens' int32
@@ -106,9 +124,8 @@ struct Q4_KFamilyRepacked {
       for (int half = 0; half < 2; ++half) {
         const int j = 2 * pair + half;
         if constexpr (kStream) Prefetch<64>(w + kQ4_KLevelsAt + 64 * j);
-        const __m256i packed0 = Load256(w + kQ4_KLevelsAt + 64 * j), packed1 = Load256(w + kQ4_KLevelsAt + 64 * j + 32);
-        __m256i level0 = _mm256_and_si256(packed0, low_mask), level1 = _mm256_and_si256(_mm256_srli_epi16(packed0, 4), low_mask),
-                level2 = _mm256_and_si256(packed1, low_mask), level3 = _mm256_and_si256(_mm256_srli_epi16(packed1, 4), low_mask);
+        const Nibbles nibbles = UnpackNibbles(w + kQ4_KLevelsAt + 64 * j, low_mask);
+        __m256i level0 = nibbles.v0, level1 = nibbles.v1, level2 = nibbles.v2, level3 = nibbles.v3;
         if constexpr (kFifthBit) {  // level vector k takes bit 4 + k of the plane
           level0 = _mm256_or_si256(level0, _mm256_and_si256(plane, bit4));
           level1 = _mm256_or_si256(level1, _mm256_and_si256(_mm256_srli_epi16(plane, 1), bit4));
@@ -171,9 +188,7 @@ struct Q6_KRepacked {
     for (int q = 0; q < 4; ++q)
       _mm256_store_si256(reinterpret_cast<__m256i*>(wide + kWideLevels + 32 * q),
                          Broadcast64(reinterpret_cast<const int8_t*>(block + kActSums) + 8 * q));
-    float yd;
-    std::memcpy(&yd, block, sizeof yd);
-    _mm256_store_ps(reinterpret_cast<float*>(wide + kWideLevels + 128), _mm256_set1_ps(yd));
+    WidenScale(block, wide + kWideLevels + 128);
   }
 
   template <int kTokens, bool kStream>
@@ -233,9 +248,7 @@ struct IQ4_XSRepacked {
 
   static void Widen(const uint8_t* block, uint8_t* wide) {
     WidenLevels(block, wide);
-    float yd;
-    std::memcpy(&yd, block, sizeof yd);
-    _mm256_store_ps(reinterpret_cast<float*>(wide + kWideLevels), _mm256_set1_ps(yd));
+    WidenScale(block, wide + kWideLevels);
   }
 
   template <int kTokens, bool kStream>
@@ -253,11 +266,9 @@ struct IQ4_XSRepacked {
 #pragma GCC unroll 1
     for (int j = 0; j < 8; ++j) {
       if constexpr (kStream) Prefetch<64>(w + kIQ4_XSLevelsAt + 64 * j);
-      const __m256i packed0 = Load256(w + kIQ4_XSLevelsAt + 64 * j), packed1 = Load256(w + kIQ4_XSLevelsAt + 64 * j + 32);
-      const __m256i level0 = _mm256_shuffle_epi8(table, _mm256_and_si256(packed0, low_mask)),
-                    level1 = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(packed0, 4), low_mask)),
-                    level2 = _mm256_shuffle_epi8(table, _mm256_and_si256(packed1, low_mask)),
-                    level3 = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(packed1, 4), low_mask));
+      const Nibbles nibbles = UnpackNibbles(w + kIQ4_XSLevelsAt + 64 * j, low_mask);
+      const __m256i level0 = _mm256_shuffle_epi8(table, nibbles.v0), level1 = _mm256_shuffle_epi8(table, nibbles.v1),
+                    level2 = _mm256_shuffle_epi8(table, nibbles.v2), level3 = _mm256_shuffle_epi8(table, nibbles.v3);
       const __m256i magnitude0 = _mm256_abs_epi8(level0), magnitude1 = _mm256_abs_epi8(level1),
                     magnitude2 = _mm256_abs_epi8(level2), magnitude3 = _mm256_abs_epi8(level3);
       const __m256i scale = _mm256_sub_epi16(_mm256_shuffle_epi8(scales, kScaleIndex[j]), offset);
