@@ -35,6 +35,13 @@ TEST(Repack, GroupBlocksRoundTripEveryBit) {
     }
 }
 
+// Value i of 32 six-bit values packed as repack.h says: low nibbles at `low` (byte i % 16, high
+// nibble for i >= 16), top 2 bits at `high` (byte i % 8, bits 2 * (i / 8)).
+int SixBitValue(const std::vector<uint8_t>& packed, int low, int high, int i) {
+  const int nibble = i < 16 ? packed[low + i] & 15 : packed[low + i - 16] >> 4;
+  return nibble | (packed[high + i % 8] >> (2 * (i / 8)) & 3) << 4;
+}
+
 TEST(Repack, Q4_KBytesAreWhereTheHeaderSays) {
   std::vector<uint8_t> blocks = RandomBytes(kRepackRows * sizeof(BlockQ4_K), 7);
   BlockQ4_K rows[kRepackRows];
@@ -51,10 +58,8 @@ TEST(Repack, Q4_KBytesAreWhereTheHeaderSays) {
       int scale, min;
       ScaleMinK4(j, rows[r].scales, scale, min);
       const int i = 8 * r + j, i_min = 8 * kRepackMinRowOrder[r] + j;
-      const int scale_low = i < 16 ? packed[16 + i] & 15 : packed[16 + i - 16] >> 4;
-      const int min_low = i_min < 16 ? packed[40 + i_min] & 15 : packed[40 + i_min - 16] >> 4;
-      EXPECT_EQ(scale_low | (packed[32 + i % 8] >> (2 * (i / 8)) & 3) << 4, scale) << r << " " << j;
-      EXPECT_EQ(min_low | (packed[56 + i_min % 8] >> (2 * (i_min / 8)) & 3) << 4, min) << r << " " << j;
+      EXPECT_EQ(SixBitValue(packed, 16, 32, i), scale) << r << " " << j;
+      EXPECT_EQ(SixBitValue(packed, 40, 56, i_min), min) << r << " " << j;
     }
     for (int e = 0; e < kQK_K; ++e) {
       const uint8_t byte = rows[r].qs[32 * (e / 64) + e % 32];
@@ -135,8 +140,7 @@ TEST(Repack, IQ4_XSBytesAreWhereTheHeaderSays) {
     for (int j = 0; j < 8; ++j) {
       const int scale = (rows[r].scales_l[j / 2] >> (4 * (j % 2)) & 15) | (rows[r].scales_h >> (2 * j) & 3) << 4;
       const int i = 8 * r + j;
-      const int low = i < 16 ? packed[8 + i] & 15 : packed[8 + i - 16] >> 4;
-      EXPECT_EQ(low | (packed[24 + i % 8] >> (2 * (i / 8)) & 3) << 4, scale) << r << " " << j;
+      EXPECT_EQ(SixBitValue(packed, 8, 24, i), scale) << r << " " << j;
     }
     for (int e = 0; e < kQK_K; ++e) {
       const uint8_t byte = rows[r].qs[16 * (e / 32) + e % 16];
