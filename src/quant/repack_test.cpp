@@ -42,6 +42,14 @@ int SixBitValue(const std::vector<uint8_t>& packed, int low, int high, int i) {
   return nibble | (packed[high + i % 8] >> (2 * (i / 8)) & 3) << 4;
 }
 
+// Row r's nibble of element e in Q4_K's level layout starting at `levels` (Q4_K 64, IQ4_XS 32):
+// sub-block j, half m at levels + 64j + 32m, byte 8r + e % 8, high nibble for e % 16 >= 8.
+int PackedNibble(const std::vector<uint8_t>& packed, int levels, int r, int e) {
+  const int j = e / 32, m = e % 32 / 16, high = e % 16 / 8;
+  const uint8_t byte = packed[levels + 64 * j + 32 * m + 8 * r + e % 8];
+  return high ? byte >> 4 : byte & 15;
+}
+
 TEST(Repack, Q4_KBytesAreWhereTheHeaderSays) {
   std::vector<uint8_t> blocks = RandomBytes(kRepackRows * sizeof(BlockQ4_K), 7);
   BlockQ4_K rows[kRepackRows];
@@ -64,9 +72,7 @@ TEST(Repack, Q4_KBytesAreWhereTheHeaderSays) {
     for (int e = 0; e < kQK_K; ++e) {
       const uint8_t byte = rows[r].qs[32 * (e / 64) + e % 32];
       const int level = e % 64 < 32 ? byte & 15 : byte >> 4;
-      const int j = e / 32, m = e % 32 / 16, high = e % 16 / 8;
-      const uint8_t packed_byte = packed[64 + 64 * j + 32 * m + 8 * r + e % 8];
-      EXPECT_EQ(high ? packed_byte >> 4 : packed_byte & 15, level) << r << " " << e;
+      EXPECT_EQ(PackedNibble(packed, 64, r, e), level) << r << " " << e;
     }
   }
 }
@@ -145,9 +151,7 @@ TEST(Repack, IQ4_XSBytesAreWhereTheHeaderSays) {
     for (int e = 0; e < kQK_K; ++e) {
       const uint8_t byte = rows[r].qs[16 * (e / 32) + e % 16];
       const int level = e % 32 < 16 ? byte & 15 : byte >> 4;
-      const int j = e / 32, m = e % 32 / 16, high = e % 16 / 8;
-      const uint8_t packed_byte = packed[32 + 64 * j + 32 * m + 8 * r + e % 8];
-      EXPECT_EQ(high ? packed_byte >> 4 : packed_byte & 15, level) << r << " " << e;
+      EXPECT_EQ(PackedNibble(packed, 32, r, e), level) << r << " " << e;
     }
   }
 }
