@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "quant/iq4.h"
 #include "quant/k_quants.h"
 #include "quant/repack.h"
 
@@ -23,7 +24,7 @@ constexpr int64_t kQ4_KGroupBlock = kRepackRows * sizeof(BlockQ4_K);  // 576
 constexpr int kQ4_KLevelsAt = 64;
 constexpr int64_t kQ5_KGroupBlock = kRepackRows * sizeof(BlockQ5_K);  // 704: Q4_K's 576, then the fifth bits
 constexpr int kQ5_KFifthBitsAt = 576;
-constexpr int64_t kIQ4_XSGroupBlock = kRepackRows * 136;  // 544: d, 6-bit scales, then levels as Q4_K's
+constexpr int64_t kIQ4_XSGroupBlock = kRepackRows * sizeof(BlockIQ4_XS);  // 544: d, 6-bit scales, then levels as Q4_K's
 constexpr int kIQ4_XSLevelsAt = 32;
 constexpr int64_t kQ6_KGroupBlock = kRepackRows * sizeof(BlockQ6_K);  // 840
 constexpr int kQ6_KScalesAt = 8, kQ6_KUnitsAt = 72, kQ6_KUnitBytes = 96;

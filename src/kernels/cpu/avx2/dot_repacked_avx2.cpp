@@ -11,7 +11,6 @@
 #include "kernels/cpu/avx2/simd_avx2.h"
 #include "kernels/cpu/isa_kernels.h"
 #include "kernels/cpu/repacked_simd.h"
-#include "quant/iq4.h"
 
 namespace moefit::avx2 {
 namespace {
