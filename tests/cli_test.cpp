@@ -227,6 +227,25 @@ TEST(Cli, SynthInspectRunAndClearErrors) {
     }
     EXPECT_EQ(tests, 2);
   }
+  // --depth: every sequence starts each repetition from that many cached tokens (the cache is
+  // sized for them: 2 sequences x (40 + 3) cells); the fill is neither timed nor profiled.
+  result = Shell(fmt::format("{} bench -m {} -p 8 -n 3 -r 2 -d 40 -b 16 --parallel 2 --profile -o json 2>/dev/null", kMoefit,
+                             model.string()));
+  ASSERT_EQ(result.status, 0) << result.out;
+  {
+    std::istringstream stream(result.out);
+    std::vector<nlohmann::json> lines;
+    for (std::string text; std::getline(stream, text);) lines.push_back(nlohmann::json::parse(text));
+    ASSERT_EQ(lines.size(), 2u) << result.out;
+    EXPECT_EQ(lines[0]["test"], "pp8 @ d40");
+    EXPECT_EQ(lines[1]["test"], "tg3 x2 @ d40");
+    EXPECT_EQ(lines[1]["depth"], 40);
+    EXPECT_EQ(lines[0]["profile"]["tokens"], 2 * 8);      // the measured prompts only
+    EXPECT_EQ(lines[1]["profile"]["tokens"], 2 * 3 * 2);  // 2 repetitions x 3 steps x 2 sequences
+  }
+  result = Shell(fmt::format("{} bench -m {} -p 0 -n 2 -r 1 -d -1 2>&1", kMoefit, model.string()));
+  EXPECT_EQ(result.status, 1) << result.out;
+  EXPECT_NE(result.out.find("-d not negative"), std::string::npos) << result.out;
   result = Shell(fmt::format("{} bench -m {} -p 8 -n 2 -r 1 --profile", kMoefit, model.string()));
   ASSERT_EQ(result.status, 0) << result.out;
   EXPECT_NE(result.out.find("where pp8's time goes (ms per prompt"), std::string::npos) << result.out;

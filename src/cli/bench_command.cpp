@@ -38,6 +38,7 @@ struct BenchOptions {
   int repetitions = 3;
   int threads = 0;
   int parallel = 1;
+  int depth = 0;  // tokens already in each sequence's cache when pp and tg are measured
   int batch = 512;
   std::string output = "md";
   std::string kv_type = "f16";
@@ -169,6 +170,9 @@ void RegisterBenchCommand(CLI::App& app) {
   command->add_option("-r,--repetitions", o->repetitions, "Repetitions")->capture_default_str();
   command->add_option("-t,--threads", o->threads, "Threads (default: all cores)");
   command->add_option("--parallel", o->parallel, "Sequences decoding together in tg")->capture_default_str();
+  command->add_option("-d,--depth", o->depth,
+                      "Tokens already in each sequence's cache when pp and tg are measured (random, filled once, not timed)")
+      ->capture_default_str();
   command->add_option("-b,--batch", o->batch, "Prompt tokens per forward pass")->capture_default_str();
   command->add_option("-o,--output", o->output, "md or json")->capture_default_str();
   command->add_flag("--membw", o->membw, "Measure memory read bandwidth instead (5 passes over 1 GiB)");
@@ -201,13 +205,14 @@ void RegisterBenchCommand(CLI::App& app) {
       return;
     }
     if (o->model.empty()) Fail("bench needs -m MODEL (or --membw)");
-    if (o->repetitions <= 0 || o->parallel <= 0 || o->batch <= 0 || o->prompt < 0 || o->generate < 0)
-      Fail("bench: -r, --parallel and --batch must be positive, -p and -n not negative");
+    if (o->repetitions <= 0 || o->parallel <= 0 || o->batch <= 0 || o->prompt < 0 || o->generate < 0 || o->depth < 0)
+      Fail("bench: -r, --parallel and --batch must be positive, -p, -n and -d not negative");
     if (o->output != "md" && o->output != "json") Fail("bench -o {}: use md or json", o->output);
     const GgufFile file = GgufFile::Open(o->model);
     const Model model = Model::Load(file);
     const ModelSummary summary = SummarizeModel(file);
-    const int64_t cells = std::max<int64_t>(o->prompt, int64_t{o->generate} * o->parallel) + 16;
+    const int64_t depth = o->depth;
+    const int64_t cells = std::max<int64_t>(depth + o->prompt, (depth + o->generate) * o->parallel) + 16;
     const DType kv_type = ParseKvType(o->kv_type);
     EngineOptions engine_options{.kv_cells = cells, .kv_type = kv_type, .threads = threads};
     engine_options.max_batch_tokens = o->batch;
@@ -243,8 +248,26 @@ void RegisterBenchCommand(CLI::App& app) {
       double units = 0;        // what a profile row is per: prompts (pp) or steps (tg)
     };
     std::vector<Test> tests;
+    // --depth: sequences 0 .. k-1 get `depth` random tokens once (in batches, not timed or
+    // profiled); every repetition then starts from them and is cut back to them afterwards.
+    int filled = 0;  // sequences holding the depth tokens
+    const auto fill = [&](int sequences) {
+      for (; filled < sequences && depth > 0; ++filled) {
+        std::vector<int32_t> tokens(static_cast<size_t>(depth));
+        for (int32_t& t : tokens) t = token(rng);
+        for (size_t begin = 0; begin < tokens.size(); begin += static_cast<size_t>(o->batch)) {
+          const size_t count = std::min(tokens.size() - begin, static_cast<size_t>(o->batch));
+          engine.EvaluateSequence(filled, std::span<const int32_t>(tokens).subspan(begin, count));
+          std::fprintf(stderr, "\rfilling the cache of sequence %d: %zu of %lld tokens", filled, begin + count,
+                       static_cast<long long>(depth));
+        }
+        std::fprintf(stderr, "\n");
+      }
+    };
+    const std::string at_depth = depth > 0 ? fmt::format(" @ d{}", depth) : "";
     // One warm-up pass of each kind so page faults and first-touch are not measured.
     if (o->prompt > 0) {
+      fill(1);
       std::vector<double> rates;
       ForwardProfile profile;
       for (int r = 0; r <= o->repetitions; ++r) {
@@ -257,17 +280,18 @@ void RegisterBenchCommand(CLI::App& app) {
           engine.EvaluateSequence(0, std::span<const int32_t>(prompt).subspan(begin, count));
         }
         const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-        engine.RemoveSequence(0);
+        engine.TruncateSequence(0, depth);
         if (r > 0) rates.push_back(o->prompt / seconds);
       }
       engine.SetProfile(nullptr);
-      tests.push_back({fmt::format("pp{}", o->prompt), Summarize(rates), profile, static_cast<double>(o->repetitions)});
+      tests.push_back({fmt::format("pp{}{}", o->prompt, at_depth), Summarize(rates), profile, static_cast<double>(o->repetitions)});
     }
     // Read-bandwidth passes before every measured tg repetition and after the last: decode's
     // ceiling, measured in the same sitting.
     std::unique_ptr<ReadBandwidthProbe> probe;
     if (o->with_membw && o->generate > 0) probe = std::make_unique<ReadBandwidthProbe>(threads);
     if (o->generate > 0) {
+      fill(o->parallel);
       std::vector<double> rates;
       ForwardProfile profile;
       for (int r = 0; r <= o->repetitions; ++r) {
@@ -281,18 +305,22 @@ void RegisterBenchCommand(CLI::App& app) {
           engine.Evaluate(items);
         }
         const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-        for (int s = 0; s < o->parallel; ++s) engine.RemoveSequence(s);
+        for (int s = 0; s < o->parallel; ++s) engine.TruncateSequence(s, depth);
         if (r > 0) rates.push_back(static_cast<double>(steps) * o->parallel / seconds);
       }
       if (probe != nullptr) probe->Pass();
       engine.SetProfile(nullptr);
-      tests.push_back({o->parallel > 1 ? fmt::format("tg{} x{}", o->generate, o->parallel) : fmt::format("tg{}", o->generate),
+      tests.push_back({(o->parallel > 1 ? fmt::format("tg{} x{}", o->generate, o->parallel) : fmt::format("tg{}", o->generate)) + at_depth,
                        Summarize(rates), profile, static_cast<double>(o->repetitions) * o->generate});
     }
-    // Decode's read rate: one step's weight bytes at the median rate (one sequence only: the
-    // distinct experts of several sequences' tokens are not counted here).
+    // Decode's read rate: one step's weight bytes, plus at a depth the K/V rows it attends to
+    // (the average cache length of the measured steps), at the median rate (one sequence only:
+    // the distinct experts of several sequences' tokens are not counted here).
     const bool decode_ratio = probe != nullptr && o->parallel == 1;
-    const double decode_gbps = decode_ratio ? static_cast<double>(bytes_per_token) * tests.back().stats.median / 1e9 : 0.0;
+    const uint64_t kv_bytes_per_step =
+        KvCache::BytesPerCell(model.spec(), kv_type) * static_cast<uint64_t>(depth + (o->generate + 1) / 2);
+    const uint64_t step_bytes = bytes_per_token + (depth > 0 ? kv_bytes_per_step : 0);
+    const double decode_gbps = decode_ratio ? static_cast<double>(step_bytes) * tests.back().stats.median / 1e9 : 0.0;
     if (o->output == "json") {  // one JSON object per line and test
       for (const Test& t : tests) {
         nlohmann::json line{{"test", t.name},
@@ -310,13 +338,17 @@ void RegisterBenchCommand(CLI::App& app) {
                             {"kv_type", KvTypeName(kv_type)},
                             {"batch", o->batch},
                             {"parallel", o->parallel},
+                            {"depth", depth},
                             {"weights", weights},
                             {"load_s", load_seconds}};
         if (probe != nullptr && t.name.starts_with("tg")) {
           line["membw_passes_gb_per_s"] = probe->passes();
           line["membw_median_gb_per_s"] = probe->Median();
           line["membw_best_gb_per_s"] = probe->Best();
-          if (decode_ratio) line["decode_gb_per_s"] = decode_gbps;
+          if (decode_ratio) {
+            line["decode_gb_per_s"] = decode_gbps;
+            line["decode_step_bytes"] = step_bytes;
+          }
         }
         if (o->profile) {
           nlohmann::json phases = nlohmann::json::array();
@@ -346,8 +378,9 @@ void RegisterBenchCommand(CLI::App& app) {
       std::printf("\nread bandwidth between the tg repetitions: median %.1f GB/s, best %.1f (passes: %s)\n", probe->Median(),
                   probe->Best(), passes.c_str());
       if (decode_ratio)
-        std::printf("decode reads %.1f GB/s (%s per token at the median t/s): %.0f%% of the median bandwidth, %.0f%% of the best\n",
-                    decode_gbps, FormatBytes(bytes_per_token).c_str(), 100.0 * decode_gbps / probe->Median(),
+        std::printf("decode reads %.1f GB/s (%s per token%s at the median t/s): %.0f%% of the median bandwidth, %.0f%% of the best\n",
+                    decode_gbps, FormatBytes(step_bytes).c_str(), depth > 0 ? ", with the K/V rows" : "",
+                    100.0 * decode_gbps / probe->Median(),
                     100.0 * decode_gbps / probe->Best());
     }
     if (o->profile)

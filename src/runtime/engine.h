@@ -74,6 +74,8 @@ class Engine {
   // Convenience: appends `tokens` to `seq`, returns the logits of the last one.
   std::span<const float> EvaluateSequence(int32_t seq, std::span<const int32_t> tokens);
   void RemoveSequence(int32_t seq) { kv_.Remove(seq); }
+  // Keeps the first `length` tokens of `seq` (later ones are forgotten; the next token's position is `length`).
+  void TruncateSequence(int32_t seq, int64_t length) { kv_.Truncate(seq, length); }
 
   const Budget& host_budget() const { return *budget_; }
   uint64_t kv_charged_bytes() const { return kv_reservation_.bytes(); }  // KvCache::Bytes of the cache
