@@ -5,7 +5,8 @@
 //   prefill: the last 512 positions of a `context`-token prompt, in the tiles the forward pass
 //            uses (AttentionTileQueries consecutive queries share each K/V read).
 // Counters: K/V bytes a decode query reads per second (GB/s, 1 GB = 1e9 B) and query-cell
-// pairs per second over all heads (Gpairs/s). The KV cache is one sequence's contiguous cells.
+// pairs per second over all heads (Gpairs/s). The KV cache is one sequence's contiguous cells,
+// head-major as the engine's (KvLayerView: each KV head's cells side by side).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -28,7 +29,8 @@ struct alignas(64) CacheLine {
 };
 
 struct Cache {
-  int64_t k_row_bytes, v_row_bytes;
+  int64_t k_row_bytes, v_row_bytes;  // one cell of one KV head
+  int64_t context;
   std::vector<uint8_t> k, v;
   std::vector<int32_t> cells;
   std::vector<float> q;  // (kPrefillTokens, n_heads, head_dim)
@@ -38,17 +40,21 @@ struct Cache {
   Cache(DType type, int64_t context) {
     const int64_t k_dim = int64_t{kQwen3Moe.n_kv_heads} * kQwen3Moe.head_dim;
     const int64_t v_dim = int64_t{kQwen3Moe.n_kv_heads} * kQwen3Moe.value_head_dim;
-    k_row_bytes = RowBytes(type, k_dim);
-    v_row_bytes = RowBytes(type, v_dim);
-    k.resize(static_cast<size_t>(context * k_row_bytes));
-    v.resize(static_cast<size_t>(context * v_row_bytes));
+    k_row_bytes = RowBytes(type, kQwen3Moe.head_dim);
+    v_row_bytes = RowBytes(type, kQwen3Moe.value_head_dim);
+    this->context = context;
+    k.resize(static_cast<size_t>(context * RowBytes(type, k_dim)));
+    v.resize(static_cast<size_t>(context * RowBytes(type, v_dim)));
     std::mt19937 rng(1);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     std::vector<float> row(static_cast<size_t>(std::max(k_dim, v_dim)));
     for (int64_t c = 0; c < context; ++c) {
       for (float& x : row) x = normal(rng);
-      QuantizeKvRow(type, row.data(), k.data() + c * k_row_bytes, k_dim);
-      QuantizeKvRow(type, row.data(), v.data() + c * v_row_bytes, v_dim);
+      for (int h = 0; h < kQwen3Moe.n_kv_heads; ++h) {
+        QuantizeKvRow(type, row.data() + h * kQwen3Moe.head_dim, k.data() + (h * context + c) * k_row_bytes, kQwen3Moe.head_dim);
+        QuantizeKvRow(type, row.data() + h * kQwen3Moe.value_head_dim, v.data() + (h * context + c) * v_row_bytes,
+                      kQwen3Moe.value_head_dim);
+      }
       cells.push_back(static_cast<int32_t>(c));
     }
     q.resize(static_cast<size_t>(kPrefillTokens * kQwen3Moe.n_heads * kQwen3Moe.head_dim));
@@ -67,6 +73,8 @@ struct Cache {
             .v_cache = v.data(),
             .k_row_bytes = k_row_bytes,
             .v_row_bytes = v_row_bytes,
+            .k_head_stride = context * k_row_bytes,
+            .v_head_stride = context * v_row_bytes,
             .shape = kQwen3Moe,
             .kv_head_begin = 0,
             .kv_head_end = kQwen3Moe.n_kv_heads,
@@ -86,7 +94,7 @@ void BM_Decode(benchmark::State& state, CpuIsa isa, DType type, int64_t context)
   }
   const double iterations = static_cast<double>(state.iterations());
   state.counters["GB/s"] = benchmark::Counter(
-      static_cast<double>(context * (cache.k_row_bytes + cache.v_row_bytes)) * iterations / 1e9, benchmark::Counter::kIsRate);
+      static_cast<double>(cache.k.size() + cache.v.size()) * iterations / 1e9, benchmark::Counter::kIsRate);
   state.counters["Gpairs/s"] =
       benchmark::Counter(static_cast<double>(context * kQwen3Moe.n_heads) * iterations / 1e9, benchmark::Counter::kIsRate);
   state.SetLabel(std::string(IsaName(table.AttentionFor(type).isa)));

@@ -146,10 +146,16 @@ struct AttentionArgs {
   const int32_t* lengths = nullptr;     // (n_queries) cells each query attends to, 1 .. cells.size(), nondecreasing
   std::span<const int32_t> cells;       // cache cells of the sequence, in position order
   DType kv_type = DType::kF16;          // IsKvType
-  const uint8_t* k_cache = nullptr;     // (cache cells, k_row_bytes): n_kv_heads * head_dim values
-  const uint8_t* v_cache = nullptr;     // (cache cells, v_row_bytes): n_kv_heads * value_head_dim values
-  int64_t k_row_bytes = 0;              // RowBytes(kv_type, n_kv_heads * head_dim)
-  int64_t v_row_bytes = 0;              // RowBytes(kv_type, n_kv_heads * value_head_dim)
+  // K of KV head h at cell c: k_cache + h * k_head_stride + c * k_row_bytes (head_dim values);
+  // V likewise. A head-major cache (the engine's: each KV head's cells side by side, so a head's
+  // rows are one stream) has row bytes RowBytes(kv_type, head_dim) and head strides cells x row
+  // bytes; a cell-major one (a cell's heads side by side) the reverse.
+  const uint8_t* k_cache = nullptr;
+  const uint8_t* v_cache = nullptr;
+  int64_t k_row_bytes = 0;
+  int64_t v_row_bytes = 0;
+  int64_t k_head_stride = 0;
+  int64_t v_head_stride = 0;
   AttentionShape shape;
   int kv_head_begin = 0;
   int kv_head_end = 0;

@@ -157,8 +157,16 @@ void Attention(const ModelSpec& spec, const LayerWeights& l, const ForwardBatch&
     Rope(qt, spec.n_heads, spec.head_dim, batch.positions[t], rope);
     Rope(kt, spec.n_kv_heads, spec.head_dim, batch.positions[t], rope);
     // One cell row at a time: a token's K/V bytes do not depend on its batch.
-    QuantizeKvRow(kv.type, kt, kv.k + int64_t{batch.cells[t]} * kv.k_row_bytes, k_dim);
-    QuantizeKvRow(kv.type, v + t * v_dim, kv.v + int64_t{batch.cells[t]} * kv.v_row_bytes, v_dim);
+    // Each KV head's row of the cell (head-major cache); a K/V row's bytes do not depend on the
+    // batch. Block types' blocks of 32 lie within a head (KvCache checks), so a head's bytes are
+    // those of its slice of the whole row.
+    const int64_t cell = batch.cells[t];
+    for (int h = 0; h < spec.n_kv_heads; ++h) {
+      QuantizeKvRow(kv.type, kt + int64_t{h} * spec.head_dim, kv.k + h * kv.k_head_stride + cell * kv.k_row_bytes,
+                    spec.head_dim);
+      QuantizeKvRow(kv.type, v + t * v_dim + int64_t{h} * spec.value_head_dim,
+                    kv.v + h * kv.v_head_stride + cell * kv.v_row_bytes, spec.value_head_dim);
+    }
   });
   const int64_t out_dim = int64_t{spec.n_heads} * spec.value_head_dim;
   float* attention = Grow(s.attention, n * out_dim);
@@ -202,6 +210,8 @@ void Attention(const ModelSpec& spec, const LayerWeights& l, const ForwardBatch&
                        .v_cache = kv.v,
                        .k_row_bytes = kv.k_row_bytes,
                        .v_row_bytes = kv.v_row_bytes,
+                       .k_head_stride = kv.k_head_stride,
+                       .v_head_stride = kv.v_head_stride,
                        .shape = shape,
                        .kv_head_begin = kv_head,
                        .kv_head_end = kv_head + 1,

@@ -17,10 +17,14 @@ namespace moefit {
 // K (cells, n_kv_heads * head_dim) and V (cells, n_kv_heads * value_head_dim).
 struct KvLayerView {
   DType type = DType::kF16;
+  // Head-major: K of KV head h at cell c at k + h * k_head_stride + c * k_row_bytes, each KV
+  // head's cells side by side (attention streams one head's rows); V likewise.
   uint8_t* k = nullptr;
   uint8_t* v = nullptr;
-  int64_t k_row_bytes = 0;  // RowBytes(type, n_kv_heads * head_dim)
-  int64_t v_row_bytes = 0;  // RowBytes(type, n_kv_heads * value_head_dim)
+  int64_t k_row_bytes = 0;    // RowBytes(type, head_dim): one cell of one KV head
+  int64_t v_row_bytes = 0;    // RowBytes(type, value_head_dim)
+  int64_t k_head_stride = 0;  // cells x k_row_bytes
+  int64_t v_head_stride = 0;  // cells x v_row_bytes
 };
 
 struct ForwardBatch {

@@ -63,7 +63,15 @@ KvCache::KvCache(const ModelSpec& spec, int64_t n_cells, DType type) : type_(typ
   storage_.assign(static_cast<size_t>(n_cells * BytesPerCell(spec, type)), 0);
   uint8_t* at = storage_.data();
   for (int layer = 0; layer < spec.n_layers; ++layer) {
-    KvLayerView view{.type = type, .k = at, .v = at + n_cells * rows.k, .k_row_bytes = rows.k, .v_row_bytes = rows.v};
+    // Head-major (KvLayerView): rows.k bytes of a cell are n_kv_heads rows of k_row_bytes.
+    const int64_t k_row = RowBytes(type, spec.head_dim), v_row = RowBytes(type, spec.value_head_dim);
+    KvLayerView view{.type = type,
+                     .k = at,
+                     .v = at + n_cells * rows.k,
+                     .k_row_bytes = k_row,
+                     .v_row_bytes = v_row,
+                     .k_head_stride = n_cells * k_row,
+                     .v_head_stride = n_cells * v_row};
     at += n_cells * (rows.k + rows.v);
     layers_.push_back(view);
   }

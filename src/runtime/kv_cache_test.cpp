@@ -77,8 +77,11 @@ TEST(KvCache, BytesAndViewsPerType) {
     for (size_t layer = 0; layer < 3; ++layer) {
       const KvLayerView& view = cache.layers()[layer];
       EXPECT_EQ(view.type, c.type);
-      EXPECT_EQ(view.k_row_bytes, c.k);
-      EXPECT_EQ(view.v_row_bytes, c.v);
+      // Head-major: each of the 2 KV heads' 10 cells side by side.
+      EXPECT_EQ(view.k_row_bytes, c.k / 2);
+      EXPECT_EQ(view.v_row_bytes, c.v / 2);
+      EXPECT_EQ(view.k_head_stride, 10 * c.k / 2);
+      EXPECT_EQ(view.v_head_stride, 10 * c.v / 2);
       EXPECT_EQ(view.v, view.k + 10 * c.k);  // layer by layer: K rows, then V rows
       if (layer > 0) {
         EXPECT_EQ(view.k, cache.layers()[layer - 1].v + 10 * c.v);

@@ -70,15 +70,13 @@ void AttentionReference(const AttentionArgs& a) {
   float* value = reinterpret_cast<float*>(work + layout.value);
   double* acc = reinterpret_cast<double*>(work + layout.acc_double);
   const DTypeTraits& traits = Traits(a.kv_type);
-  const int64_t k_head_bytes = RowBytes(a.kv_type, shape.head_dim);
-  const int64_t v_head_bytes = RowBytes(a.kv_type, shape.value_head_dim);
   for (int i = 0; i < a.n_queries; ++i) {
     const int64_t length = a.lengths[i];
     for (int h = a.kv_head_begin * group; h < a.kv_head_end * group; ++h) {
       const int kv_head = h / group;
       const float* q = a.q + (int64_t{i} * shape.n_heads + h) * shape.head_dim;
       auto score = [&](int64_t c) {
-        traits.dequantize_row(a.k_cache + a.cells[c] * a.k_row_bytes + kv_head * k_head_bytes, key, shape.head_dim);
+        traits.dequantize_row(a.k_cache + kv_head * a.k_head_stride + a.cells[c] * a.k_row_bytes, key, shape.head_dim);
         double dot = 0;
         for (int d = 0; d < shape.head_dim; ++d) dot += static_cast<double>(q[d]) * key[d];
         return dot * a.scale;
@@ -90,7 +88,7 @@ void AttentionReference(const AttentionArgs& a) {
       for (int64_t c = 0; c < length; ++c) {
         const double weight = std::exp(score(c) - max_score);
         sum += weight;
-        traits.dequantize_row(a.v_cache + a.cells[c] * a.v_row_bytes + kv_head * v_head_bytes, value, shape.value_head_dim);
+        traits.dequantize_row(a.v_cache + kv_head * a.v_head_stride + a.cells[c] * a.v_row_bytes, value, shape.value_head_dim);
         for (int d = 0; d < shape.value_head_dim; ++d) acc[d] += weight * value[d];
       }
       float* out = a.out + (int64_t{i} * shape.n_heads + h) * shape.value_head_dim;
@@ -222,8 +220,6 @@ void AttentionWithTable(const KernelTable& table, const AttentionArgs& a) {
   const bool block = IsBlockKvType(a.kv_type);
   const int64_t q8_row_bytes = block ? RowBytes(DType::kQ8_0, shape.head_dim) : 0;
   const QuantizeRowFn quantize = block ? table.Quantize(DType::kQ8_0).row : nullptr;
-  const int64_t k_head_bytes = RowBytes(a.kv_type, shape.head_dim);
-  const int64_t v_head_bytes = RowBytes(a.kv_type, shape.value_head_dim);
   const int64_t q_stride = int64_t{shape.n_heads} * shape.head_dim;
   uint8_t* q8 = work + layout.q8;
   for (int kv_head = a.kv_head_begin; kv_head < a.kv_head_end; ++kv_head) {
@@ -240,9 +236,9 @@ void AttentionWithTable(const KernelTable& table, const AttentionArgs& a) {
             .group = group,
             .lengths = a.lengths,
             .cells = a.cells.data(),
-            .k = a.k_cache + kv_head * k_head_bytes,
+            .k = a.k_cache + kv_head * a.k_head_stride,
             .k_row_bytes = a.k_row_bytes,
-            .v = a.v_cache + kv_head * v_head_bytes,
+            .v = a.v_cache + kv_head * a.v_head_stride,
             .v_row_bytes = a.v_row_bytes,
             .head_dim = shape.head_dim,
             .value_head_dim = shape.value_head_dim,

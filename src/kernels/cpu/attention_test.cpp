@@ -50,11 +50,13 @@ const Shape kShapes[] = {
     {"gqa2_k20_v13", {.n_heads = 4, .n_kv_heads = 2, .head_dim = 20, .value_head_dim = 13}, true},
 };
 
-// A KV cache of `n_cache` cells of random K/V written through QuantizeKvRow, and queries.
+// A KV cache of `n_cache` cells of random K/V written through QuantizeKvRow, and queries. The
+// cache is cell-major (a cell's KV heads side by side); HeadMajor() gives the engine's layout.
 struct Problem {
   AttentionShape shape;
   DType kv_type;
   int64_t k_row_bytes = 0, v_row_bytes = 0;
+  int64_t k_head_stride = 0, v_head_stride = 0;
   std::vector<uint8_t> k, v;
   std::vector<int32_t> cells;  // the sequence's cells: scattered, in position order
   std::vector<float> q;        // (kAttentionMaxQueries, n_heads, head_dim)
@@ -64,6 +66,8 @@ struct Problem {
     const int64_t k_dim = int64_t{s.n_kv_heads} * s.head_dim, v_dim = int64_t{s.n_kv_heads} * s.value_head_dim;
     k_row_bytes = RowBytes(type, k_dim);
     v_row_bytes = RowBytes(type, v_dim);
+    k_head_stride = RowBytes(type, s.head_dim);
+    v_head_stride = RowBytes(type, s.value_head_dim);
     k.resize(static_cast<size_t>(n_cache * k_row_bytes));
     v.resize(static_cast<size_t>(n_cache * v_row_bytes));
     std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -82,6 +86,25 @@ struct Problem {
     for (float& x : q) x = normal(rng) * query_scale;
   }
 
+  // The same cache with each KV head's cells side by side (KvLayerView's layout).
+  Problem HeadMajor() const {
+    Problem p = *this;
+    const int64_t n_cache = static_cast<int64_t>(k.size()) / k_row_bytes;
+    const auto regroup = [&](const std::vector<uint8_t>& from, int64_t row_bytes, int64_t head_bytes, std::vector<uint8_t>& to) {
+      for (int h = 0; h < shape.n_kv_heads; ++h)
+        for (int64_t c = 0; c < n_cache; ++c)
+          std::memcpy(to.data() + (h * n_cache + c) * head_bytes, from.data() + c * row_bytes + h * head_bytes,
+                      static_cast<size_t>(head_bytes));
+    };
+    regroup(k, k_row_bytes, k_head_stride, p.k);
+    regroup(v, v_row_bytes, v_head_stride, p.v);
+    p.k_row_bytes = k_head_stride;
+    p.v_row_bytes = v_head_stride;
+    p.k_head_stride = n_cache * k_head_stride;
+    p.v_head_stride = n_cache * v_head_stride;
+    return p;
+  }
+
   size_t out_size() const { return static_cast<size_t>(kAttentionMaxQueries) * shape.n_heads * shape.value_head_dim; }
 
   AttentionArgs Args(const float* queries, int n_queries, const int32_t* lengths, void* workspace, float* out) const {
@@ -94,6 +117,8 @@ struct Problem {
             .v_cache = v.data(),
             .k_row_bytes = k_row_bytes,
             .v_row_bytes = v_row_bytes,
+            .k_head_stride = k_head_stride,
+            .v_head_stride = v_head_stride,
             .shape = shape,
             .kv_head_begin = 0,
             .kv_head_end = shape.n_kv_heads,
@@ -216,6 +241,14 @@ TEST_P(AttentionKernelTest, MatchesScalarFlashAndReference) {
       // Against the oracle: float sums and exp for float KV; for block KV also the Q8_0 query,
       // which moves sharp softmaxes (query scale 4) by up to ~2e-4 here.
       EXPECT_LE(NormalisedError(got.data(), reference.data(), n), block() ? 1e-3 : 1e-9) << "against the reference";
+      // The engine's head-major cache: the same rows at other addresses, so the same bits.
+      const Problem heads = problem.HeadMajor();
+      std::vector<float> got_heads(problem.out_size()), reference_heads(problem.out_size());
+      AttentionWithTable(table(), heads.Args(heads.q.data(), c.n_queries, lengths.data(), workspace.data(), got_heads.data()));
+      Attention(heads.Args(heads.q.data(), c.n_queries, lengths.data(), workspace.data(), reference_heads.data()),
+                MatMulPath::kReference);
+      EXPECT_EQ(std::memcmp(got_heads.data(), got.data(), n * sizeof(float)), 0) << "head-major cache";
+      EXPECT_EQ(std::memcmp(reference_heads.data(), reference.data(), n * sizeof(float)), 0) << "head-major cache, reference";
     }
   }
 }

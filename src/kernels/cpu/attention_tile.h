@@ -33,9 +33,9 @@ struct AttentionTile {
   int group;                 // query heads per KV head
   const int32_t* lengths;    // (n_queries) cells each query attends to: >= 1, nondecreasing
   const int32_t* cells;      // (max of lengths) cache cells in position order
-  const uint8_t* k;          // K head of cell c at k + c * k_row_bytes (offset to this KV head)
+  const uint8_t* k;          // this KV head's K of cell c at k + c * k_row_bytes
   int64_t k_row_bytes;
-  const uint8_t* v;          // V head of cell c at v + c * v_row_bytes
+  const uint8_t* v;          // this KV head's V of cell c at v + c * v_row_bytes
   int64_t v_row_bytes;
   int head_dim;
   int value_head_dim;
