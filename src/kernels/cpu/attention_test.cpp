@@ -48,6 +48,8 @@ const Shape kShapes[] = {
     {"gqa32_head64", {.n_heads = 64, .n_kv_heads = 2, .head_dim = 64, .value_head_dim = 64}, false},
     // Sizes that are not multiples of 8 (float types only): every SIMD tail.
     {"gqa2_k20_v13", {.n_heads = 4, .n_kv_heads = 2, .head_dim = 20, .value_head_dim = 13}, true},
+    // Groups of 5: four rows summed together and one alone, value heads of 16 + 5.
+    {"gqa5_k20_v21", {.n_heads = 10, .n_kv_heads = 2, .head_dim = 20, .value_head_dim = 21}, true},
 };
 
 // A KV cache of `n_cache` cells of random K/V written through QuantizeKvRow, and queries. The
