@@ -245,8 +245,12 @@ KernelTable BuildKernelTable(CpuIsa isa) {
     if (traits.Has(kDTypeActivation) && traits.quantize_row != nullptr) table.quantize[id] = {.row = traits.quantize_row};
     if (const AttentionFn attention = ScalarAttentionKernel(traits.type)) table.attention[id] = {.tile = attention};
   }
+  table.swiglu = {.row = SwiGluRowReference};
   // No AVX-512 attention kernels yet, nor a repacked Q6_K one: that level keeps the AVX2 ones.
-  if (isa >= CpuIsa::kAvx2) Overlay(table, CpuIsa::kAvx2, kAvx2Dots, kAvx2Quantizers, kAvx2Attention);
+  if (isa >= CpuIsa::kAvx2) {
+    Overlay(table, CpuIsa::kAvx2, kAvx2Dots, kAvx2Quantizers, kAvx2Attention);
+    table.swiglu = {.row = avx2::SwiGluRow, .isa = CpuIsa::kAvx2};
+  }
   if (isa >= CpuIsa::kAvx512) Overlay(table, CpuIsa::kAvx512, kAvx512Dots, kAvx512Quantizers);
   return table;
 }

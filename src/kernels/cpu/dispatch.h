@@ -60,6 +60,15 @@ struct QuantizeKernel {
   CpuIsa isa = CpuIsa::kScalar;
 };
 
+// gate[i] = silu(gate[i]) * up[i] for i < n (the feed-forward's SwiGLU), close to the reference
+// (Silu in kernels/ops.h); an element's result never depends on its position or on n.
+using SwiGluRowFn = void (*)(float* gate, const float* up, int64_t n);
+void SwiGluRowReference(float* gate, const float* up, int64_t n);  // Silu element by element (cpu/ops.cpp)
+struct SwiGluKernel {
+  SwiGluRowFn row = nullptr;
+  CpuIsa isa = CpuIsa::kScalar;
+};
+
 struct AttentionKernel {
   AttentionFn tile = nullptr;  // the flash kernel of one KV type (see attention_tile.h)
   CpuIsa isa = CpuIsa::kScalar;
@@ -70,6 +79,7 @@ struct KernelTable {
   std::array<DotKernel, kDTypeIdLimit> dot{};             // by weight type id
   std::array<QuantizeKernel, kDTypeIdLimit> quantize{};   // by activation type id (Q8_0, Q8_K, ...)
   std::array<AttentionKernel, kDTypeIdLimit> attention{};  // by KV cache type id (F16, BF16, Q8_0, Q4_0)
+  SwiGluKernel swiglu;
 
   const DotKernel& Dot(DType weight_type) const { return dot[static_cast<uint32_t>(weight_type)]; }
   const QuantizeKernel& Quantize(DType activation_type) const {

@@ -414,6 +414,46 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, QuantizeKernelTest,
                          testing::Combine(testing::ValuesIn(AvailableIsas()), testing::ValuesIn(kActivationTypes)),
                          [](const auto& test) { return Label(std::get<0>(test.param), std::get<1>(test.param)); });
 
+// The SwiGLU of the feed-forward, every level: close to Silu(g) * u over the range activations
+// take (and far past it, where exp overflows), and an element's bits the same wherever it falls
+// in a row of any length (the vector tail goes through the same arithmetic).
+TEST(SwiGluKernels, MatchTheReferenceAndDoNotDependOnPosition) {
+  std::mt19937 rng(77);
+  std::normal_distribution<float> normal(0.0f, 4.0f);
+  std::vector<float> gate(203), up(gate.size());
+  for (size_t i = 0; i < gate.size(); ++i) {
+    gate[i] = normal(rng);
+    up[i] = normal(rng);
+  }
+  for (float extreme : {-200.0f, -90.0f, -88.5f, -30.0f, -1e-30f, 0.0f, 1e-30f, 30.0f, 88.5f, 200.0f}) {
+    gate.push_back(extreme);
+    up.push_back(1.5f);
+  }
+  const int64_t n = static_cast<int64_t>(gate.size());
+  for (CpuIsa isa : AvailableIsas()) {
+    SCOPED_TRACE(IsaName(isa));
+    const KernelTable table = BuildKernelTable(isa);
+    ASSERT_NE(table.swiglu.row, nullptr);
+    EXPECT_EQ(table.swiglu.isa, isa == CpuIsa::kScalar ? CpuIsa::kScalar : CpuIsa::kAvx2);
+    std::vector<float> whole = gate;
+    table.swiglu.row(whole.data(), up.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      const float expected = Silu(gate[i]) * up[i];
+      ASSERT_TRUE(std::isfinite(whole[i])) << i;
+      EXPECT_NEAR(whole[i], expected, 1e-6f * std::fabs(expected) + 1e-30f) << "g " << gate[i] << " u " << up[i];
+    }
+    // Pieces of every length 1..19 at every offset: the same bits as the whole row.
+    for (int64_t length = 1; length < 20; ++length) {
+      for (int64_t first = 0; first + length <= n; first += 7) {
+        std::vector<float> piece(gate.begin() + first, gate.begin() + first + length);
+        table.swiglu.row(piece.data(), up.data() + first, length);
+        ASSERT_EQ(std::memcmp(piece.data(), whole.data() + first, static_cast<size_t>(length) * sizeof(float)), 0)
+            << "length " << length << " at " << first;
+      }
+    }
+  }
+}
+
 TEST(KernelLevels, ReportsLevelsThisCpuCannotTest) {
   std::string missing;
   for (CpuIsa isa : {CpuIsa::kAvx2, CpuIsa::kAvx512})

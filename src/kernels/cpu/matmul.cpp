@@ -331,8 +331,7 @@ void SwiGluMany(const float* x, int64_t x_rows, int64_t dim, std::span<const Ffn
             DotRange(gate_dot, job.gate, x_act, x_row_bytes, first, last, t0, t1, g, job.rows);
             DotRange(up_dot, job.up, x_act, x_row_bytes, first, last, t0, t1, u, job.rows);
           }
-          for (int64_t t = 0; t < job.n_tokens; ++t)
-            for (int64_t r = first; r < last; ++r) g[t * ffn + r] = Silu(g[t * ffn + r]) * u[t * ffn + r];
+          for (int64_t t = 0; t < job.n_tokens; ++t) kernels.swiglu.row(g + t * ffn + first, u + t * ffn + first, last - first);
         });
 #pragma omp barrier
     // Hidden rows into the down activation type, (job, token) rows spread over the threads.

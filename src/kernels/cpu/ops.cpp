@@ -5,6 +5,7 @@
 #include <numbers>
 
 #include "kernels/ops.h"
+#include "kernels/cpu/dispatch.h"
 
 namespace moefit {
 
@@ -88,6 +89,10 @@ void Rope(float* heads, int n_heads, int head_dim, int64_t pos, const RopeParams
     }
     theta_extrap *= theta_scale;
   }
+}
+
+void SwiGluRowReference(float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) gate[i] = Silu(gate[i]) * up[i];
 }
 
 uint64_t StreamRead(const void* data, int64_t bytes) {
