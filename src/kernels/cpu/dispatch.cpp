@@ -277,6 +277,9 @@ std::vector<KernelChoice> ListKernelChoices(const KernelTable& table) {
                          .activation_type = layout->quantized ? DType::kQ8_0 : DType::kF32, .isa = attention.isa,
                          .multi_row = false});
   }
+  if (table.swiglu.row != nullptr)
+    choices.push_back({.op = "swiglu", .type = DType::kF32, .activation_type = DType::kF32, .isa = table.swiglu.isa,
+                       .multi_row = false});
   return choices;
 }
 

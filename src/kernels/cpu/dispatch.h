@@ -106,8 +106,8 @@ void AttentionWithTable(const KernelTable& table, const AttentionArgs& args);
 
 // What was chosen, one entry per op x dtype with a kernel, for `moefit doctor` / `bench`.
 struct KernelChoice {
-  std::string op;  // "dot", "quantize" or "attention"
-  DType type;      // weight type (dot), activation type (quantize) or KV type (attention)
+  std::string op;  // "dot", "quantize", "attention" or "swiglu"
+  DType type;      // weight type (dot), activation type (quantize), KV type (attention); F32 (swiglu)
   DType activation_type;
   CpuIsa isa;
   bool multi_row;  // has a rows x tokens tile kernel
