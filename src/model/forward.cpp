@@ -156,10 +156,9 @@ void Attention(const ModelSpec& spec, const LayerWeights& l, const ForwardBatch&
     }
     Rope(qt, spec.n_heads, spec.head_dim, batch.positions[t], rope);
     Rope(kt, spec.n_kv_heads, spec.head_dim, batch.positions[t], rope);
-    // One cell row at a time: a token's K/V bytes do not depend on its batch.
-    // Each KV head's row of the cell (head-major cache); a K/V row's bytes do not depend on the
-    // batch. Block types' blocks of 32 lie within a head (KvCache checks), so a head's bytes are
-    // those of its slice of the whole row.
+    // Each KV head's row of the cell (head-major cache), one at a time: a token's K/V bytes do
+    // not depend on its batch. Block types' blocks of 32 lie within a head (KvCache checks), so a
+    // head's bytes are those of its slice of the whole row.
     const int64_t cell = batch.cells[t];
     for (int h = 0; h < spec.n_kv_heads; ++h) {
       QuantizeKvRow(kv.type, kt + int64_t{h} * spec.head_dim, kv.k + h * kv.k_head_stride + cell * kv.k_row_bytes,
