@@ -60,7 +60,7 @@ uint64_t KvCache::Bytes(const ModelSpec& spec, DType type, int64_t n_cells) {
 KvCache::KvCache(const ModelSpec& spec, int64_t n_cells, DType type) : type_(type), n_cells_(n_cells) {
   CheckCells(n_cells);
   const RowBytesPair rows = CellRowBytes(spec, type);
-  storage_.assign(static_cast<size_t>(n_cells * BytesPerCell(spec, type)), 0);
+  storage_ = HostBuffer(static_cast<size_t>(n_cells * BytesPerCell(spec, type)), "the KV cache", /*commit=*/true);
   uint8_t* at = storage_.data();
   for (int layer = 0; layer < spec.n_layers; ++layer) {
     // Head-major (KvLayerView): rows.k bytes of a cell are n_kv_heads rows of k_row_bytes.

@@ -14,6 +14,7 @@
 #include "core/dtype.h"
 #include "model/forward.h"
 #include "model/model_spec.h"
+#include "runtime/host_buffer.h"
 
 namespace moefit {
 
@@ -54,7 +55,7 @@ class KvCache {
  private:
   DType type_;
   int64_t n_cells_;
-  std::vector<uint8_t> storage_;
+  HostBuffer storage_;  // 2 MiB aligned and huge-page advised when large (rows on cache lines, fewer TLB misses)
   std::vector<KvLayerView> layers_;
   std::vector<int32_t> free_;  // stack of free cells
   std::map<int32_t, std::vector<int32_t>> sequences_;
