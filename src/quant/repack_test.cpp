@@ -50,18 +50,33 @@ int PackedNibble(const std::vector<uint8_t>& packed, int levels, int r, int e) {
   return high ? byte >> 4 : byte & 15;
 }
 
+// kRepackRows random blocks of one type (seeded) as rows, and their repacked group block.
+template <typename Block>
+struct RepackedGroup {
+  Block rows[kRepackRows];
+  std::vector<uint8_t> packed;
+  RepackedGroup(DType type, uint32_t seed) {
+    const std::vector<uint8_t> blocks = RandomBytes(sizeof(rows), seed);
+    std::memcpy(rows, blocks.data(), sizeof(rows));
+    packed.resize(blocks.size());
+    RepackGroupBlock(type, blocks.data(), packed.data());
+  }
+};
+
+// The F16 bits at byte `at` of a packed group block.
+uint16_t PackedHalf(const std::vector<uint8_t>& packed, int at) {
+  uint16_t bits;
+  std::memcpy(&bits, packed.data() + at, sizeof bits);
+  return bits;
+}
+
 TEST(Repack, Q4_KBytesAreWhereTheHeaderSays) {
-  std::vector<uint8_t> blocks = RandomBytes(kRepackRows * sizeof(BlockQ4_K), 7);
-  BlockQ4_K rows[kRepackRows];
-  std::memcpy(rows, blocks.data(), sizeof(rows));
-  std::vector<uint8_t> packed(blocks.size());
-  RepackGroupBlock(DType::kQ4_K, blocks.data(), packed.data());
+  const RepackedGroup<BlockQ4_K> group(DType::kQ4_K, 7);
+  const auto& rows = group.rows;
+  const std::vector<uint8_t>& packed = group.packed;
   for (int r = 0; r < kRepackRows; ++r) {
-    uint16_t d, dmin;
-    std::memcpy(&d, packed.data() + 2 * r, 2);
-    std::memcpy(&dmin, packed.data() + 8 + 2 * r, 2);
-    EXPECT_EQ(d, rows[r].d);
-    EXPECT_EQ(dmin, rows[r].dmin);
+    EXPECT_EQ(PackedHalf(packed, 2 * r), rows[r].d);
+    EXPECT_EQ(PackedHalf(packed, 8 + 2 * r), rows[r].dmin);
     for (int j = 0; j < 8; ++j) {
       int scale, min;
       ScaleMinK4(j, rows[r].scales, scale, min);
@@ -79,11 +94,9 @@ TEST(Repack, Q4_KBytesAreWhereTheHeaderSays) {
 
 // Q5_K: the first 576 bytes as Q4_K's (same scales, mins and nibbles), then the fifth bits.
 TEST(Repack, Q5_KBytesAreWhereTheHeaderSays) {
-  std::vector<uint8_t> blocks = RandomBytes(kRepackRows * sizeof(BlockQ5_K), 11);
-  BlockQ5_K rows[kRepackRows];
-  std::memcpy(rows, blocks.data(), sizeof(rows));
-  std::vector<uint8_t> packed(blocks.size());
-  RepackGroupBlock(DType::kQ5_K, blocks.data(), packed.data());
+  const RepackedGroup<BlockQ5_K> group(DType::kQ5_K, 11);
+  const auto& rows = group.rows;
+  const std::vector<uint8_t>& packed = group.packed;
   // The same header and nibbles in a Q4_K group block.
   BlockQ4_K q4[kRepackRows];
   for (int r = 0; r < kRepackRows; ++r) {
@@ -111,15 +124,11 @@ int LevelQ6_K(const BlockQ6_K& block, int e) {
 }
 
 TEST(Repack, Q6_KBytesAreWhereTheHeaderSays) {
-  std::vector<uint8_t> blocks = RandomBytes(kRepackRows * sizeof(BlockQ6_K), 9);
-  BlockQ6_K rows[kRepackRows];
-  std::memcpy(rows, blocks.data(), sizeof(rows));
-  std::vector<uint8_t> packed(blocks.size());
-  RepackGroupBlock(DType::kQ6_K, blocks.data(), packed.data());
+  const RepackedGroup<BlockQ6_K> group(DType::kQ6_K, 9);
+  const auto& rows = group.rows;
+  const std::vector<uint8_t>& packed = group.packed;
   for (int r = 0; r < kRepackRows; ++r) {
-    uint16_t d;
-    std::memcpy(&d, packed.data() + 2 * r, 2);
-    EXPECT_EQ(d, rows[r].d);
+    EXPECT_EQ(PackedHalf(packed, 2 * r), rows[r].d);
     for (int j = 0; j < 16; ++j)
       EXPECT_EQ(static_cast<int8_t>(packed[8 + 16 * (j / 4) + 4 * r + j % 4]), rows[r].scales[j]) << r << " " << j;
     for (int e = 0; e < kQK_K; ++e) {
@@ -134,15 +143,11 @@ TEST(Repack, Q6_KBytesAreWhereTheHeaderSays) {
 }
 
 TEST(Repack, IQ4_XSBytesAreWhereTheHeaderSays) {
-  std::vector<uint8_t> blocks = RandomBytes(kRepackRows * sizeof(BlockIQ4_XS), 13);
-  BlockIQ4_XS rows[kRepackRows];
-  std::memcpy(rows, blocks.data(), sizeof(rows));
-  std::vector<uint8_t> packed(blocks.size());
-  RepackGroupBlock(DType::kIQ4_XS, blocks.data(), packed.data());
+  const RepackedGroup<BlockIQ4_XS> group(DType::kIQ4_XS, 13);
+  const auto& rows = group.rows;
+  const std::vector<uint8_t>& packed = group.packed;
   for (int r = 0; r < kRepackRows; ++r) {
-    uint16_t d;
-    std::memcpy(&d, packed.data() + 2 * r, 2);
-    EXPECT_EQ(d, rows[r].d);
+    EXPECT_EQ(PackedHalf(packed, 2 * r), rows[r].d);
     for (int j = 0; j < 8; ++j) {
       const int scale = (rows[r].scales_l[j / 2] >> (4 * (j % 2)) & 15) | (rows[r].scales_h >> (2 * j) & 3) << 4;
       const int i = 8 * r + j;
