@@ -301,45 +301,45 @@ constexpr int64_t kMaxWideBlocks = 64;
 // hardware prefetcher does not follow from DRAM.
 constexpr int kStreamTokens = 4;
 
-// One token (decode): the tile's first 2h row groups as two halves of h groups read side by side,
-// block by block (group g beside group h + g); returns the rows done (8h). Two streams from DRAM
-// keep more reads in flight than one: from DRAM on 2 threads Q4_K and Q6_K went 8-18% faster
-// (docs/benchmarks.md); four streams, and two for 2-token tiles, did not gain. The bits of a
-// row are those of one stream (each group sums its own blocks in order).
-template <typename Kernel>
-int64_t StreamHalves(const DotTile& tile, const uint8_t* wide) {
-  const int64_t blocks = tile.elements / kQK_K, half = tile.rows / 8, group_bytes = 4 * tile.weight_row_bytes;
-  for (int64_t g = 0; g < half; ++g) {
-    const uint8_t* first = tile.weights + g * group_bytes;
-    const uint8_t* second = first + half * group_bytes;
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t b = 0; b < blocks; ++b) {
-      Kernel::template Block<1, true>(first + b * Kernel::kGroupBlock, wide + b * Kernel::kWideBlock, acc);
-      Kernel::template Block<1, true>(second + b * Kernel::kGroupBlock, wide + b * Kernel::kWideBlock, acc + 1);
+// Row groups [first, first + kStreams * count) against kTokens tokens widened at `wide` (block b
+// of token t at wide + (b * kTokens + t) * kWideBlock) as kStreams runs of `count` groups read
+// side by side, block by block; the sums in registers. Each group sums its own blocks in order,
+// so a row's bits do not depend on the number of streams.
+template <typename Kernel, int kTokens, int kStreams>
+void StreamRuns(const DotTile& tile, const uint8_t* wide, int64_t first, int64_t count) {
+  const int64_t blocks = tile.elements / kQK_K, group_bytes = 4 * tile.weight_row_bytes;
+  constexpr int64_t kStep = kTokens * Kernel::kWideBlock;
+  for (int64_t g = 0; g < count; ++g) {
+    int64_t group[kStreams];
+    __m256 acc[kStreams][kTokens];
+#pragma GCC unroll 2
+    for (int s = 0; s < kStreams; ++s) {
+      group[s] = first + s * count + g;
+#pragma GCC unroll 8
+      for (int t = 0; t < kTokens; ++t) acc[s][t] = _mm256_setzero_ps();
     }
-    StoreRowSums(acc[0], tile.out + 4 * g);
-    StoreRowSums(acc[1], tile.out + 4 * (half + g));
+    for (int64_t b = 0; b < blocks; ++b)
+#pragma GCC unroll 2
+      for (int s = 0; s < kStreams; ++s)
+        Kernel::template Block<kTokens, true>(tile.weights + group[s] * group_bytes + b * Kernel::kGroupBlock, wide + b * kStep,
+                                              acc[s]);
+#pragma GCC unroll 2
+    for (int s = 0; s < kStreams; ++s)
+#pragma GCC unroll 8
+      for (int t = 0; t < kTokens; ++t) StoreRowSums(acc[s][t], tile.out + t * tile.out_token_stride + 4 * group[s]);
   }
-  return 8 * half;
 }
 
-// Every row group against kTokens tokens widened at `wide` (block b of token t at wide + (b *
-// kTokens + t) * kWideBlock), the sums in registers.
+// Every row group against kTokens widened tokens. One token (decode) reads the groups as two
+// halves side by side: two streams from DRAM keep more reads in flight than one (Q4_K and Q6_K
+// 8-18% faster on 2 threads, docs/benchmarks.md); four streams, and two for 2-token tiles, did
+// not gain. A group left over from the halves goes alone.
 template <typename Kernel, int kTokens>
 void StreamGroups(const DotTile& tile, const uint8_t* wide) {
-  const int64_t blocks = tile.elements / kQK_K;
-  constexpr int64_t kStep = kTokens * Kernel::kWideBlock;
-  int64_t done = 0;
-  if constexpr (kTokens == 1) done = StreamHalves<Kernel>(tile, wide);
-  for (int64_t r = done; r < tile.rows; r += 4) {
-    const uint8_t* group = tile.weights + r * tile.weight_row_bytes;
-    __m256 acc[kTokens];
-#pragma GCC unroll 8
-    for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < blocks; ++b) Kernel::template Block<kTokens, true>(group + b * Kernel::kGroupBlock, wide + b * kStep, acc);
-#pragma GCC unroll 8
-    for (int t = 0; t < kTokens; ++t) StoreRowSums(acc[t], tile.out + t * tile.out_token_stride + r);
-  }
+  constexpr int kStreams = kTokens == 1 ? 2 : 1;
+  const int64_t groups = tile.rows / 4, per_stream = groups / kStreams;
+  StreamRuns<Kernel, kTokens, kStreams>(tile, wide, 0, per_stream);
+  StreamRuns<Kernel, kTokens, 1>(tile, wide, kStreams * per_stream, groups - kStreams * per_stream);
 }
 
 // StreamGroups for a run-time n in [1, kTokens].
