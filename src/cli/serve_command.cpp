@@ -123,6 +123,9 @@ void RegisterServeCommand(CLI::App& app) {
   command->add_option("--queue", o->scheduler.queue_capacity, "Requests that may wait; more get 503")->capture_default_str();
   command->add_option("-b,--batch", o->scheduler.batch_tokens, "Tokens per forward pass")->capture_default_str();
   command->add_option("-t,--threads", o->scheduler.threads, "Compute threads (default: all cores)");
+  command->add_flag("!--no-prefix-reuse", o->scheduler.reuse_prefix,
+                    "Free a finished request's KV cells at once instead of keeping them for a prompt that starts the same way "
+                    "(a chat's next turn then evaluates only the new part)");
   command->add_option("--api-key", o->server.api_key, "Require 'Authorization: Bearer KEY' (or set MOEFIT_API_KEY)");
   command->add_option("--alias", o->served.id, "Model id clients use (default: the file name)");
   command->add_option("--chat-template-file", o->served.chat_template_file, "Jinja chat template replacing the model's");

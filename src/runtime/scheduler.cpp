@@ -36,6 +36,7 @@ bool GenerationStream::Wait(GenerationUpdate& update, std::chrono::milliseconds 
   update.finish = finish_;
   update.error = error_;
   update.prompt_tokens = prompt_tokens_;
+  update.cached_tokens = cached_tokens_;
   update.generated_tokens = generated_tokens_;
   return true;
 }
@@ -89,6 +90,7 @@ Scheduler::Scheduler(Engine& engine, const SchedulerOptions& options) : engine_(
   stats_.kv_bytes = engine_.kv_cache().bytes();
   stats_.engine_bytes = engine_.host_budget().used();
   for (int slot = options_.max_sequences - 1; slot >= 0; --slot) free_slots_.push_back(slot);
+  slots_.resize(static_cast<size_t>(options_.max_sequences));
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -182,19 +184,88 @@ void Scheduler::AdmitAndDropCancelled() {
     if (reserved_cells_ + most > kv_capacity_) break;
     auto sequence = std::make_unique<Sequence>(std::move(request), std::move(queue_.front().second));
     queue_.pop_front();
-    sequence->slot = free_slots_.back();
-    free_slots_.pop_back();
+    int64_t reused = 0;
+    sequence->slot = TakeSlot(sequence->request.prompt, reused);
+    sequence->prompt_done = static_cast<size_t>(reused);
     sequence->reserved_cells = most;
     reserved_cells_ += most;
+    stats_.prompt_tokens_cached_total += reused;
+    {
+      std::lock_guard stream_lock(sequence->stream->mutex_);
+      sequence->stream->cached_tokens_ = reused;
+    }
     active_.push_back(std::move(sequence));
   }
+  EnsureCells();
   stats_.queued = static_cast<int>(queue_.size());
   stats_.active = static_cast<int>(active_.size());
-  stats_.kv_cells_used = kv_capacity_ - engine_.kv_cache().free_cells();
+  PublishCellStats();
+}
+
+int32_t Scheduler::TakeSlot(const std::vector<int32_t>& prompt, int64_t& reused) {
+  MOEFIT_CHECK(!free_slots_.empty());
+  auto common_prefix = [&](const std::vector<int32_t>& cached) {
+    return static_cast<size_t>(std::mismatch(cached.begin(), cached.end(), prompt.begin(), prompt.end()).first - cached.begin());
+  };
+  // A slot this prompt continues (it keeps at least half of the slot's tokens: a chat's next
+  // turn), else an empty one, else the one freed longest ago: a short common prefix (a shared
+  // system prompt) does not cost another conversation its cache while a slot is empty.
+  size_t continued = free_slots_.size(), empty = free_slots_.size(), oldest = 0, best_common = 0;
+  for (size_t i = 0; i < free_slots_.size(); ++i) {
+    const Slot& slot = slots_[static_cast<size_t>(free_slots_[i])];
+    const size_t common = common_prefix(slot.tokens);
+    if (common > best_common && 2 * common >= slot.tokens.size()) {
+      continued = i;
+      best_common = common;
+    }
+    if (slot.tokens.empty() && empty == free_slots_.size()) empty = i;
+    if (slot.freed_at < slots_[static_cast<size_t>(free_slots_[oldest])].freed_at) oldest = i;
+  }
+  const size_t chosen = continued < free_slots_.size() ? continued : empty < free_slots_.size() ? empty : oldest;
+  const int32_t slot = free_slots_[chosen];
+  free_slots_.erase(free_slots_.begin() + static_cast<std::ptrdiff_t>(chosen));
+  Slot& state = slots_[static_cast<size_t>(slot)];
+  // The prompt's last token is evaluated even when it is cached: its logits give the first token.
+  reused = options_.reuse_prefix ? static_cast<int64_t>(std::min(common_prefix(state.tokens), prompt.size() - 1)) : 0;
+  engine_.TruncateSequence(slot, reused);
+  state.tokens.resize(static_cast<size_t>(reused));
+  return slot;
+}
+
+void Scheduler::EnsureCells() {
+  int64_t needed = 0;  // cells the active sequences may still append
+  for (const std::unique_ptr<Sequence>& sequence : active_)
+    needed += sequence->reserved_cells - static_cast<int64_t>(slots_[static_cast<size_t>(sequence->slot)].tokens.size());
+  while (engine_.kv_cache().free_cells() < needed) {
+    Slot* oldest = nullptr;
+    int32_t oldest_id = -1;
+    for (int32_t id : free_slots_) {
+      Slot& slot = slots_[static_cast<size_t>(id)];
+      if (!slot.tokens.empty() && (oldest == nullptr || slot.freed_at < oldest->freed_at)) {
+        oldest = &slot;
+        oldest_id = id;
+      }
+    }
+    if (oldest == nullptr) break;  // cannot happen: reservations never exceed the capacity
+    engine_.RemoveSequence(oldest_id);
+    oldest->tokens.clear();
+  }
+}
+
+void Scheduler::PublishCellStats() {
+  int64_t cached = 0;
+  for (int32_t id : free_slots_) cached += static_cast<int64_t>(slots_[static_cast<size_t>(id)].tokens.size());
+  stats_.kv_cells_cached = cached;
+  stats_.kv_cells_used = kv_capacity_ - engine_.kv_cache().free_cells() - cached;
 }
 
 void Scheduler::Retire(Sequence& sequence, FinishReason reason, const std::string& error) {
-  engine_.RemoveSequence(sequence.slot);
+  Slot& slot = slots_[static_cast<size_t>(sequence.slot)];
+  if (!options_.reuse_prefix || reason == FinishReason::kError) {
+    engine_.RemoveSequence(sequence.slot);
+    slot.tokens.clear();
+  }
+  slot.freed_at = ++retirements_;
   free_slots_.push_back(sequence.slot);
   reserved_cells_ -= sequence.reserved_cells;
   sequence.retired = true;
@@ -245,6 +316,7 @@ void Scheduler::Step() {
     return;
   }
   for (auto& [sequence, chunk] : chunks) sequence->prompt_done += chunk;
+  for (const BatchItem& item : items_) slots_[static_cast<size_t>(item.seq)].tokens.push_back(item.token);
 
   const size_t vocab = static_cast<size_t>(engine_.spec().vocab_size);
   int64_t emitted = 0;
@@ -285,7 +357,7 @@ void Scheduler::Step() {
   for (auto& [sequence, reason] : finished) Retire(*sequence, reason);
   std::erase_if(active_, [](const std::unique_ptr<Sequence>& sequence) { return sequence->retired; });
   stats_.active = static_cast<int>(active_.size());
-  stats_.kv_cells_used = kv_capacity_ - engine_.kv_cache().free_cells();
+  PublishCellStats();
   stats_.kv_bytes = engine_.kv_cache().bytes();
   stats_.engine_bytes = engine_.host_budget().used();
   stats_.prompt_tokens_total += prompt_items;

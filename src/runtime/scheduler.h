@@ -2,6 +2,8 @@
 // Scheduler: the thread that owns the Engine. Requests from any thread go into a bounded queue;
 // each step evaluates one batch holding every active sequence (a token each for those decoding,
 // prompt chunks for new ones), samples per sequence, and streams tokens back to each request.
+// A finished sequence's KV cells stay in its slot: a later prompt that starts with the same
+// tokens (a chat's next turn) takes that slot and evaluates only what follows the common prefix.
 #pragma once
 
 #include <atomic>
@@ -27,6 +29,9 @@ struct SchedulerOptions {
   int64_t context = 4096;    // positions one sequence may use, prompt + generated (capped by the cache)
   int batch_tokens = 512;    // tokens per forward pass; prompts are cut into chunks to fit
   int threads = 0;           // compute threads of the scheduler thread (0: the OpenMP default)
+  // Keep each finished sequence's KV cells for prompts that start with the same tokens (they
+  // are given back, oldest first, when a reservation needs them). false: freed at once.
+  bool reuse_prefix = true;
 };
 
 struct GenerationRequest {
@@ -55,6 +60,7 @@ struct GenerationUpdate {
   FinishReason finish = FinishReason::kNone;
   std::string error;
   int64_t prompt_tokens = 0;
+  int64_t cached_tokens = 0;     // of the prompt, tokens whose KV cells came from an earlier request
   int64_t generated_tokens = 0;  // all tokens emitted so far
   bool finished() const { return finish != FinishReason::kNone; }
 };
@@ -81,6 +87,7 @@ class GenerationStream {
   FinishReason finish_ = FinishReason::kNone;
   std::string error_;
   int64_t prompt_tokens_ = 0;
+  int64_t cached_tokens_ = 0;
   int64_t generated_tokens_ = 0;
   std::atomic<bool> cancelled_{false};
 };
@@ -100,11 +107,13 @@ class SchedulerRefusal : public Error {
 struct SchedulerStats {
   int queued = 0;                  // waiting for a sequence
   int active = 0;                  // holding a sequence
-  int64_t kv_cells_used = 0;
+  int64_t kv_cells_used = 0;      // held by active sequences
+  int64_t kv_cells_cached = 0;    // kept from finished sequences for prompts that start the same way
   int64_t kv_capacity = 0;
   uint64_t kv_bytes = 0;
   uint64_t engine_bytes = 0;           // host memory the engine has charged (KV, scratch, logits, owned weights)
   int64_t prompt_tokens_total = 0;     // prompt tokens evaluated
+  int64_t prompt_tokens_cached_total = 0;  // prompt tokens not evaluated: their cells were reused
   int64_t generated_tokens_total = 0;  // tokens emitted
   int64_t steps_total = 0;             // forward passes
   double busy_seconds_total = 0;       // time spent in forward passes and sampling
@@ -137,6 +146,13 @@ class Scheduler {
   void AdmitAndDropCancelled();  // under mutex_
   void Step();
   void Retire(Sequence& sequence, FinishReason reason, const std::string& error = {});
+  // A free slot for `prompt`, the one whose cached tokens share the longest prefix with it (else
+  // the one unused longest); its cache cut back to what the prompt reuses (`reused` tokens).
+  int32_t TakeSlot(const std::vector<int32_t>& prompt, int64_t& reused);
+  // Gives back cached cells, oldest slot first, until the active sequences can grow to their
+  // reservations.
+  void EnsureCells();
+  void PublishCellStats();  // under mutex_
 
   Engine& engine_;
   SchedulerOptions options_;
@@ -153,6 +169,14 @@ class Scheduler {
 
   std::vector<std::unique_ptr<Sequence>> active_;  // scheduler thread only (admitted under mutex_)
   std::vector<int32_t> free_slots_;
+  // Per slot (engine sequence id): the tokens whose K/V its cells hold, in position order (an
+  // active sequence's so far; a free slot's from its last sequence), and when it was last freed.
+  struct Slot {
+    std::vector<int32_t> tokens;
+    uint64_t freed_at = 0;
+  };
+  std::vector<Slot> slots_;
+  uint64_t retirements_ = 0;
   // Per-step scratch, reused: the batch, the sequences whose logits come back (in item order),
   // the prompt chunks taken, the sequences that end.
   std::vector<BatchItem> items_;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Scheduler on a tiny synthesized model: generation ends for each reason, batched results equal
 // solo results (greedy and seeded sampling), new requests join running ones, cancellation frees
-// KV cells at once, and full queues, oversized prompts and bad tokens are refused.
+// KV cells at once, full queues, oversized prompts and bad tokens are refused, and a prompt that
+// starts like an earlier request's tokens reuses their KV cells with the same results.
 #include "runtime/scheduler.h"
 
 #include <unistd.h>
@@ -172,7 +173,7 @@ TEST(Scheduler, NewRequestStartsWhileAnotherRuns) {
 
 TEST(Scheduler, CancelFreesCellsAtOnce) {
   Engine engine(Tiny(), {.kv_cells = 512, .threads = 1});
-  Scheduler scheduler(engine, {.max_sequences = 2, .context = 512, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 2, .context = 512, .threads = 1, .reuse_prefix = false});
   auto stream = scheduler.Submit({.prompt = Prompt(40, 10), .sampler = Greedy()});
   GenerationUpdate update;
   int64_t received = 0;
@@ -185,6 +186,104 @@ TEST(Scheduler, CancelFreesCellsAtOnce) {
   EXPECT_EQ(scheduler.Stats().kv_cells_used, 0);
   EXPECT_EQ(engine.kv_cache().free_cells(), 512);
   EXPECT_EQ(scheduler.Stats().active, 0);
+}
+
+// ---- Prefix reuse --------------------------------------------------------------------------
+
+// A chat's next turn: the earlier prompt, the reply, a new message. Only what follows the tokens
+// the first request left in the cache is evaluated, and the reply is the one a fresh start gives
+// (a token's K/V do not depend on the batch that computed them).
+TEST(Scheduler, ANextTurnReusesThePrefixWithTheSameResult) {
+  Engine engine(Tiny(), {.kv_cells = 256, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 2, .batch_tokens = 8, .threads = 1});
+  const std::vector<int32_t> first = Prompt(20, 21);
+  const Result a = Collect(*scheduler.Submit({.prompt = first, .max_tokens = 8, .sampler = Greedy()}));
+  ASSERT_EQ(a.tokens.size(), 8u);
+  EXPECT_EQ(a.last.cached_tokens, 0);
+  // The prompt and 7 replies are in the cache (the 8th was sampled, never evaluated).
+  EXPECT_EQ(scheduler.Stats().kv_cells_cached, 27);
+  EXPECT_EQ(scheduler.Stats().kv_cells_used, 0);
+  EXPECT_EQ(engine.kv_cache().free_cells(), 256 - 27);
+
+  std::vector<int32_t> next = first;
+  next.insert(next.end(), a.tokens.begin(), a.tokens.end());
+  const std::vector<int32_t> message = Prompt(5, 22);
+  next.insert(next.end(), message.begin(), message.end());
+  const Result b = Collect(*scheduler.Submit({.prompt = next, .max_tokens = 6, .sampler = Greedy()}));
+  EXPECT_EQ(b.last.cached_tokens, 27);
+  EXPECT_EQ(b.last.prompt_tokens, 33);
+  EXPECT_EQ(b.tokens, DirectGreedy(next, 6));
+  const SchedulerStats stats = scheduler.Stats();
+  EXPECT_EQ(stats.prompt_tokens_total, 20 + 6);
+  EXPECT_EQ(stats.prompt_tokens_cached_total, 27);
+}
+
+TEST(Scheduler, TheSamePromptAgainEvaluatesOnlyItsLastToken) {
+  Engine engine(Tiny(), {.kv_cells = 256, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 1, .threads = 1});
+  const std::vector<int32_t> prompt = Prompt(15, 23);
+  const Result a = Collect(*scheduler.Submit({.prompt = prompt, .max_tokens = 5, .sampler = Greedy()}));
+  const Result b = Collect(*scheduler.Submit({.prompt = prompt, .max_tokens = 5, .sampler = Greedy()}));
+  EXPECT_EQ(b.last.cached_tokens, 14);
+  EXPECT_EQ(b.tokens, a.tokens);
+  EXPECT_EQ(a.tokens, DirectGreedy(prompt, 5));
+  // A prompt shorter than the cached tokens: all but its last token are reused.
+  const std::vector<int32_t> shorter(prompt.begin(), prompt.begin() + 9);
+  const Result c = Collect(*scheduler.Submit({.prompt = shorter, .max_tokens = 3, .sampler = Greedy()}));
+  EXPECT_EQ(c.last.cached_tokens, 8);
+  EXPECT_EQ(c.tokens, DirectGreedy(shorter, 3));
+  EXPECT_EQ(scheduler.Stats().prompt_tokens_total, 15 + 1 + 1);
+}
+
+TEST(Scheduler, NoPrefixReuseWhenTurnedOff) {
+  Engine engine(Tiny(), {.kv_cells = 256, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 1, .threads = 1, .reuse_prefix = false});
+  const std::vector<int32_t> prompt = Prompt(12, 24);
+  Collect(*scheduler.Submit({.prompt = prompt, .max_tokens = 3, .sampler = Greedy()}));
+  EXPECT_EQ(engine.kv_cache().free_cells(), 256);
+  const Result again = Collect(*scheduler.Submit({.prompt = prompt, .max_tokens = 3, .sampler = Greedy()}));
+  EXPECT_EQ(again.last.cached_tokens, 0);
+  EXPECT_EQ(scheduler.Stats().prompt_tokens_total, 24);
+  EXPECT_EQ(scheduler.Stats().kv_cells_cached, 0);
+}
+
+// Another conversation takes an empty slot rather than cutting back one it barely shares a
+// beginning with; the first conversation's next turn still finds its cells.
+TEST(Scheduler, AnotherConversationTakesAnEmptySlotFirst) {
+  Engine engine(Tiny(), {.kv_cells = 256, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 2, .threads = 1});
+  const std::vector<int32_t> one = Prompt(16, 25);
+  const Result a = Collect(*scheduler.Submit({.prompt = one, .max_tokens = 4, .sampler = Greedy()}));
+  std::vector<int32_t> other = Prompt(16, 26);
+  other[0] = one[0];  // the same first token (a shared system prompt, say), then not
+  const Result b = Collect(*scheduler.Submit({.prompt = other, .max_tokens = 4, .sampler = Greedy()}));
+  EXPECT_EQ(b.last.cached_tokens, 0);
+  EXPECT_EQ(b.tokens, DirectGreedy(other, 4));
+  std::vector<int32_t> next = one;
+  next.insert(next.end(), a.tokens.begin(), a.tokens.end());
+  next.push_back(7);
+  const Result c = Collect(*scheduler.Submit({.prompt = next, .max_tokens = 4, .sampler = Greedy()}));
+  EXPECT_EQ(c.last.cached_tokens, 16 + 3);
+  EXPECT_EQ(c.tokens, DirectGreedy(next, 4));
+}
+
+// Cached cells are not reserved: a request that needs them gets them back, and runs as it would
+// on an empty cache.
+TEST(Scheduler, CachedCellsAreGivenBackWhenAReservationNeedsThem) {
+  Engine engine(Tiny(), {.kv_cells = 64, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 2, .threads = 1});
+  const std::vector<int32_t> kept = Prompt(30, 27);
+  Collect(*scheduler.Submit({.prompt = kept, .max_tokens = 10, .sampler = Greedy()}));
+  EXPECT_EQ(scheduler.Stats().kv_cells_cached, 39);
+  // No max_tokens: it reserves the whole context (64 cells), so the 39 cached cells must go.
+  const std::vector<int32_t> prompt = Prompt(20, 28);
+  const Result b = Collect(*scheduler.Submit({.prompt = prompt, .sampler = Greedy()}));
+  EXPECT_EQ(b.last.finish, FinishReason::kContextFull);
+  ASSERT_EQ(b.tokens.size(), 44u);
+  EXPECT_EQ(b.tokens, DirectGreedy(prompt, 44));
+  EXPECT_EQ(scheduler.Stats().kv_cells_cached, 63);  // b's 20 + 43: the other slot's were given back
+  const Result again = Collect(*scheduler.Submit({.prompt = kept, .max_tokens = 2, .sampler = Greedy()}));
+  EXPECT_EQ(again.last.cached_tokens, 0);
 }
 
 TEST(Scheduler, RefusesWhenTheQueueIsFull) {

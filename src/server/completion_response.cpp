@@ -33,11 +33,13 @@ std::shared_ptr<GenerationStream> Submit(Scheduler& scheduler, const CompletionJ
   }
 }
 
-Json Usage(const CompletionJob& job, int64_t completion_tokens) {
+// cached_tokens: prompt tokens whose KV cells an earlier request left (not evaluated again).
+Json Usage(const CompletionJob& job, int64_t completion_tokens, int64_t cached_tokens) {
   const int64_t prompt_tokens = static_cast<int64_t>(job.generation.prompt.size());
   return {{"prompt_tokens", prompt_tokens},
           {"completion_tokens", completion_tokens},
-          {"total_tokens", prompt_tokens + completion_tokens}};
+          {"total_tokens", prompt_tokens + completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", cached_tokens}}}};
 }
 
 // Why the text ended, as OpenAI names it; nullptr when the generation failed instead.
@@ -125,7 +127,7 @@ void RespondWhole(const ServedModel& model, const CompletionJob& job, Generation
   choice["logprobs"] = nullptr;
   choice["finish_reason"] = finish;
   body["choices"] = Json::array({std::move(choice)});
-  body["usage"] = Usage(job, pipeline.tokens_consumed());
+  body["usage"] = Usage(job, pipeline.tokens_consumed(), update.cached_tokens);
   response.set_content(Dump(body), "application/json");
 }
 
@@ -213,7 +215,7 @@ class EventPump {
       if (job_.include_usage) {
         Json usage = Envelope(job_, true);
         usage["choices"] = Json::array();
-        usage["usage"] = Usage(job_, pipeline_.tokens_consumed());
+        usage["usage"] = Usage(job_, pipeline_.tokens_consumed(), update.cached_tokens);
         events += Event(usage);
       }
     }

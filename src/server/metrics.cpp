@@ -34,6 +34,9 @@ std::string Metrics::Render(const SchedulerStats& stats, uint64_t model_bytes) c
   }
   Family(out, "moefit_prompt_tokens_total", "counter", "Prompt tokens evaluated.");
   line("moefit_prompt_tokens_total", stats.prompt_tokens_total);
+  Family(out, "moefit_prompt_tokens_cached_total", "counter",
+         "Prompt tokens not evaluated: an earlier request with the same beginning left their KV cells.");
+  line("moefit_prompt_tokens_cached_total", stats.prompt_tokens_cached_total);
   Family(out, "moefit_generated_tokens_total", "counter", "Tokens generated.");
   line("moefit_generated_tokens_total", stats.generated_tokens_total);
   Family(out, "moefit_forward_passes_total", "counter", "Batches evaluated by the engine.");
@@ -46,8 +49,11 @@ std::string Metrics::Render(const SchedulerStats& stats, uint64_t model_bytes) c
   line("moefit_queue_depth", stats.queued);
   Family(out, "moefit_active_sequences", "gauge", "Sequences being evaluated.");
   line("moefit_active_sequences", stats.active);
-  Family(out, "moefit_kv_cells_used", "gauge", "KV cache cells in use.");
+  Family(out, "moefit_kv_cells_used", "gauge", "KV cache cells held by active sequences.");
   line("moefit_kv_cells_used", stats.kv_cells_used);
+  Family(out, "moefit_kv_cells_cached", "gauge",
+         "KV cache cells kept from finished requests for prompts that start the same way (given back when needed).");
+  line("moefit_kv_cells_cached", stats.kv_cells_cached);
   Family(out, "moefit_kv_cells_capacity", "gauge", "KV cache cells in all.");
   line("moefit_kv_cells_capacity", stats.kv_capacity);
   Family(out, "moefit_memory_used_bytes", "gauge",
