@@ -77,8 +77,8 @@ uint64_t AttentionWorkspacePerThread(const ModelShape& shape);
 // Host process overhead for this model: base + tokenizer tables (vocabulary and merges).
 uint64_t HostOverhead(const ModelShape& shape);
 
-// The host's per-cell KV bookkeeping (free list and sequence lists: two int32 per cell),
-// beside the K and V bytes of KvBytesPerCell.
-inline constexpr uint64_t kKvBookkeepingPerCell = 2 * sizeof(int32_t);
+// The host's per-cell KV bookkeeping (free list and sequence lists: two int32 per cell; the
+// count of sequences sharing the cell: one uint16), beside the K and V bytes of KvBytesPerCell.
+inline constexpr uint64_t kKvBookkeepingPerCell = 2 * sizeof(int32_t) + sizeof(uint16_t);
 
 }  // namespace moefit

@@ -76,6 +76,9 @@ class Engine {
   void RemoveSequence(int32_t seq) { kv_.Remove(seq); }
   // Keeps the first `length` tokens of `seq` (later ones are forgotten; the next token's position is `length`).
   void TruncateSequence(int32_t seq, int64_t length) { kv_.Truncate(seq, length); }
+  // `to` (empty) starts with the first `length` positions of `from`, sharing their KV cells:
+  // its next token's position is `length`, and it gets the logits `from` got (KvCache::SharePrefix).
+  void SharePrefix(int32_t from, int32_t to, int64_t length) { kv_.SharePrefix(from, to, length); }
 
   const Budget& host_budget() const { return *budget_; }
   uint64_t kv_charged_bytes() const { return kv_reservation_.bytes(); }  // KvCache::Bytes of the cache

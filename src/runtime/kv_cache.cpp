@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "kernels/ops.h"
+#include "plan/memory_model.h"
 
 namespace moefit {
 
@@ -54,7 +55,7 @@ uint64_t KvCache::BytesPerCell(const ModelSpec& spec, DType type) {
 
 uint64_t KvCache::Bytes(const ModelSpec& spec, DType type, int64_t n_cells) {
   CheckCells(n_cells);
-  return static_cast<uint64_t>(n_cells) * (BytesPerCell(spec, type) + 2 * sizeof(int32_t));
+  return static_cast<uint64_t>(n_cells) * (BytesPerCell(spec, type) + kKvBookkeepingPerCell);
 }
 
 KvCache::KvCache(const ModelSpec& spec, int64_t n_cells, DType type) : type_(type), n_cells_(n_cells) {
@@ -77,6 +78,7 @@ KvCache::KvCache(const ModelSpec& spec, int64_t n_cells, DType type) : type_(typ
   }
   free_.reserve(static_cast<size_t>(n_cells));
   for (int64_t cell = n_cells - 1; cell >= 0; --cell) free_.push_back(static_cast<int32_t>(cell));
+  holders_.assign(static_cast<size_t>(n_cells), 0);
 }
 
 std::span<const int32_t> KvCache::Append(int32_t seq, int64_t count) {
@@ -86,6 +88,7 @@ std::span<const int32_t> KvCache::Append(int32_t seq, int64_t count) {
   const size_t start = cells.size();
   for (int64_t i = 0; i < count; ++i) {
     cells.push_back(free_.back());
+    holders_[static_cast<size_t>(free_.back())] = 1;
     free_.pop_back();
   }
   return std::span<const int32_t>(cells).subspan(start);
@@ -102,10 +105,25 @@ void KvCache::Truncate(int32_t seq, int64_t length) {
   if (it == sequences_.end()) return;
   std::vector<int32_t>& cells = it->second;
   while (static_cast<int64_t>(cells.size()) > length) {
-    free_.push_back(cells.back());
+    if (--holders_[static_cast<size_t>(cells.back())] == 0) free_.push_back(cells.back());
     cells.pop_back();
   }
   if (cells.empty()) sequences_.erase(it);
+}
+
+void KvCache::SharePrefix(int32_t from, int32_t to, int64_t length) {
+  if (length <= 0) return;
+  if (from == to) Fail("KV cache: sequence {} cannot share its own cells", from);
+  if (Length(to) != 0) Fail("KV cache: sequence {} already holds {} cells; a shared prefix must come first", to, Length(to));
+  const std::span<const int32_t> source = Cells(from);
+  if (static_cast<int64_t>(source.size()) < length)
+    Fail("KV cache: sequence {} holds {} cells, fewer than the {} to share", from, source.size(), length);
+  for (int64_t i = 0; i < length; ++i)
+    if (holders_[static_cast<size_t>(source[static_cast<size_t>(i)])] == UINT16_MAX)
+      Fail("KV cache: cell {} is already shared by {} sequences", source[static_cast<size_t>(i)], UINT16_MAX);
+  std::vector<int32_t>& cells = sequences_[to];
+  cells.assign(source.begin(), source.begin() + length);  // `source` stays valid: `to` was not in the map
+  for (int32_t cell : cells) ++holders_[static_cast<size_t>(cell)];
 }
 
 }  // namespace moefit

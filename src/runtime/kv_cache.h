@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // KvCache: a pool of cells (one token's K and V in every layer, in the cache's type: f16, bf16,
-// q8_0 or q4_0) shared by all sequences. Each sequence owns an ordered list of cells, one per
-// position; removing a sequence frees its cells for others at once.
+// q8_0 or q4_0) shared by all sequences. Each sequence holds an ordered list of cells, one per
+// position; sequences may share the cells of a common prefix (SharePrefix: a cell is written
+// once, when appended, so a shared prefix never changes). A cell is free again when no
+// sequence holds it; removing a sequence frees the cells only it held at once.
 #pragma once
 
 #include <cstdint>
@@ -38,8 +40,9 @@ class KvCache {
   // + RowBytes(type, n_kv_heads * value_head_dim)), the planner's KvBytesPerCell per layer.
   // Throws as the constructor does.
   static uint64_t BytesPerCell(const ModelSpec& spec, DType type = DType::kF16);
-  // What a cache of n_cells allocates: the storage, plus the free list and the sequences' cell
-  // lists (one int32 per cell each at most). What the engine charges to its budget.
+  // What a cache of n_cells allocates: the storage, plus the free list, the sequences' cell
+  // lists (one int32 per cell each at most) and the count of holders per cell
+  // (kKvBookkeepingPerCell). What the engine charges to its budget.
   static uint64_t Bytes(const ModelSpec& spec, DType type, int64_t n_cells);
 
   // Assigns cells to the next `count` positions of `seq`; throws moefit::Error when the cache is full.
@@ -47,8 +50,13 @@ class KvCache {
   // The sequence's cells in position order (empty for an unknown sequence).
   std::span<const int32_t> Cells(int32_t seq) const;
   int64_t Length(int32_t seq) const { return static_cast<int64_t>(Cells(seq).size()); }
-  // Drops positions >= length (e.g. to reuse a common prefix); frees their cells.
+  // Drops positions >= length (e.g. to reuse a common prefix); frees the cells no other
+  // sequence holds.
   void Truncate(int32_t seq, int64_t length);
+  // `to` (which must hold no cells) starts with the first `length` cells of `from`: the same
+  // cells, not copies, so its tokens at those positions have exactly from's K and V. Throws
+  // moefit::Error when `to` is not empty or `from` is shorter than `length`.
+  void SharePrefix(int32_t from, int32_t to, int64_t length);
   void Remove(int32_t seq) { Truncate(seq, 0); }
   std::span<const KvLayerView> layers() const { return layers_; }
 
@@ -57,7 +65,8 @@ class KvCache {
   int64_t n_cells_;
   HostBuffer storage_;  // 2 MiB aligned and huge-page advised when large (rows on cache lines, fewer TLB misses)
   std::vector<KvLayerView> layers_;
-  std::vector<int32_t> free_;  // stack of free cells
+  std::vector<int32_t> free_;      // stack of free cells
+  std::vector<uint16_t> holders_;  // per cell: the sequences that hold it
   std::map<int32_t, std::vector<int32_t>> sequences_;
 };
 

@@ -49,6 +49,45 @@ TEST(KvCache, AppendTruncateRemoveReuse) {
   EXPECT_THROW(KvCache(SmallSpec(), 0), Error);
 }
 
+// Shared prefixes: the same cells, freed only when no sequence holds them any more.
+TEST(KvCache, SharedPrefixCellsAreFreedByTheirLastHolder) {
+  KvCache cache(SmallSpec(), 10);
+  cache.Append(1, 4);
+  cache.SharePrefix(1, 2, 3);
+  EXPECT_EQ(cache.Length(2), 3);
+  EXPECT_EQ(cache.free_cells(), 6);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(cache.Cells(2)[static_cast<size_t>(i)], cache.Cells(1)[static_cast<size_t>(i)]);
+  cache.Append(2, 2);  // new cells of its own after the shared ones
+  EXPECT_EQ(cache.free_cells(), 4);
+  const int32_t own = cache.Cells(2)[3];
+  for (int32_t c : cache.Cells(1)) EXPECT_NE(c, own);
+  cache.SharePrefix(2, 3, 5);
+  cache.Remove(1);  // its 4th cell only is free: 1..3 are held by 2 and 3
+  EXPECT_EQ(cache.free_cells(), 5);
+  cache.Remove(2);
+  EXPECT_EQ(cache.free_cells(), 5);  // all five still held by 3
+  cache.Truncate(3, 1);
+  EXPECT_EQ(cache.free_cells(), 9);
+  cache.Remove(3);
+  EXPECT_EQ(cache.free_cells(), 10);
+  // Every cell comes back once: ten appends fit, an eleventh does not.
+  cache.Append(4, 10);
+  std::set<int32_t> distinct(cache.Cells(4).begin(), cache.Cells(4).end());
+  EXPECT_EQ(distinct.size(), 10u);
+  EXPECT_THROW(cache.Append(5, 1), Error);
+}
+
+TEST(KvCache, SharePrefixRefusesWhatItCannotDo) {
+  KvCache cache(SmallSpec(), 8);
+  cache.Append(1, 3);
+  cache.Append(2, 1);
+  EXPECT_THROW(cache.SharePrefix(1, 2, 2), Error) << "the target already holds cells";
+  EXPECT_THROW(cache.SharePrefix(1, 3, 4), Error) << "longer than the source";
+  EXPECT_THROW(cache.SharePrefix(1, 1, 2), Error) << "itself";
+  cache.SharePrefix(1, 3, 0);
+  EXPECT_EQ(cache.Length(3), 0);
+}
+
 ModelSpec SpecWithHeads(int head_dim, int value_head_dim) {
   ModelSpec spec;
   spec.n_layers = 3;
@@ -69,7 +108,7 @@ TEST(KvCache, BytesAndViewsPerType) {
   for (const auto& c : cases) {
     SCOPED_TRACE(KvTypeName(c.type));
     EXPECT_EQ(KvCache::BytesPerCell(spec, c.type), static_cast<uint64_t>(3 * (c.k + c.v)));
-    EXPECT_EQ(KvCache::Bytes(spec, c.type, 10), 10 * (KvCache::BytesPerCell(spec, c.type) + 8));
+    EXPECT_EQ(KvCache::Bytes(spec, c.type, 10), 10 * (KvCache::BytesPerCell(spec, c.type) + 10));  // free list, cell lists, holders
     KvCache cache(spec, 10, c.type);
     EXPECT_EQ(cache.type(), c.type);
     EXPECT_EQ(cache.bytes(), 10 * KvCache::BytesPerCell(spec, c.type));

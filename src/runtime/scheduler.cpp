@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "core/log.h"
 
@@ -208,8 +209,8 @@ int32_t Scheduler::TakeSlot(const std::vector<int32_t>& prompt, int64_t& reused)
     return static_cast<size_t>(std::mismatch(cached.begin(), cached.end(), prompt.begin(), prompt.end()).first - cached.begin());
   };
   // A slot this prompt continues (it keeps at least half of the slot's tokens: a chat's next
-  // turn), else an empty one, else the one freed longest ago: a short common prefix (a shared
-  // system prompt) does not cost another conversation its cache while a slot is empty.
+  // turn), else an empty one, else the one freed longest ago: a conversation's cache is not
+  // cut back for another prompt while a slot is empty.
   size_t continued = free_slots_.size(), empty = free_slots_.size(), oldest = 0, best_common = 0;
   for (size_t i = 0; i < free_slots_.size(); ++i) {
     const Slot& slot = slots_[static_cast<size_t>(free_slots_[i])];
@@ -226,9 +227,27 @@ int32_t Scheduler::TakeSlot(const std::vector<int32_t>& prompt, int64_t& reused)
   free_slots_.erase(free_slots_.begin() + static_cast<std::ptrdiff_t>(chosen));
   Slot& state = slots_[static_cast<size_t>(slot)];
   // The prompt's last token is evaluated even when it is cached: its logits give the first token.
-  reused = options_.reuse_prefix ? static_cast<int64_t>(std::min(common_prefix(state.tokens), prompt.size() - 1)) : 0;
-  engine_.TruncateSequence(slot, reused);
-  state.tokens.resize(static_cast<size_t>(reused));
+  const size_t most = options_.reuse_prefix ? prompt.size() - 1 : 0;
+  size_t kept = std::min(common_prefix(state.tokens), most);
+  engine_.TruncateSequence(slot, static_cast<int64_t>(kept));
+  state.tokens.resize(kept);
+  // Another slot, running or finished, may hold a longer prefix of the prompt (its system
+  // prompt and history, a turn whose reply the template leaves out of the history): this slot
+  // starts with those cells instead, shared, not copied.
+  int32_t source = -1;
+  for (size_t id = 0; id < slots_.size(); ++id) {
+    const size_t common = std::min(common_prefix(slots_[id].tokens), most);
+    if (static_cast<int32_t>(id) != slot && common > kept) {
+      kept = common;
+      source = static_cast<int32_t>(id);
+    }
+  }
+  if (source >= 0) {
+    engine_.TruncateSequence(slot, 0);
+    engine_.SharePrefix(source, slot, static_cast<int64_t>(kept));
+    state.tokens.assign(prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(kept));
+  }
+  reused = static_cast<int64_t>(kept);
   return slot;
 }
 
@@ -253,10 +272,15 @@ void Scheduler::EnsureCells() {
 }
 
 void Scheduler::PublishCellStats() {
-  int64_t cached = 0;
-  for (int32_t id : free_slots_) cached += static_cast<int64_t>(slots_[static_cast<size_t>(id)].tokens.size());
-  stats_.kv_cells_cached = cached;
-  stats_.kv_cells_used = kv_capacity_ - engine_.kv_cache().free_cells() - cached;
+  // Cells the active sequences hold (a shared prefix counts once); the rest of the cells in use
+  // are only kept for prompts that start the same way.
+  const KvCache& cache = engine_.kv_cache();
+  marks_.assign(static_cast<size_t>(kv_capacity_), 0);
+  int64_t used = 0;
+  for (const std::unique_ptr<Sequence>& sequence : active_)
+    for (int32_t cell : cache.Cells(sequence->slot)) used += std::exchange(marks_[static_cast<size_t>(cell)], 1) == 0 ? 1 : 0;
+  stats_.kv_cells_used = used;
+  stats_.kv_cells_cached = kv_capacity_ - cache.free_cells() - used;
 }
 
 void Scheduler::Retire(Sequence& sequence, FinishReason reason, const std::string& error) {

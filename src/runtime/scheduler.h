@@ -146,8 +146,9 @@ class Scheduler {
   void AdmitAndDropCancelled();  // under mutex_
   void Step();
   void Retire(Sequence& sequence, FinishReason reason, const std::string& error = {});
-  // A free slot for `prompt`, the one whose cached tokens share the longest prefix with it (else
-  // the one unused longest); its cache cut back to what the prompt reuses (`reused` tokens).
+  // A free slot for `prompt` (the one it continues, else an empty one, else the one freed
+  // longest ago), holding the longest prefix of the prompt that any slot has (its own cells cut
+  // back to it, or another slot's shared): `reused` tokens.
   int32_t TakeSlot(const std::vector<int32_t>& prompt, int64_t& reused);
   // Gives back cached cells, oldest slot first, until the active sequences can grow to their
   // reservations.
@@ -177,6 +178,7 @@ class Scheduler {
   };
   std::vector<Slot> slots_;
   uint64_t retirements_ = 0;
+  std::vector<uint8_t> marks_;  // per KV cell, scratch of PublishCellStats
   // Per-step scratch, reused: the batch, the sequences whose logits come back (in item order),
   // the prompt chunks taken, the sequences that end.
   std::vector<BatchItem> items_;

@@ -248,7 +248,8 @@ TEST(Scheduler, NoPrefixReuseWhenTurnedOff) {
 }
 
 // Another conversation takes an empty slot rather than cutting back one it barely shares a
-// beginning with; the first conversation's next turn still finds its cells.
+// beginning with (it shares those cells instead); the first conversation's next turn still
+// finds its own.
 TEST(Scheduler, AnotherConversationTakesAnEmptySlotFirst) {
   Engine engine(Tiny(), {.kv_cells = 256, .threads = 1});
   Scheduler scheduler(engine, {.max_sequences = 2, .threads = 1});
@@ -257,7 +258,7 @@ TEST(Scheduler, AnotherConversationTakesAnEmptySlotFirst) {
   std::vector<int32_t> other = Prompt(16, 26);
   other[0] = one[0];  // the same first token (a shared system prompt, say), then not
   const Result b = Collect(*scheduler.Submit({.prompt = other, .max_tokens = 4, .sampler = Greedy()}));
-  EXPECT_EQ(b.last.cached_tokens, 0);
+  EXPECT_EQ(b.last.cached_tokens, 1);  // the first token's cells, shared with the other slot
   EXPECT_EQ(b.tokens, DirectGreedy(other, 4));
   std::vector<int32_t> next = one;
   next.insert(next.end(), a.tokens.begin(), a.tokens.end());
@@ -265,6 +266,53 @@ TEST(Scheduler, AnotherConversationTakesAnEmptySlotFirst) {
   const Result c = Collect(*scheduler.Submit({.prompt = next, .max_tokens = 4, .sampler = Greedy()}));
   EXPECT_EQ(c.last.cached_tokens, 16 + 3);
   EXPECT_EQ(c.tokens, DirectGreedy(next, 4));
+}
+
+// A turn whose history leaves out most of what the slot holds (Qwen3's template drops earlier
+// replies' reasoning): not a continuation of that slot, so it takes the empty one and shares
+// the common prefix's cells; the first slot keeps all of its own.
+TEST(Scheduler, AShorterHistorySharesThePrefixOfAnotherSlot) {
+  Engine engine(Tiny(), {.kv_cells = 256, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 2, .threads = 1});
+  const std::vector<int32_t> first = Prompt(10, 31);
+  const Result a = Collect(*scheduler.Submit({.prompt = first, .max_tokens = 30, .sampler = Greedy()}));
+  ASSERT_EQ(a.tokens.size(), 30u);
+  std::vector<int32_t> next = first;  // the reply left out; a new message instead
+  const std::vector<int32_t> message = Prompt(6, 32);
+  next.insert(next.end(), message.begin(), message.end());
+  const Result b = Collect(*scheduler.Submit({.prompt = next, .max_tokens = 5, .sampler = Greedy()}));
+  EXPECT_EQ(b.last.cached_tokens, 10);
+  EXPECT_EQ(b.tokens, DirectGreedy(next, 5));
+  // Both slots hold their tokens; the 10 shared cells count once.
+  EXPECT_EQ(scheduler.Stats().kv_cells_cached, 39 + (16 + 4 - 10));
+  EXPECT_EQ(engine.kv_cache().free_cells(), 256 - 39 - 10);
+  // The first conversation, continued with its reply, still finds all of its cells.
+  std::vector<int32_t> continued = first;
+  continued.insert(continued.end(), a.tokens.begin(), a.tokens.end());
+  continued.push_back(5);
+  const Result c = Collect(*scheduler.Submit({.prompt = continued, .max_tokens = 3, .sampler = Greedy()}));
+  EXPECT_EQ(c.last.cached_tokens, 39);
+  EXPECT_EQ(c.tokens, DirectGreedy(continued, 3));
+}
+
+// A request shares the cells of another while that one is still running (the same system
+// prompt, say); neither result changes.
+TEST(Scheduler, ARunningSequenceSharesItsPrefix) {
+  Engine engine(Tiny(), {.kv_cells = 512, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 2, .threads = 1});
+  const std::vector<int32_t> system = Prompt(24, 33);
+  std::vector<int32_t> one = system, two = system;
+  for (int32_t token : Prompt(4, 34)) one.push_back(token);
+  for (int32_t token : Prompt(5, 35)) two.push_back(token);
+  auto running = scheduler.Submit({.prompt = one, .max_tokens = 60, .sampler = Greedy()});
+  GenerationUpdate update;
+  ASSERT_TRUE(running->Wait(update, 10s));  // its prompt is in the cache
+  const Result b = Collect(*scheduler.Submit({.prompt = two, .max_tokens = 6, .sampler = Greedy()}));
+  EXPECT_EQ(b.last.cached_tokens, 24);
+  EXPECT_EQ(b.tokens, DirectGreedy(two, 6));
+  Result a = Collect(*running);
+  a.tokens.insert(a.tokens.begin(), update.tokens.begin(), update.tokens.end());
+  EXPECT_EQ(a.tokens, DirectGreedy(one, 60));
 }
 
 // Cached cells are not reserved: a request that needs them gets them back, and runs as it would
