@@ -18,12 +18,10 @@ constexpr uint64_t kAlign = 64;
 
 uint64_t AlignUp(uint64_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
-constexpr bool IsBlockKvType(DType type) { return type == DType::kQ8_0 || type == DType::kQ4_0; }
-
 // The workspace, section by section (each 64-byte aligned).
 struct WorkspaceLayout {
   // Flash path.
-  uint64_t scores = 0, acc = 0, running_max = 0, running_sum = 0, row = 0, values = 0, q8 = 0;
+  uint64_t scores = 0, acc = 0, running_max = 0, running_sum = 0, row = 0, values = 0;
   // Reference path.
   uint64_t key = 0, value = 0, acc_double = 0;
   uint64_t flash_bytes = 0, reference_bytes = 0;
@@ -33,7 +31,6 @@ WorkspaceLayout Layout(const AttentionShape& shape) {
   const uint64_t rows = static_cast<uint64_t>(AttentionTileQueries(shape)) *
                         static_cast<uint64_t>(shape.n_heads / std::max(shape.n_kv_heads, 1));
   const uint64_t dk = static_cast<uint64_t>(shape.head_dim), dv = static_cast<uint64_t>(shape.value_head_dim);
-  const uint64_t q8_row = shape.head_dim % 32 == 0 ? static_cast<uint64_t>(RowBytes(DType::kQ8_0, shape.head_dim)) : 0;
   WorkspaceLayout layout;
   uint64_t at = 0;
   auto take = [&at](uint64_t bytes) {
@@ -48,7 +45,6 @@ WorkspaceLayout Layout(const AttentionShape& shape) {
   layout.row = take(std::max(dk, dv) * sizeof(float));
   layout.values = take(std::max(static_cast<uint64_t>(kAttentionValueCells) * dv, static_cast<uint64_t>(kAttentionKeyCells) * dk) *
                        sizeof(float));
-  layout.q8 = take(rows * q8_row);
   layout.flash_bytes = at;
   at = 0;
   layout.key = take(dk * sizeof(float));
@@ -121,7 +117,6 @@ void SoftmaxStep(float* scores, int64_t n, float& running_max, float& running_su
 template <DType kType>
 void FlashScalar(const AttentionTile& t) {
   const DTypeTraits& traits = Traits(kType);
-  constexpr bool kBlock = IsBlockKvType(kType);
   const int rows = t.n_queries * t.group;
   int64_t n_cells = 0;
   for (int i = 0; i < t.n_queries; ++i) n_cells = std::max<int64_t>(n_cells, t.lengths[i]);
@@ -133,20 +128,14 @@ void FlashScalar(const AttentionTile& t) {
   for (int64_t c0 = 0; c0 < n_cells; c0 += t.chunk_cells) {
     const int64_t c1 = std::min(c0 + t.chunk_cells, n_cells);
     for (int64_t c = c0; c < c1; ++c) {
-      const uint8_t* k = t.k + t.cells[c] * t.k_row_bytes;
-      if constexpr (!kBlock) traits.dequantize_row(k, t.row, t.head_dim);
+      traits.dequantize_row(t.k + t.cells[c] * t.k_row_bytes, t.row, t.head_dim);
       for (int i = 0; i < t.n_queries; ++i) {
         if (c >= t.lengths[i]) continue;
         for (int g = 0; g < t.group; ++g) {
-          const int r = i * t.group + g;
+          const float* q = t.q + i * t.q_stride + int64_t{g} * t.head_dim;
           float dot = 0;
-          if constexpr (kBlock) {
-            dot = traits.dot_row(k, t.q8 + r * t.q8_row_bytes, t.head_dim);
-          } else {
-            const float* q = t.q + i * t.q_stride + int64_t{g} * t.head_dim;
-            for (int d = 0; d < t.head_dim; ++d) dot += q[d] * t.row[d];
-          }
-          t.scores[r * t.chunk_cells + (c - c0)] = dot * t.scale;
+          for (int d = 0; d < t.head_dim; ++d) dot += q[d] * t.row[d];
+          t.scores[(i * t.group + g) * t.chunk_cells + (c - c0)] = dot * t.scale;
         }
       }
     }
@@ -217,21 +206,10 @@ void AttentionWithTable(const KernelTable& table, const AttentionArgs& a) {
   const WorkspaceLayout layout = Layout(shape);
   uint8_t* work = static_cast<uint8_t*>(a.workspace);
   const AttentionFn kernel = table.AttentionFor(a.kv_type).tile;
-  const bool block = IsBlockKvType(a.kv_type);
-  const int64_t q8_row_bytes = block ? RowBytes(DType::kQ8_0, shape.head_dim) : 0;
-  const QuantizeRowFn quantize = block ? table.Quantize(DType::kQ8_0).row : nullptr;
   const int64_t q_stride = int64_t{shape.n_heads} * shape.head_dim;
-  uint8_t* q8 = work + layout.q8;
   for (int kv_head = a.kv_head_begin; kv_head < a.kv_head_end; ++kv_head) {
-    const float* q = a.q + int64_t{kv_head} * group * shape.head_dim;
-    if (block)
-      for (int i = 0; i < a.n_queries; ++i)
-        for (int g = 0; g < group; ++g)
-          quantize(q + i * q_stride + int64_t{g} * shape.head_dim, q8 + (i * group + g) * q8_row_bytes, shape.head_dim);
-    kernel({.q = q,
+    kernel({.q = a.q + int64_t{kv_head} * group * shape.head_dim,
             .q_stride = q_stride,
-            .q8 = q8,
-            .q8_row_bytes = q8_row_bytes,
             .n_queries = a.n_queries,
             .group = group,
             .lengths = a.lengths,

@@ -27,8 +27,6 @@ inline constexpr int kAttentionKeyCells = 16;
 struct AttentionTile {
   const float* q;            // float queries: row (i, g) at q + i * q_stride + g * head_dim
   int64_t q_stride;
-  const uint8_t* q8;         // Q8_0 queries (K types Q8_0 / Q4_0): row r at q8 + r * q8_row_bytes
-  int64_t q8_row_bytes;
   int n_queries;
   int group;                 // query heads per KV head
   const int32_t* lengths;    // (n_queries) cells each query attends to: >= 1, nondecreasing
@@ -46,7 +44,7 @@ struct AttentionTile {
   float* acc;                // (n_queries * group, value_head_dim)
   float* running_max;        // (n_queries * group)
   float* running_sum;        // (n_queries * group)
-  float* row;                // max(head_dim, value_head_dim): one K or V row as floats
+  float* row;                // max(head_dim, value_head_dim): one K or V row as floats (scalar kernel)
   float* values;             // (kAttentionValueCells, value_head_dim): V rows as floats; or
                              // (head_dim, kAttentionKeyCells): K rows transposed, while scoring
   float* out;                // row (i, g) at out + i * out_stride + g * value_head_dim

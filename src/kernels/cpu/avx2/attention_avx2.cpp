@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // AVX2 flash attention over an F16, BF16, Q8_0 or Q4_0 KV cache (contract: attention_tile.h).
-// Scores: each K row is read once per tile and dotted with up to 8 query rows at a time, each
-// with its own accumulator (float K rows converted once; Q8_0 / Q4_0 K rows against the Q8_0
-// queries in integers, exact per block). Exponentials 8 at a time. Values: the chunk's V rows
+// Scores: the K rows of 16 cells at a time are converted to floats (Q8_0 / Q4_0: dequantized,
+// the floats the reference's rows hold) and transposed once, then scored against 4 float query
+// rows at a time, one FMA chain per score. Exponentials 8 at a time. Values: the chunk's V rows
 // are dequantized once into floats, then each row sums its weighted V rows in registers, 64
 // columns at a time, and adds that to its (rescaled) accumulator.
 #include <immintrin.h>
@@ -34,25 +34,6 @@ inline float HorizontalMax(__m256 v) {
 // Lanes [0, n) set, n in [0, 8].
 inline __m256i TailMask(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-// Scores of kRows query rows against one float K row of n values: out[j] = q[j] . k. The K
-// vector is loaded once for all rows; each row has its own accumulator, the same arithmetic
-// whatever kRows is (a query's bits must not depend on the rows it is tiled with).
-template <int kRows>
-inline void DotRows(const float* const* q, const float* k, int n, float* out) {
-  __m256 acc[kRows];
-  for (int j = 0; j < kRows; ++j) acc[j] = _mm256_setzero_ps();
-  int d = 0;
-  for (; d + 8 <= n; d += 8) {
-    const __m256 kv = _mm256_loadu_ps(k + d);
-    for (int j = 0; j < kRows; ++j) acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q[j] + d), kv, acc[j]);
-  }
-  for (int j = 0; j < kRows; ++j) {
-    float sum = HorizontalSum(acc[j]);
-    for (int e = d; e < n; ++e) sum += q[j][e] * k[e];
-    out[j] = sum;
-  }
 }
 
 // acc[0, 8 kVecs) += sum over cells c < n of p[c] * values[c * stride + (0, 8 kVecs)], the
@@ -140,22 +121,25 @@ inline void BF16ToFloat(const uint8_t* src, float* dst, int n) {
   }
 }
 
-// Float formats also give 8 values of a row at d (Load8) or one (Load1) for the K block transposition.
+// Every format gives 8 values of a row at d (a multiple of 8: Load8) or one (Load1) for the K
+// block transposition, and a V row as floats (LoadValue). Block formats (kBlocks) give the
+// values as the reference dequantizes them, scale x level (one float product each), with the
+// scale of d's block (Scale) passed in, so the transposition converts it once per block.
 struct F16Format {
-  static constexpr bool kQuantizedQuery = false;
+  static constexpr bool kBlocks = false;
   static int64_t RowBytes(int n) { return 2 * int64_t{n}; }
-  static void PrepareKey(const uint8_t* k, float* row, int n) { F16ToFloat(k, row, n); }
   static void LoadValue(const uint8_t* v, float* row, int n) { F16ToFloat(v, row, n); }
-  static __m256 Load8(const uint8_t* row, int d) { return _mm256_cvtph_ps(Load128(row + 2 * d)); }
+  static float Scale(const uint8_t*, int) { return 1.0f; }
+  static __m256 Load8(const uint8_t* row, int d, float) { return _mm256_cvtph_ps(Load128(row + 2 * d)); }
   static float Load1(const uint8_t* row, int d) { return HalfToFloat(row + 2 * d); }
 };
 
 struct BF16Format {
-  static constexpr bool kQuantizedQuery = false;
+  static constexpr bool kBlocks = false;
   static int64_t RowBytes(int n) { return 2 * int64_t{n}; }
-  static void PrepareKey(const uint8_t* k, float* row, int n) { BF16ToFloat(k, row, n); }
   static void LoadValue(const uint8_t* v, float* row, int n) { BF16ToFloat(v, row, n); }
-  static __m256 Load8(const uint8_t* row, int d) {
+  static float Scale(const uint8_t*, int) { return 1.0f; }
+  static __m256 Load8(const uint8_t* row, int d, float) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(Load128(row + 2 * d)), 16));
   }
   static float Load1(const uint8_t* row, int d) {
@@ -168,63 +152,48 @@ struct BF16Format {
 constexpr int64_t kQ8Block = sizeof(BlockQ8_0);  // d (F16) + 32 int8
 constexpr int64_t kQ4Block = sizeof(BlockQ4_0);  // d (F16) + 16 bytes of nibbles
 
-// Scores of kRows Q8_0 query rows against one K row of `blocks` blocks whose levels Format
-// gives as signed int8: exact int32 per block, scaled by both F16 scales, 8 float lanes per row.
-template <typename Format, int kRows>
-inline void BlockDotRows(const uint8_t* k, const uint8_t* const* q8, int64_t blocks, float* out) {
-  __m256 acc[kRows];
-  for (int j = 0; j < kRows; ++j) acc[j] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < blocks; ++b) {
-    const uint8_t* x = k + b * Format::kBlockBytes;
-    const __m256i levels = Format::Levels(x);
-    const __m256i magnitudes = _mm256_sign_epi8(levels, levels);
-    const float dk = HalfToFloat(x);
-    for (int j = 0; j < kRows; ++j) {
-      const uint8_t* y = q8[j] + b * kQ8Block;
-      const __m256i products = _mm256_maddubs_epi16(magnitudes, _mm256_sign_epi8(Load256(y + 2), levels));
-      const __m256i sums = _mm256_madd_epi16(products, _mm256_set1_epi16(1));
-      acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(dk * HalfToFloat(y)), acc[j]);
-    }
-  }
-  for (int j = 0; j < kRows; ++j) out[j] = HorizontalSum(acc[j]);
-}
-
 struct Q8_0Format {
-  static constexpr bool kQuantizedQuery = true;
-  static constexpr int64_t kBlockBytes = kQ8Block;
-  static int64_t RowBytes(int n) { return n / kQK32 * kBlockBytes; }
-  static __m256i Levels(const uint8_t* block) { return Load256(block + 2); }
+  static constexpr bool kBlocks = true;
+  static int64_t RowBytes(int n) { return n / kQK32 * kQ8Block; }
+  static float Scale(const uint8_t* row, int d) { return HalfToFloat(row + (d / kQK32) * kQ8Block); }
+  static __m256 Levels8(const uint8_t* row, int d) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(Load64(row + (d / kQK32) * kQ8Block + 2 + d % kQK32)));
+  }
+  static __m256 Load8(const uint8_t* row, int d, float scale) { return _mm256_mul_ps(_mm256_set1_ps(scale), Levels8(row, d)); }
+  static float Load1(const uint8_t* row, int d) {
+    return Scale(row, d) * static_cast<float>(static_cast<int8_t>(row[(d / kQK32) * kQ8Block + 2 + d % kQK32]));
+  }
   static void LoadValue(const uint8_t* v, float* row, int n) {
-    for (int64_t b = 0; b < n / kQK32; ++b) {
-      const uint8_t* x = v + b * kQ8Block;
-      const __m256 d = _mm256_set1_ps(HalfToFloat(x));
-      for (int j = 0; j < 4; ++j)
-        _mm256_storeu_ps(row + b * kQK32 + 8 * j,
-                         _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(Load64(x + 2 + 8 * j)))));
+    for (int d = 0; d < n; d += kQK32) {
+      const __m256 scale = _mm256_set1_ps(Scale(v, d));
+      for (int k = 0; k < kQK32; k += 8) _mm256_storeu_ps(row + d + k, _mm256_mul_ps(scale, Levels8(v, d + k)));
     }
   }
 };
 
 struct Q4_0Format {
-  static constexpr bool kQuantizedQuery = true;
-  static constexpr int64_t kBlockBytes = kQ4Block;
-  static int64_t RowBytes(int n) { return n / kQK32 * kBlockBytes; }
-  // The 32 levels of a block minus 8, as int8 in element order (low nibbles are elements 0..15).
-  static __m256i Levels(const uint8_t* block) {
-    const __m128i bytes = Load128(block + 2);
-    const __m128i mask = _mm_set1_epi8(0x0f);
-    const __m256i levels = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
-    return _mm256_sub_epi8(levels, _mm256_set1_epi8(8));
+  static constexpr bool kBlocks = true;
+  static int64_t RowBytes(int n) { return n / kQK32 * kQ4Block; }
+  static float Scale(const uint8_t* row, int d) { return HalfToFloat(row + (d / kQK32) * kQ4Block); }
+  // Elements 0..15 of a block are the low nibbles of its 16 bytes, 16..31 the high ones; level - 8.
+  static __m256 Levels8(const uint8_t* row, int d) {
+    const int e = d % kQK32;
+    __m128i bytes = Load64(row + (d / kQK32) * kQ4Block + 2 + e % 16);
+    if (e >= 16) bytes = _mm_srli_epi16(bytes, 4);
+    const __m128i levels = _mm_sub_epi8(_mm_and_si128(bytes, _mm_set1_epi8(0x0f)), _mm_set1_epi8(8));
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(levels));
+  }
+  static __m256 Load8(const uint8_t* row, int d, float scale) { return _mm256_mul_ps(_mm256_set1_ps(scale), Levels8(row, d)); }
+  static float Load1(const uint8_t* row, int d) {
+    const uint8_t* block = row + (d / kQK32) * kQ4Block;
+    const int e = d % kQK32;
+    const int level = (e < 16 ? block[2 + e] & 0x0f : block[2 + e - 16] >> 4) - 8;
+    return Scale(row, d) * static_cast<float>(level);
   }
   static void LoadValue(const uint8_t* v, float* row, int n) {
-    for (int64_t b = 0; b < n / kQK32; ++b) {
-      const uint8_t* x = v + b * kQ4Block;
-      const __m256 d = _mm256_set1_ps(HalfToFloat(x));
-      const __m256i levels = Levels(x);
-      const __m128i low = _mm256_castsi256_si128(levels), high = _mm256_extracti128_si256(levels, 1);
-      const __m128i parts[4] = {low, _mm_srli_si128(low, 8), high, _mm_srli_si128(high, 8)};
-      for (int j = 0; j < 4; ++j)
-        _mm256_storeu_ps(row + b * kQK32 + 8 * j, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[j]))));
+    for (int d = 0; d < n; d += kQK32) {
+      const __m256 scale = _mm256_set1_ps(Scale(v, d));
+      for (int k = 0; k < kQK32; k += 8) _mm256_storeu_ps(row + d + k, _mm256_mul_ps(scale, Levels8(v, d + k)));
     }
   }
 };
@@ -261,47 +230,12 @@ inline void SoftmaxStep(float* scores, int64_t n, float& running_max, float& run
   running_sum += HorizontalSum(sum);
 }
 
-// Scores of rows [first, rows) against the K row k (one cell), into column `column` of the
-// chunk's scores, in groups of up to 8 rows.
-template <typename Format, int kRows>
-inline void ScoreGroup(const AttentionTile& t, const uint8_t* k, int first, int64_t column) {
-  float out[kRows];
-  if constexpr (Format::kQuantizedQuery) {
-    const uint8_t* q8[kRows];
-    for (int j = 0; j < kRows; ++j) q8[j] = t.q8 + (first + j) * t.q8_row_bytes;
-    BlockDotRows<Format, kRows>(k, q8, t.head_dim / kQK32, out);
-  } else {
-    const float* q[kRows];
-    for (int j = 0; j < kRows; ++j) {
-      const int r = first + j;
-      q[j] = t.q + (r / t.group) * t.q_stride + int64_t{r % t.group} * t.head_dim;
-    }
-    DotRows<kRows>(q, t.row, t.head_dim, out);
-  }
-  for (int j = 0; j < kRows; ++j) t.scores[(first + j) * t.chunk_cells + column] = out[j] * t.scale;
-}
-
-template <typename Format>
-void ScoreRows(const AttentionTile& t, const uint8_t* k, int first, int rows, int64_t column) {
-  int r = first;
-  for (; r + 8 <= rows; r += 8) ScoreGroup<Format, 8>(t, k, r, column);
-  if (r + 4 <= rows) {
-    ScoreGroup<Format, 4>(t, k, r, column);
-    r += 4;
-  }
-  if (r + 2 <= rows) {
-    ScoreGroup<Format, 2>(t, k, r, column);
-    r += 2;
-  }
-  if (r < rows) ScoreGroup<Format, 1>(t, k, r, column);
-}
-
 // Cells are anywhere in the cache and a KV head is a slice of each row, so the hardware
 // prefetcher does not see a stream: fetch the rows a few cells ahead.
 constexpr int64_t kPrefetchCells = 16;
 // V rows dequantized and summed at a time (32 x 128 floats: 16 KiB, in L1).
 constexpr int64_t kValueCells = kAttentionValueCells;
-// K rows scored together by the float formats (transposed in the `values` workspace).
+// K rows scored together (transposed in the `values` workspace).
 constexpr int kKeyCells = kAttentionKeyCells;
 static_assert(kKeyCells == 16, "ScoreBlock keeps two vectors of 8 cells per row");
 
@@ -339,13 +273,17 @@ template <typename Format>
 void TransposeKeys(const AttentionTile& t, int64_t c, int count, float* kt) {
   const uint8_t* rows[kKeyCells];
   for (int j = 0; j < kKeyCells; ++j) rows[j] = j < count ? t.k + t.cells[c + j] * t.k_row_bytes : nullptr;
+  float scales[kKeyCells] = {};  // block formats: the scales of d's block, per row
   int d = 0;
   for (; d + 8 <= t.head_dim; d += 8) {
+    if constexpr (Format::kBlocks)
+      if (d % kQK32 == 0)
+        for (int j = 0; j < count; ++j) scales[j] = Format::Scale(rows[j], d);
     for (int half = 0; half < 2; ++half) {
       __m256 r[8];
       for (int j = 0; j < 8; ++j) {
         const uint8_t* row = rows[8 * half + j];
-        r[j] = row != nullptr ? Format::Load8(row, d) : _mm256_setzero_ps();
+        r[j] = row != nullptr ? Format::Load8(row, d, scales[8 * half + j]) : _mm256_setzero_ps();
       }
       Transpose8x8(r);
       for (int k = 0; k < 8; ++k) _mm256_storeu_ps(kt + (d + k) * kKeyCells + 8 * half, r[k]);
@@ -389,7 +327,7 @@ inline void ScoreBlock(const AttentionTile& t, const float* kt, int first, int64
   }
 }
 
-// Float formats: the chunk's scores 16 cells at a time, each block's K rows transposed once
+// The chunk's scores 16 cells at a time, each block's K rows transposed once
 // (into the `values` workspace, idle until the V phase) and scored by 4 query rows at a time.
 // Rows whose query does not reach a cell of the block get scores there that nobody reads.
 template <typename Format>
@@ -411,21 +349,6 @@ void ScoreChunkByBlocks(const AttentionTile& t, int64_t c0, int64_t c1, int64_t 
   }
 }
 
-// Any format: the chunk's scores cell by cell, each K row against the rows that attend to it.
-template <typename Format>
-void ScoreChunkByCells(const AttentionTile& t, int64_t c0, int64_t c1, int64_t n_cells, int rows) {
-  const int64_t k_bytes = Format::RowBytes(t.head_dim), v_bytes = Format::RowBytes(t.value_head_dim);
-  int first_query = 0;
-  for (int64_t c = c0; c < c1; ++c) {
-    while (t.lengths[first_query] <= c) ++first_query;
-    if (c + kPrefetchCells < n_cells) PrefetchRow(t.k + t.cells[c + kPrefetchCells] * t.k_row_bytes, k_bytes);
-    if (c - c0 < kPrefetchCells) PrefetchRow(t.v + t.cells[c] * t.v_row_bytes, v_bytes);  // the V phase's first rows
-    const uint8_t* k = t.k + t.cells[c] * t.k_row_bytes;
-    if constexpr (!Format::kQuantizedQuery) Format::PrepareKey(k, t.row, t.head_dim);
-    ScoreRows<Format>(t, k, first_query * t.group, rows, c - c0);
-  }
-}
-
 template <typename Format>
 void Flash(const AttentionTile& t) {
   const int rows = t.n_queries * t.group;
@@ -440,15 +363,7 @@ void Flash(const AttentionTile& t) {
   for (int64_t c0 = 0; c0 < n_cells; c0 += t.chunk_cells) {
     const int64_t c1 = Min(c0 + t.chunk_cells, n_cells);
     // Scores: each K row once, against the rows of the queries that attend to it (a suffix).
-    if constexpr (!Format::kQuantizedQuery) {
-      if (t.chunk_cells % kKeyCells == 0) {
-        ScoreChunkByBlocks<Format>(t, c0, c1, n_cells, rows);
-      } else {
-        ScoreChunkByCells<Format>(t, c0, c1, n_cells, rows);
-      }
-    } else {
-      ScoreChunkByCells<Format>(t, c0, c1, n_cells, rows);
-    }
+    ScoreChunkByBlocks<Format>(t, c0, c1, n_cells, rows);
     for (int i = 0; i < t.n_queries; ++i) {
       const int64_t n = Min(c1, t.lengths[i]) - c0;
       if (n <= 0) continue;
