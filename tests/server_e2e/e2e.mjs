@@ -248,6 +248,12 @@ test('reasoning_content, streamed and not', async () => {
   const streamed = await streamChat({ messages: user('Think before you answer.'), max_tokens: 64 });
   assert.deepEqual({ reasoning: streamed.reasoning, content: streamed.content }, expected);
   assert.deepEqual(counts(streamed.usage), counts(whole.usage));
+  // The next turn: the template leaves the reasoning out of the history, so the cells of the
+  // first turn's prompt are reused (shared from the slot that holds the reasoning too).
+  const next = await client.chat.completions.create({ model: MODEL, max_tokens: 4, messages: [
+    ...user('Think before you answer.'), { role: 'assistant', content: expected.content }, ...user('Thanks.')] });
+  assert.ok(next.usage.prompt_tokens_details.cached_tokens >= whole.usage.prompt_tokens,
+            `${next.usage.prompt_tokens_details.cached_tokens} of ${next.usage.prompt_tokens} reused`);
 });
 
 test('legacy completions, streamed and not', async () => {
