@@ -76,9 +76,29 @@ KvCache::KvCache(const ModelSpec& spec, int64_t n_cells, DType type) : type_(typ
     at += n_cells * (rows.k + rows.v);
     layers_.push_back(view);
   }
-  free_.reserve(static_cast<size_t>(n_cells));
-  for (int64_t cell = n_cells - 1; cell >= 0; --cell) free_.push_back(static_cast<int32_t>(cell));
   holders_.assign(static_cast<size_t>(n_cells), 0);
+  SetSequenceRegions(0);
+}
+
+size_t KvCache::FreeListOf(int32_t cell) const {
+  if (region_cells_ == 0) return 0;
+  const int64_t region = cell / region_cells_;
+  return region < static_cast<int64_t>(free_lists_.size()) - 1 ? static_cast<size_t>(region) + 1 : 0;
+}
+
+void KvCache::SetSequenceRegions(int64_t cells_per_sequence) {
+  if (cells_per_sequence < 0) Fail("KV cache: a region of {} cells per sequence", cells_per_sequence);
+  const int64_t regions = cells_per_sequence > 0 ? n_cells_ / cells_per_sequence : 0;
+  region_cells_ = regions > 0 ? cells_per_sequence : 0;
+  free_lists_.assign(static_cast<size_t>(regions) + 1, {});
+  free_lists_[0].reserve(static_cast<size_t>(n_cells_ - regions * region_cells_));
+  for (size_t list = 1; list < free_lists_.size(); ++list) free_lists_[list].reserve(static_cast<size_t>(region_cells_));
+  free_count_ = 0;
+  for (int64_t cell = n_cells_ - 1; cell >= 0; --cell) {
+    if (holders_[static_cast<size_t>(cell)] != 0) continue;
+    free_lists_[FreeListOf(static_cast<int32_t>(cell))].push_back(static_cast<int32_t>(cell));
+    ++free_count_;
+  }
 }
 
 std::span<const int32_t> KvCache::Append(int32_t seq, int64_t count) {
@@ -86,10 +106,18 @@ std::span<const int32_t> KvCache::Append(int32_t seq, int64_t count) {
     Fail("KV cache full: sequence {} needs {} more cells, {} of {} are free", seq, count, free_cells(), n_cells_);
   std::vector<int32_t>& cells = sequences_[seq];
   const size_t start = cells.size();
+  const size_t own = seq >= 0 && static_cast<size_t>(seq) + 1 < free_lists_.size() ? static_cast<size_t>(seq) + 1 : 0;
   for (int64_t i = 0; i < count; ++i) {
-    cells.push_back(free_.back());
-    holders_[static_cast<size_t>(free_.back())] = 1;
-    free_.pop_back();
+    size_t list = own;
+    if (free_lists_[list].empty()) list = 0;
+    if (free_lists_[list].empty())
+      for (size_t other = 1; other < free_lists_.size(); ++other)
+        if (free_lists_[other].size() > free_lists_[list].size()) list = other;
+    std::vector<int32_t>& free = free_lists_[list];
+    cells.push_back(free.back());
+    holders_[static_cast<size_t>(free.back())] = 1;
+    free.pop_back();
+    --free_count_;
   }
   return std::span<const int32_t>(cells).subspan(start);
 }
@@ -105,7 +133,10 @@ void KvCache::Truncate(int32_t seq, int64_t length) {
   if (it == sequences_.end()) return;
   std::vector<int32_t>& cells = it->second;
   while (static_cast<int64_t>(cells.size()) > length) {
-    if (--holders_[static_cast<size_t>(cells.back())] == 0) free_.push_back(cells.back());
+    if (--holders_[static_cast<size_t>(cells.back())] == 0) {
+      free_lists_[FreeListOf(cells.back())].push_back(cells.back());
+      ++free_count_;
+    }
     cells.pop_back();
   }
   if (cells.empty()) sequences_.erase(it);

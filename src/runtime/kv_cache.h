@@ -33,7 +33,7 @@ class KvCache {
 
   DType type() const { return type_; }
   int64_t capacity() const { return n_cells_; }
-  int64_t free_cells() const { return static_cast<int64_t>(free_.size()); }
+  int64_t free_cells() const { return free_count_; }
   uint64_t bytes() const { return storage_.size(); }  // K/V storage: capacity() * BytesPerCell
 
   // K and V bytes of one cell in every layer: n_layers * (RowBytes(type, n_kv_heads * head_dim)
@@ -47,6 +47,13 @@ class KvCache {
 
   // Assigns cells to the next `count` positions of `seq`; throws moefit::Error when the cache is full.
   std::span<const int32_t> Append(int32_t seq, int64_t count);
+  // Where free cells come from: sequence s in [0, capacity / cells_per_sequence) takes the
+  // lowest free cells of its own region [s x cells_per_sequence, (s + 1) x cells_per_sequence)
+  // first, then cells outside every region, then another region's (the one with the most free),
+  // so sequences that grow a token at a time side by side each keep contiguous cells (read from
+  // DRAM, attention over interleaved cells ran 1.25-1.35x slower). Only which free cell is taken
+  // changes: capacity, results and errors do not. 0 (the default): one pool, lowest first.
+  void SetSequenceRegions(int64_t cells_per_sequence);
   // The sequence's cells in position order (empty for an unknown sequence).
   std::span<const int32_t> Cells(int32_t seq) const;
   int64_t Length(int32_t seq) const { return static_cast<int64_t>(Cells(seq).size()); }
@@ -65,7 +72,12 @@ class KvCache {
   int64_t n_cells_;
   HostBuffer storage_;  // 2 MiB aligned and huge-page advised when large (rows on cache lines, fewer TLB misses)
   std::vector<KvLayerView> layers_;
-  std::vector<int32_t> free_;      // stack of free cells
+  // Free cells: list 0 those outside every region, list 1 + s region s's; each a stack with its
+  // lowest cell on top (about: cells come back in the order sequences let them go).
+  std::vector<std::vector<int32_t>> free_lists_;
+  int64_t free_count_ = 0;
+  int64_t region_cells_ = 0;  // cells per sequence region (0: none)
+  size_t FreeListOf(int32_t cell) const;
   std::vector<uint16_t> holders_;  // per cell: the sequences that hold it
   std::map<int32_t, std::vector<int32_t>> sequences_;
 };

@@ -77,6 +77,41 @@ TEST(KvCache, SharedPrefixCellsAreFreedByTheirLastHolder) {
   EXPECT_THROW(cache.Append(5, 1), Error);
 }
 
+// Sequences that grow side by side take their own regions' cells, lowest first; when a region
+// runs out the cells come from outside every region, then from the region with the most free.
+TEST(KvCache, SequenceRegionsKeepEachSequenceContiguous) {
+  KvCache cache(SmallSpec(), 20);
+  cache.SetSequenceRegions(8);  // regions [0, 8) and [8, 16); cells 16..19 in none
+  for (int step = 0; step < 6; ++step) {
+    cache.Append(0, 1);
+    cache.Append(1, 1);
+  }
+  EXPECT_EQ(std::vector<int32_t>(cache.Cells(0).begin(), cache.Cells(0).end()), (std::vector<int32_t>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(std::vector<int32_t>(cache.Cells(1).begin(), cache.Cells(1).end()), (std::vector<int32_t>{8, 9, 10, 11, 12, 13}));
+  cache.Append(0, 4);  // 6, 7, then outside the regions: 16, 17
+  EXPECT_EQ(cache.Cells(0)[7], 7);
+  EXPECT_EQ(cache.Cells(0)[8], 16);
+  cache.Append(2, 3);  // no region: 18, 19, then region 1's free cells (it has the most)
+  EXPECT_EQ(cache.Cells(2)[0], 18);
+  EXPECT_EQ(cache.Cells(2)[2], 14);
+  EXPECT_EQ(cache.free_cells(), 1);
+  cache.Truncate(0, 3);  // its cells go back to where they belong, lowest on top
+  EXPECT_EQ(cache.free_cells(), 8);
+  cache.Append(0, 2);
+  EXPECT_EQ(cache.Cells(0)[3], 3);
+  EXPECT_EQ(cache.Cells(0)[4], 4);
+  // Regions set while cells are held keep those cells and sort the free ones anew.
+  cache.SetSequenceRegions(0);
+  EXPECT_EQ(cache.free_cells(), 6);
+  cache.Remove(0);
+  cache.Remove(1);
+  cache.Remove(2);
+  EXPECT_EQ(cache.free_cells(), 20);
+  cache.Append(3, 20);
+  std::set<int32_t> distinct(cache.Cells(3).begin(), cache.Cells(3).end());
+  EXPECT_EQ(distinct.size(), 20u);
+}
+
 TEST(KvCache, SharePrefixRefusesWhatItCannotDo) {
   KvCache cache(SmallSpec(), 8);
   cache.Append(1, 3);

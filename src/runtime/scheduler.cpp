@@ -88,6 +88,9 @@ Scheduler::Scheduler(Engine& engine, const SchedulerOptions& options) : engine_(
   options_.context = std::min(options_.context, kv_capacity_);
   if (options_.context < 2) Fail("a context of {} positions is too small", options_.context);
   stats_.kv_capacity = kv_capacity_;
+  // Slot s takes its cells from [s x context, (s + 1) x context) first: sequences decoding side
+  // by side each keep contiguous cells (attention reads them as a stream).
+  engine_.kv_cache().SetSequenceRegions(options_.context);
   stats_.kv_bytes = engine_.kv_cache().bytes();
   stats_.engine_bytes = engine_.host_budget().used();
   for (int slot = options_.max_sequences - 1; slot >= 0; --slot) free_slots_.push_back(slot);

@@ -315,6 +315,22 @@ TEST(Scheduler, ARunningSequenceSharesItsPrefix) {
   EXPECT_EQ(a.tokens, DirectGreedy(one, 60));
 }
 
+// Two sequences decoding side by side each hold one run of cells (their regions), not every
+// other cell.
+TEST(Scheduler, SequencesDecodingTogetherKeepContiguousCells) {
+  Engine engine(Tiny(), {.kv_cells = 128, .threads = 1});
+  Scheduler scheduler(engine, {.max_sequences = 2, .context = 64, .threads = 1});
+  auto one = scheduler.Submit({.prompt = Prompt(6, 36), .max_tokens = 30, .sampler = Greedy()});
+  auto two = scheduler.Submit({.prompt = Prompt(7, 37), .max_tokens = 30, .sampler = Greedy()});
+  EXPECT_EQ(Collect(*one).tokens, DirectGreedy(Prompt(6, 36), 30));
+  EXPECT_EQ(Collect(*two).tokens, DirectGreedy(Prompt(7, 37), 30));
+  for (int32_t slot = 0; slot < 2; ++slot) {
+    const std::span<const int32_t> cells = engine.kv_cache().Cells(slot);
+    ASSERT_GE(cells.size(), 35u);
+    for (size_t i = 1; i < cells.size(); ++i) EXPECT_EQ(cells[i], cells[i - 1] + 1) << "slot " << slot << " position " << i;
+  }
+}
+
 // Cached cells are not reserved: a request that needs them gets them back, and runs as it would
 // on an empty cache.
 TEST(Scheduler, CachedCellsAreGivenBackWhenAReservationNeedsThem) {
