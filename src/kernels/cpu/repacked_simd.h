@@ -106,6 +106,15 @@ inline void StoreRowSums(__m256 acc, float* out) {
                                                    _mm_castps_pd(_mm256_extractf128_ps(pairs, 1)))));
 }
 
+// The accumulator of the kernels whose sums sit in the lanes [r0 r0 r1 r1 | r2 r2 r3 r3] (see
+// repacked_driver.h): 32 row groups' sums of up to 8 tokens (8 KiB) wait in L1 per pass.
+struct RowPairSums {
+  using Acc = __m256;
+  static constexpr int64_t kPassGroups = 32;
+  static Acc Zero() { return _mm256_setzero_ps(); }
+  static void Store(Acc acc, float* out) { StoreRowSums(acc, out); }
+};
+
 }  // namespace repacked
 }  // namespace
 }  // namespace moefit

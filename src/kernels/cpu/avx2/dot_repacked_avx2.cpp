@@ -10,15 +10,12 @@
 // into L1, a pass of row groups goes by it, and the tokens share each unpacking of the levels.
 #include "kernels/cpu/avx2/simd_avx2.h"
 #include "kernels/cpu/isa_kernels.h"
-#include "kernels/cpu/repacked_simd.h"
+#include "kernels/cpu/repacked_driver.h"
 
 namespace moefit::avx2 {
 namespace {
 
 using namespace repacked;
-
-// (Internal-linkage helpers only, no std:: templates: see isa_kernels.h.)
-inline int64_t Min(int64_t a, int64_t b) { return a < b ? a : b; }
 
 // shuffle_epi8 indexes, one 32-byte row each, loaded where a loop over them is not unrolled.
 template <int kRows>
@@ -89,7 +86,7 @@ inline Nibbles UnpackNibbles(const uint8_t* p, __m256i low_mask) {
 // from a plane per pair of sub-blocks (quant/repack.h), 12 more operations per sub-block shared
 // by the tokens. |products| <= 4 * 2 * 31 * 127 < 2^15.
 template <bool kFifthBit>
-struct Q4_KFamilyRepacked {
+struct Q4_KFamilyRepacked : RowPairSums {
   static constexpr int kMaxTokens = 8;
   // After the levels: the 8 sub-block sums as int16 in both 128-bit halves, then d in 8 lanes.
   static constexpr int64_t kWideBlock = kWideLevels + 64;
@@ -175,7 +172,7 @@ inline Q6_KLevels UnpackQ6_KLevels(const uint8_t* unit, __m256i high, int i, __m
 // products (|.| <= 2 * 2 * 63 * 128 < 2^15) take the int8 scale with one madd, and the 32 * scale
 // * (sum of the sub-block's activations) that u adds comes off with one madd of the widened scales
 // against 4 broadcast block sums per quarter.
-struct Q6_KRepacked {
+struct Q6_KRepacked : RowPairSums {
   static constexpr int kMaxTokens = 8;
   // After the levels: the block sums of quarter q (4 int16) repeated over the four 64-bit lanes
   // (4 x 32 bytes), then d in 8 lanes.
@@ -239,7 +236,7 @@ struct Q6_KRepacked {
 // with its own madd (two of them could overflow int16). No mins. 8 tokens per unpacking: GCC
 // keeps some of the 4 levels and their magnitudes on the stack then, and it still measured ~7%
 // faster than 4 tokens (GEMM 768x2048, one thread).
-struct IQ4_XSRepacked {
+struct IQ4_XSRepacked : RowPairSums {
   static constexpr int kMaxTokens = 8;
   // After the levels: d in 8 lanes.
   static constexpr int64_t kWideBlock = kWideLevels + 32;
@@ -292,146 +289,8 @@ struct IQ4_XSRepacked {
   }
 };
 
-// Widened activations held on the stack by the streaming path: up to this many blocks of 256
-// over its tokens (longer rows take the passes, which give the same bits).
-constexpr int64_t kMaxWideBlocks = 64;
-// Tiles of at most this many tokens stream the weights (decode, one sequence or a few): each
-// row group reads its blocks one after another, prefetched ahead in that stream, and each weight
-// byte is read once either way. The block-at-a-time passes jump from group to group, which the
-// hardware prefetcher does not follow from DRAM.
-constexpr int kStreamTokens = 4;
-
-// Row groups [first, first + kStreams * count) against kTokens tokens widened at `wide` (block b
-// of token t at wide + (b * kTokens + t) * kWideBlock) as kStreams runs of `count` groups read
-// side by side, block by block; the sums in registers. Each group sums its own blocks in order,
-// so a row's bits do not depend on the number of streams.
-template <typename Kernel, int kTokens, int kStreams>
-void StreamRuns(const DotTile& tile, const uint8_t* wide, int64_t first, int64_t count) {
-  const int64_t blocks = tile.elements / kQK_K, group_bytes = 4 * tile.weight_row_bytes;
-  constexpr int64_t kStep = kTokens * Kernel::kWideBlock;
-  for (int64_t g = 0; g < count; ++g) {
-    int64_t group[kStreams];
-    __m256 acc[kStreams][kTokens];
-#pragma GCC unroll 2
-    for (int s = 0; s < kStreams; ++s) {
-      group[s] = first + s * count + g;
-#pragma GCC unroll 8
-      for (int t = 0; t < kTokens; ++t) acc[s][t] = _mm256_setzero_ps();
-    }
-    for (int64_t b = 0; b < blocks; ++b)
-#pragma GCC unroll 2
-      for (int s = 0; s < kStreams; ++s)
-        Kernel::template Block<kTokens, true>(tile.weights + group[s] * group_bytes + b * Kernel::kGroupBlock, wide + b * kStep,
-                                              acc[s]);
-#pragma GCC unroll 2
-    for (int s = 0; s < kStreams; ++s)
-#pragma GCC unroll 8
-      for (int t = 0; t < kTokens; ++t) StoreRowSums(acc[s][t], tile.out + t * tile.out_token_stride + 4 * group[s]);
-  }
-}
-
-// Every row group against kTokens widened tokens. One token (decode) reads the groups as two
-// halves side by side: two streams from DRAM keep more reads in flight than one (Q4_K and Q6_K
-// 8-18% faster on 2 threads, docs/benchmarks.md); four streams, and two for 2-token tiles, did
-// not gain. A group left over from the halves goes alone.
-template <typename Kernel, int kTokens>
-void StreamGroups(const DotTile& tile, const uint8_t* wide) {
-  constexpr int kStreams = kTokens == 1 ? 2 : 1;
-  const int64_t groups = tile.rows / 4, per_stream = groups / kStreams;
-  StreamRuns<Kernel, kTokens, kStreams>(tile, wide, 0, per_stream);
-  StreamRuns<Kernel, kTokens, 1>(tile, wide, kStreams * per_stream, groups - kStreams * per_stream);
-}
-
-// StreamGroups for a run-time n in [1, kTokens].
-template <typename Kernel, int kTokens>
-void StreamGroupsTokens(int n, const DotTile& tile, const uint8_t* wide) {
-  if (n == kTokens) {
-    StreamGroups<Kernel, kTokens>(tile, wide);
-  } else if constexpr (kTokens > 1) {
-    StreamGroupsTokens<Kernel, kTokens - 1>(n, tile, wide);
-  }
-}
-
-// A tile of up to kStreamTokens tokens (decode): their activations widened once, then every row
-// group streams its blocks past them. False (nothing done) for more tokens or longer rows.
-template <typename Kernel>
-bool RunStreaming(const DotTile& tile) {
-  const int64_t blocks = tile.elements / kQK_K;
-  if (tile.tokens > kStreamTokens || tile.tokens * blocks > kMaxWideBlocks) return false;
-  alignas(32) uint8_t wide[kMaxWideBlocks * Kernel::kWideBlock];
-  const int n = static_cast<int>(tile.tokens);
-  for (int t = 0; t < n; ++t) {
-    const int64_t row = tile.activation_rows != nullptr ? tile.activation_rows[t] : t;
-    const uint8_t* activations = tile.activations + row * tile.activation_row_bytes;
-    for (int64_t b = 0; b < blocks; ++b)
-      Kernel::Widen(activations + b * kActBlock, wide + (b * n + t) * Kernel::kWideBlock);
-  }
-  StreamGroupsTokens<Kernel, kStreamTokens>(n, tile, wide);
-  return true;
-}
-
-// Row groups per pass of the multi-token path: their float sums (kMaxTokens x 32 bytes each) wait
-// in L1 from one block to the next.
-constexpr int64_t kPassGroups = 32;
-
-// Block b of `groups` row groups (the first at w, one every group_stride bytes) against kTokens
-// widened tokens; each group's block is prefetched two groups ahead.
-template <typename Kernel, int kTokens>
-void PassBlock(const uint8_t* w, int64_t group_stride, int64_t groups, const uint8_t* wide, __m256* acc) {
-  for (int64_t g = 0; g < groups; ++g, w += group_stride) {
-    if (g + 2 < groups)
-      for (int64_t i = 0; i < Kernel::kGroupBlock; i += 64) _mm_prefetch(reinterpret_cast<const char*>(w + 2 * group_stride + i), _MM_HINT_T0);
-    Kernel::template Block<kTokens, false>(w, wide, acc + g * Kernel::kMaxTokens);
-  }
-}
-
-// PassBlock for a run-time n in [1, kTokens].
-template <typename Kernel, int kTokens>
-void PassBlockTokens(int n, const uint8_t* w, int64_t group_stride, int64_t groups, const uint8_t* wide, __m256* acc) {
-  if (n == kTokens) {
-    PassBlock<Kernel, kTokens>(w, group_stride, groups, wide, acc);
-  } else if constexpr (kTokens > 1) {
-    PassBlockTokens<Kernel, kTokens - 1>(n, w, group_stride, groups, wide, acc);
-  }
-}
-
-// More tokens (prefill): up to kPassGroups row groups at a time, and for them
-// up to kMaxTokens tokens at a time, block after block: the tokens' block is widened into L1 and
-// every row group's block goes by it (each unpacking of the levels shared by the tokens), so the
-// activations stay in L1 and each weight byte is read once per kMaxTokens tokens.
-template <typename Kernel>
-void RunTokenPasses(const DotTile& tile) {
-  constexpr int kMax = Kernel::kMaxTokens;
-  alignas(32) uint8_t wide[kMax * Kernel::kWideBlock];
-  __m256 acc[kPassGroups * kMax];
-  const int64_t blocks = tile.elements / kQK_K, group_stride = 4 * tile.weight_row_bytes;
-  for (int64_t row0 = 0; row0 < tile.rows; row0 += 4 * kPassGroups) {
-    const int64_t groups = Min(kPassGroups, (tile.rows - row0 + 3) / 4);
-    const uint8_t* weights = tile.weights + row0 * tile.weight_row_bytes;
-    for (int64_t t0 = 0; t0 < tile.tokens; t0 += kMax) {
-      const int n = static_cast<int>(Min(kMax, tile.tokens - t0));
-      const uint8_t* act[kMax];
-      for (int i = 0; i < n; ++i)
-        act[i] = tile.activations +
-                 (tile.activation_rows != nullptr ? tile.activation_rows[t0 + i] : t0 + i) * tile.activation_row_bytes;
-      for (int64_t i = 0; i < groups * kMax; ++i) acc[i] = _mm256_setzero_ps();
-      for (int64_t b = 0; b < blocks; ++b) {
-        for (int i = 0; i < n; ++i) Kernel::Widen(act[i] + b * kActBlock, wide + i * Kernel::kWideBlock);
-        PassBlockTokens<Kernel, kMax>(n, weights + b * Kernel::kGroupBlock, group_stride, groups, wide, acc);
-      }
-      for (int64_t g = 0; g < groups; ++g)
-        for (int i = 0; i < n; ++i) StoreRowSums(acc[g * kMax + i], tile.out + (t0 + i) * tile.out_token_stride + row0 + 4 * g);
-    }
-  }
-}
-
 using Q4_KRepacked = Q4_KFamilyRepacked<false>;
 using Q5_KRepacked = Q4_KFamilyRepacked<true>;
-
-template <typename Kernel>
-void RunTile(const DotTile& tile) {
-  if (!RunStreaming<Kernel>(tile)) RunTokenPasses<Kernel>(tile);
-}
 
 }  // namespace
 

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+// The drivers of the repacked kernels (quant/repack.h) over a DotTile, shared by the variant
+// files (cpu/avx2, cpu/avx512): each compiles its own copy with its own flags, every function of
+// internal linkage (see isa_kernels.h). A Kernel provides
+//   using Acc;                                  // a token's float sums for one row group
+//   static Acc Zero();  static void Store(Acc, float* out);   // out[0..3] = the 4 rows' dots
+//   static constexpr int kMaxTokens;            // tokens per unpacking of the levels (prefill)
+//   static constexpr int64_t kPassGroups;       // row groups per pass of the prefill path
+//   static constexpr int64_t kWideBlock, kGroupBlock;  // widened activation block, group block
+//   static void Widen(const uint8_t* q8k_block, uint8_t* wide);  // 64-byte aligned `wide`
+//   template <int kTokens, bool kStream> static void Block(const uint8_t* group_block,
+//                                                          const uint8_t* wide, Acc* acc);
+// Block adds one group block's dots against kTokens widened tokens (token t's block at wide + t *
+// kWideBlock) to acc[t]; with kStream it prefetches the group's next blocks itself. Decode (up to
+// kStreamTokens tokens) widens the tokens whole and streams every group past them; prefill goes
+// a block at a time with kPassGroups groups' sums waiting in L1.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/cpu/dot_tile.h"
+#include "kernels/cpu/repacked_simd.h"
+
+namespace moefit {
+namespace {
+namespace repacked {
+
+// (Internal-linkage helpers only, no std:: templates: see isa_kernels.h.)
+inline int64_t Min(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// Widened activations held on the stack by the streaming path: up to this many blocks of 256
+// over its tokens (longer rows take the passes, which give the same bits).
+constexpr int64_t kMaxWideBlocks = 64;
+// Tiles of at most this many tokens stream the weights (decode, one sequence or a few): each
+// row group reads its blocks one after another, prefetched ahead in that stream, and each weight
+// byte is read once either way. The block-at-a-time passes jump from group to group, which the
+// hardware prefetcher does not follow from DRAM.
+constexpr int kStreamTokens = 4;
+
+// Row groups [first, first + kStreams * count) against kTokens tokens widened at `wide` (block b
+// of token t at wide + (b * kTokens + t) * kWideBlock) as kStreams runs of `count` groups read
+// side by side, block by block; the sums in registers. Each group sums its own blocks in order,
+// so a row's bits do not depend on the number of streams.
+template <typename Kernel, int kTokens, int kStreams>
+void StreamRuns(const DotTile& tile, const uint8_t* wide, int64_t first, int64_t count) {
+  const int64_t blocks = tile.elements / kQK_K, group_bytes = 4 * tile.weight_row_bytes;
+  constexpr int64_t kStep = kTokens * Kernel::kWideBlock;
+  for (int64_t g = 0; g < count; ++g) {
+    int64_t group[kStreams];
+    typename Kernel::Acc acc[kStreams][kTokens];
+#pragma GCC unroll 2
+    for (int s = 0; s < kStreams; ++s) {
+      group[s] = first + s * count + g;
+#pragma GCC unroll 8
+      for (int t = 0; t < kTokens; ++t) acc[s][t] = Kernel::Zero();
+    }
+    for (int64_t b = 0; b < blocks; ++b)
+#pragma GCC unroll 2
+      for (int s = 0; s < kStreams; ++s)
+        Kernel::template Block<kTokens, true>(tile.weights + group[s] * group_bytes + b * Kernel::kGroupBlock, wide + b * kStep,
+                                              acc[s]);
+#pragma GCC unroll 2
+    for (int s = 0; s < kStreams; ++s)
+#pragma GCC unroll 8
+      for (int t = 0; t < kTokens; ++t) Kernel::Store(acc[s][t], tile.out + t * tile.out_token_stride + 4 * group[s]);
+  }
+}
+
+// Every row group against kTokens widened tokens. One token (decode) reads the groups as two
+// halves side by side: two streams from DRAM keep more reads in flight than one (Q4_K and Q6_K
+// 8-18% faster on 2 threads, docs/benchmarks.md); four streams, and two for 2-token tiles, did
+// not gain. A group left over from the halves goes alone.
+template <typename Kernel, int kTokens>
+void StreamGroups(const DotTile& tile, const uint8_t* wide) {
+  constexpr int kStreams = kTokens == 1 ? 2 : 1;
+  const int64_t groups = tile.rows / 4, per_stream = groups / kStreams;
+  StreamRuns<Kernel, kTokens, kStreams>(tile, wide, 0, per_stream);
+  StreamRuns<Kernel, kTokens, 1>(tile, wide, kStreams * per_stream, groups - kStreams * per_stream);
+}
+
+// StreamGroups for a run-time n in [1, kTokens].
+template <typename Kernel, int kTokens>
+void StreamGroupsTokens(int n, const DotTile& tile, const uint8_t* wide) {
+  if (n == kTokens) {
+    StreamGroups<Kernel, kTokens>(tile, wide);
+  } else if constexpr (kTokens > 1) {
+    StreamGroupsTokens<Kernel, kTokens - 1>(n, tile, wide);
+  }
+}
+
+// A tile of up to kStreamTokens tokens (decode): their activations widened once, then every row
+// group streams its blocks past them. False (nothing done) for more tokens or longer rows.
+template <typename Kernel>
+bool RunStreaming(const DotTile& tile) {
+  const int64_t blocks = tile.elements / kQK_K;
+  if (tile.tokens > kStreamTokens || tile.tokens * blocks > kMaxWideBlocks) return false;
+  alignas(64) uint8_t wide[kMaxWideBlocks * Kernel::kWideBlock];
+  const int n = static_cast<int>(tile.tokens);
+  for (int t = 0; t < n; ++t) {
+    const int64_t row = tile.activation_rows != nullptr ? tile.activation_rows[t] : t;
+    const uint8_t* activations = tile.activations + row * tile.activation_row_bytes;
+    for (int64_t b = 0; b < blocks; ++b)
+      Kernel::Widen(activations + b * kActBlock, wide + (b * n + t) * Kernel::kWideBlock);
+  }
+  StreamGroupsTokens<Kernel, kStreamTokens>(n, tile, wide);
+  return true;
+}
+
+// Block b of `groups` row groups (the first at w, one every group_stride bytes) against kTokens
+// widened tokens; each group's block is prefetched two groups ahead.
+template <typename Kernel, int kTokens>
+void PassBlock(const uint8_t* w, int64_t group_stride, int64_t groups, const uint8_t* wide, typename Kernel::Acc* acc) {
+  for (int64_t g = 0; g < groups; ++g, w += group_stride) {
+    if (g + 2 < groups)
+      for (int64_t i = 0; i < Kernel::kGroupBlock; i += 64) _mm_prefetch(reinterpret_cast<const char*>(w + 2 * group_stride + i), _MM_HINT_T0);
+    Kernel::template Block<kTokens, false>(w, wide, acc + g * Kernel::kMaxTokens);
+  }
+}
+
+// PassBlock for a run-time n in [1, kTokens].
+template <typename Kernel, int kTokens>
+void PassBlockTokens(int n, const uint8_t* w, int64_t group_stride, int64_t groups, const uint8_t* wide,
+                     typename Kernel::Acc* acc) {
+  if (n == kTokens) {
+    PassBlock<Kernel, kTokens>(w, group_stride, groups, wide, acc);
+  } else if constexpr (kTokens > 1) {
+    PassBlockTokens<Kernel, kTokens - 1>(n, w, group_stride, groups, wide, acc);
+  }
+}
+
+// More tokens (prefill): up to Kernel::kPassGroups row groups at a time, and for them
+// up to kMaxTokens tokens at a time, block after block: the tokens' block is widened into L1 and
+// every row group's block goes by it (each unpacking of the levels shared by the tokens), so the
+// activations stay in L1 and each weight byte is read once per kMaxTokens tokens.
+template <typename Kernel>
+void RunTokenPasses(const DotTile& tile) {
+  constexpr int kMax = Kernel::kMaxTokens;
+  constexpr int64_t kPassGroups = Kernel::kPassGroups;
+  alignas(64) uint8_t wide[kMax * Kernel::kWideBlock];
+  typename Kernel::Acc acc[kPassGroups * kMax];
+  const int64_t blocks = tile.elements / kQK_K, group_stride = 4 * tile.weight_row_bytes;
+  for (int64_t row0 = 0; row0 < tile.rows; row0 += 4 * kPassGroups) {
+    const int64_t groups = Min(kPassGroups, (tile.rows - row0 + 3) / 4);
+    const uint8_t* weights = tile.weights + row0 * tile.weight_row_bytes;
+    for (int64_t t0 = 0; t0 < tile.tokens; t0 += kMax) {
+      const int n = static_cast<int>(Min(kMax, tile.tokens - t0));
+      const uint8_t* act[kMax];
+      for (int i = 0; i < n; ++i)
+        act[i] = tile.activations +
+                 (tile.activation_rows != nullptr ? tile.activation_rows[t0 + i] : t0 + i) * tile.activation_row_bytes;
+      for (int64_t i = 0; i < groups * kMax; ++i) acc[i] = Kernel::Zero();
+      for (int64_t b = 0; b < blocks; ++b) {
+        for (int i = 0; i < n; ++i) Kernel::Widen(act[i] + b * kActBlock, wide + i * Kernel::kWideBlock);
+        PassBlockTokens<Kernel, kMax>(n, weights + b * Kernel::kGroupBlock, group_stride, groups, wide, acc);
+      }
+      for (int64_t g = 0; g < groups; ++g)
+        for (int i = 0; i < n; ++i) Kernel::Store(acc[g * kMax + i], tile.out + (t0 + i) * tile.out_token_stride + row0 + 4 * g);
+    }
+  }
+}
+
+template <typename Kernel>
+void RunTile(const DotTile& tile) {
+  if (!RunStreaming<Kernel>(tile)) RunTokenPasses<Kernel>(tile);
+}
+
+}  // namespace repacked
+}  // namespace
+}  // namespace moefit
