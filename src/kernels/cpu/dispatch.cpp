@@ -105,8 +105,8 @@ constexpr IsaDot kAvx512Dots[] = {
     {DType::kF32, avx512::DotRowF32, avx512::DotTileF32},    {DType::kF16, avx512::DotRowF16, avx512::DotTileF16},
     {DType::kBF16, avx512::DotRowBF16, avx512::DotTileBF16}, {DType::kQ4_0, avx512::DotRowQ4_0, avx512::DotTileQ4_0},
     {DType::kQ8_0, avx512::DotRowQ8_0, avx512::DotTileQ8_0}, {DType::kIQ4_NL, avx512::DotRowIQ4_NL, avx512::DotTileIQ4_NL},
-    {DType::kQ4_K, avx512::DotRowQ4_K, avx512::DotTileQ4_K, avx512::DotTileRepackedQ4_K}, {DType::kQ5_K, avx512::DotRowQ5_K, avx512::DotTileQ5_K},
-    {DType::kQ6_K, avx512::DotRowQ6_K, avx512::DotTileQ6_K}, {DType::kIQ4_XS, avx512::DotRowIQ4_XS, avx512::DotTileIQ4_XS},
+    {DType::kQ4_K, avx512::DotRowQ4_K, avx512::DotTileQ4_K, avx512::DotTileRepackedQ4_K}, {DType::kQ5_K, avx512::DotRowQ5_K, avx512::DotTileQ5_K, avx512::DotTileRepackedQ5_K},
+    {DType::kQ6_K, avx512::DotRowQ6_K, avx512::DotTileQ6_K, avx512::DotTileRepackedQ6_K}, {DType::kIQ4_XS, avx512::DotRowIQ4_XS, avx512::DotTileIQ4_XS},
 };
 constexpr IsaQuantize kAvx512Quantizers[] = {
     {DType::kQ8_0, avx512::QuantizeRowQ8_0},
@@ -246,7 +246,7 @@ KernelTable BuildKernelTable(CpuIsa isa) {
     if (const AttentionFn attention = ScalarAttentionKernel(traits.type)) table.attention[id] = {.tile = attention};
   }
   table.swiglu = {.row = SwiGluRowReference};
-  // No AVX-512 attention kernels yet, nor a repacked Q6_K one: that level keeps the AVX2 ones.
+  // No AVX-512 attention kernels yet, nor a repacked IQ4_XS one: that level keeps the AVX2 ones.
   if (isa >= CpuIsa::kAvx2) {
     Overlay(table, CpuIsa::kAvx2, kAvx2Dots, kAvx2Quantizers, kAvx2Attention);
     table.swiglu = {.row = avx2::SwiGluRow, .isa = CpuIsa::kAvx2};

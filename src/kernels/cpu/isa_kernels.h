@@ -61,7 +61,10 @@ MOEFIT_DECLARE_DOT_KERNELS(Q6_K)
 MOEFIT_DECLARE_DOT_KERNELS(IQ4_XS)
 void QuantizeRowQ8_0(const float* src, void* dst, int64_t elements);
 void QuantizeRowQ8_K(const float* src, void* dst, int64_t elements);
-void DotTileRepackedQ4_K(const DotTile& tile);  // cpu/avx512/dot_repacked_avx512.cpp (VNNI)
+// Repacked row groups with VNNI (cpu/avx512/dot_repacked_avx512.cpp); IQ4_XS keeps the AVX2 one.
+void DotTileRepackedQ4_K(const DotTile& tile);
+void DotTileRepackedQ5_K(const DotTile& tile);
+void DotTileRepackedQ6_K(const DotTile& tile);
 }  // namespace avx512
 
 }  // namespace moefit

@@ -1,74 +1,301 @@
 // SPDX-License-Identifier: MIT
-// AVX-512 VNNI dots of repacked row groups (quant/repack.h) against Q8_K activations: Q4_K. As
-// the AVX2 kernel (4 rows per instruction, 8 activations broadcast to the 64-bit lanes), but
-// vpdpbusd multiplies and adds the 4-level groups straight into int32 lanes: each sub-block's
-// lanes hold at most 16 products (|sum| <= 16 * 15 * 127 < 2^15), so two sub-blocks pack into
-// int16 and take their scales with one madd. 256-bit vectors (AVX-512 VL): the 32 registers hold
-// 4 tokens' accumulators, and the instructions run on three ports rather than two.
+// AVX-512 VNNI dots of repacked row groups (quant/repack.h) against Q8_K activations: Q4_K, Q5_K
+// and Q6_K, through the drivers of cpu/repacked_driver.h (decode streams, prefill passes).
+//
+// One 512-bit load holds a whole sub-block of 32 elements of the 4 rows (Q4_K's two halves, or a
+// Q6_K unit's two sub-blocks of 16), and `vpdpbusd` multiplies its levels by the activations
+// and adds groups of 4 products into int32 lanes: 2 instructions per 32 x 4 multiply-adds. The
+// activations are widened once per block for it: the 8 activations that meet each 64-bit lane of
+// the levels, repeated (a 512-bit load per instruction, no broadcast per row group). The lanes'
+// sums stay below 2^15, so two of them pack into int16 and take their sub-blocks' scales with one
+// `vpdpwssd`; the mins (Q4_K, Q5_K) and Q6_K's level offset (u = q + 32) are one `vpdpwssd` of the
+// token's sub-block sums per block.
+//
+// Lane layout ("row lanes"): int32 / float lane m = 4L + q of a 512-bit sum (L = its 128-bit lane)
+// belongs to row 2 (L % 2) + q % 2. A product vector of `vpdpbusd` has row 2 (L % 2) + q / 2 in
+// lane 4L + q (bytes 8r .. 8r + 7 of each 256-bit half are row r), and packing two of them then
+// pairing int16 lanes with `vpdpwssd` lands each pair in a row-lane of the same row. The float
+// sums keep that layout across blocks and fold to the 4 rows once, when stored.
 #include "kernels/cpu/avx512/simd_avx512.h"
 #include "kernels/cpu/isa_kernels.h"
-#include "kernels/cpu/repacked_simd.h"
+#include "kernels/cpu/repacked_driver.h"
 
 namespace moefit::avx512 {
 namespace {
 
 using namespace repacked;
 
-// shuffle_epi8 index for sub-blocks j, j + 1 after packing: int16 lanes [a a b b c c e e] of each
-// 128-bit lane with a = byte j, b = byte 8 + j, c = byte j + 1, e = byte 9 + j (rows 0, 1 in the
-// low lane and 2, 3 in the high lane: the first row's scale at byte j, the second's at 8 + j).
-inline __m256i PairScaleIndex(int j) {
-  const int8_t a = static_cast<int8_t>(j), b = static_cast<int8_t>(8 + j), c = static_cast<int8_t>(j + 1),
-               e = static_cast<int8_t>(9 + j), z = -1;
-  return _mm256_setr_epi8(a, z, a, z, b, z, b, z, c, z, c, z, e, z, e, z, a, z, a, z, b, z, b, z, c, z, c, z, e, z, e, z);
+// The row of int32 lane m of a sum in the row-lane layout.
+constexpr int RowOfLane(int m) { return 2 * ((m / 4) % 2) + m % 2; }
+
+// An index vector for `vpermw` / `vpermd`-style permutes, built at compile time.
+template <typename T, int kLanes>
+struct IndexTable {
+  alignas(64) T index[kLanes];
+};
+
+// Int16 lane 8L + 2q + k of a vpdpwssd operand whose int32 lane 4L + q takes the sub-block
+// 4 (L / 2) + 2 (q / 2) + k of its row (eight sub-blocks per row; each once).
+constexpr int SubBlockOfPairLane(int lane) {
+  const int L = lane / 8, q = (lane % 8) / 2, k = lane % 2;
+  return 4 * (L / 2) + 2 * (q / 2) + k;
+}
+constexpr int RowOfPairLane(int lane) { return RowOfLane(lane / 2); }
+
+// Q4_K scales (int16 lane 8r + j after widening the unpacked bytes) -> the vpdpwssd operand of
+// sub-blocks 2p, 2p + 1: int16 lane 8L + i takes the scale of row 2 (L % 2) + (i % 4) / 2,
+// sub-block 2p + i / 4 (the packing of the two sub-blocks' product vectors).
+constexpr IndexTable<int16_t, 32> MakeQ4_KScaleIndex(int p) {
+  IndexTable<int16_t, 32> table{};
+  for (int lane = 0; lane < 32; ++lane) {
+    const int L = lane / 8, i = lane % 8;
+    table.index[lane] = static_cast<int16_t>(8 * (2 * (L % 2) + (i % 4) / 2) + 2 * p + i / 4);
+  }
+  return table;
+}
+constexpr IndexTable<int16_t, 32> kQ4_KScaleIndex[4] = {MakeQ4_KScaleIndex(0), MakeQ4_KScaleIndex(1),
+                                                         MakeQ4_KScaleIndex(2), MakeQ4_KScaleIndex(3)};
+
+// Q4_K mins (int16 lane 8 kRepackMinRowOrder[r] + j) -> SubBlockOfPairLane's order.
+constexpr IndexTable<int16_t, 32> MakeQ4_KMinIndex() {
+  IndexTable<int16_t, 32> table{};
+  for (int lane = 0; lane < 32; ++lane)
+    table.index[lane] = static_cast<int16_t>(8 * kRepackMinRowOrder[RowOfPairLane(lane)] + SubBlockOfPairLane(lane));
+  return table;
+}
+constexpr IndexTable<int16_t, 32> kQ4_KMinIndex = MakeQ4_KMinIndex();
+
+// A token's 8 sub-block sums of 32 (int16 lanes 0..7) -> SubBlockOfPairLane's order.
+constexpr IndexTable<int16_t, 32> MakeSubBlockIndex() {
+  IndexTable<int16_t, 32> table{};
+  for (int lane = 0; lane < 32; ++lane) table.index[lane] = static_cast<int16_t>(SubBlockOfPairLane(lane));
+  return table;
+}
+constexpr IndexTable<int16_t, 32> kSubBlockIndex = MakeSubBlockIndex();
+
+// Q6_K: the 16 block sums of 16 activations (int16 lanes 0..15), half z -> sub-blocks
+// 8z + SubBlockOfPairLane.
+constexpr IndexTable<int16_t, 32> MakeQ6_KSumIndex(int z) {
+  IndexTable<int16_t, 32> table{};
+  for (int lane = 0; lane < 32; ++lane) table.index[lane] = static_cast<int16_t>(8 * z + SubBlockOfPairLane(lane));
+  return table;
+}
+constexpr IndexTable<int16_t, 32> kQ6_KSumIndex[2] = {MakeQ6_KSumIndex(0), MakeQ6_KSumIndex(1)};
+
+// Q6_K scales of sub-blocks 8z .. 8z + 7 widened to int16 (lane 16 q + 4r + i: row r, sub-block
+// 8z + 4q + i) -> SubBlockOfPairLane's order (for the level offset).
+constexpr IndexTable<int16_t, 32> MakeQ6_KOffsetIndex() {
+  IndexTable<int16_t, 32> table{};
+  for (int lane = 0; lane < 32; ++lane) {
+    const int sub = SubBlockOfPairLane(lane);
+    table.index[lane] = static_cast<int16_t>(16 * (sub / 4) + 4 * RowOfPairLane(lane) + sub % 4);
+  }
+  return table;
+}
+constexpr IndexTable<int16_t, 32> kQ6_KOffsetIndex = MakeQ6_KOffsetIndex();
+
+// Q6_K unit k (sub-blocks 2k, 2k + 1) of the widened scales of sub-blocks 8 (k / 4) .. + 7 ->
+// the vpdpwssd operand: int16 lane 8L + i takes row 2 (L % 2) + (i % 4) / 2, sub-block 2k + L / 2
+// (the unit's 256-bit halves are its two sub-blocks).
+constexpr IndexTable<int16_t, 32> MakeQ6_KScaleIndex(int k) {
+  IndexTable<int16_t, 32> table{};
+  for (int lane = 0; lane < 32; ++lane) {
+    const int L = lane / 8, i = lane % 8, sub = 2 * (k % 4) + L / 2;  // within the 8 widened
+    table.index[lane] = static_cast<int16_t>(16 * (sub / 4) + 4 * (2 * (L % 2) + (i % 4) / 2) + sub % 4);
+  }
+  return table;
+}
+constexpr IndexTable<int16_t, 32> kQ6_KScaleIndex[4] = {MakeQ6_KScaleIndex(0), MakeQ6_KScaleIndex(1),
+                                                         MakeQ6_KScaleIndex(2), MakeQ6_KScaleIndex(3)};
+
+constexpr IndexTable<int32_t, 16> MakeRowLaneIndex() {
+  IndexTable<int32_t, 16> table{};
+  for (int m = 0; m < 16; ++m) table.index[m] = RowOfLane(m);
+  return table;
+}
+constexpr IndexTable<int32_t, 16> kRowLaneIndex = MakeRowLaneIndex();
+
+template <typename T>
+inline __m512i LoadIndex(const IndexTable<T, 64 / sizeof(T)>& table) {
+  return _mm512_load_si512(table.index);
 }
 
-struct Q4_KRepackedVnni {
-  static constexpr int kMaxTokens = 4;
+// Four F16 values at p (one per row) in the row lanes.
+inline __m512 RowLanes(const uint8_t* p) {
+  int64_t bits;
+  std::memcpy(&bits, p, sizeof bits);
+  const __m128 rows = _mm_cvtph_ps(_mm_cvtsi64_si128(bits));
+  return _mm512_permutexvar_ps(LoadIndex(kRowLaneIndex), _mm512_castps128_ps512(rows));
+}
 
-  template <int kTokens>
-  static void Run(const uint8_t* w, const uint8_t* const* act, int64_t elements, float* const* out) {
-    const __m256i low_mask = _mm256_set1_epi8(0x0f);
-    __m256 acc[kTokens];
-    for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < elements / kQK_K; ++b, w += kQ4_KGroupBlock) {
-      Prefetch<64>(w);  // the header line; the levels' lines one sub-block at a time below
-      const GroupHeader header = UnpackHeader(w);
-      __m256i sum[kTokens];  // lanes [r0 r1 r0 r1 | r2 r3 r2 r3]
-      for (int t = 0; t < kTokens; ++t) sum[t] = _mm256_setzero_si256();
-#pragma GCC unroll 4
-      for (int j = 0; j < 8; j += 2) {
-        Prefetch<128>(w + kQ4_KLevelsAt + 64 * j);
-        __m256i dots[2][kTokens];  // sub-blocks j, j + 1; lanes [r0 r0 r1 r1 | r2 r2 r3 r3]
-#pragma GCC unroll 2
-        for (int k = 0; k < 2; ++k) {
-          for (int t = 0; t < kTokens; ++t) dots[k][t] = _mm256_setzero_si256();
-#pragma GCC unroll 2
-          for (int m = 0; m < 2; ++m) {
-            const __m256i packed = Load256(w + kQ4_KLevelsAt + 64 * (j + k) + 32 * m);
-            const __m256i first = _mm256_and_si256(packed, low_mask);
-            const __m256i second = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
-            for (int t = 0; t < kTokens; ++t) {
-              const int8_t* y =
-                  reinterpret_cast<const int8_t*>(act[t] + b * kActBlock + kActLevels) + 32 * (j + k) + 16 * m;
-              dots[k][t] = _mm256_dpbusd_epi32(dots[k][t], first, Broadcast64(y));
-              dots[k][t] = _mm256_dpbusd_epi32(dots[k][t], second, Broadcast64(y + 8));
-            }
-          }
-        }
-        const __m256i scale = _mm256_shuffle_epi8(header.scales, PairScaleIndex(j));
-        for (int t = 0; t < kTokens; ++t)
-          sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(_mm256_packs_epi32(dots[0][t], dots[1][t]), scale));
+// Widened activations: per 32 activations k, the 128 bytes at 128k hold two 512-bit operands,
+// [activations 32k .. +7 in each 64-bit lane | 32k + 16 .. +23] and [32k + 8 .. +15 | 32k + 24 ..
+// +31]: what the low and the high nibbles of a 64-byte level vector meet. Then each kernel's tail.
+constexpr int64_t kWideLevels = 8 * 128;
+
+inline void WidenLevels(const uint8_t* block, uint8_t* wide) {
+  const __m512i first = _mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2), second = _mm512_setr_epi64(1, 1, 1, 1, 3, 3, 3, 3);
+  for (int k = 0; k < 8; ++k) {
+    const __m512i y = _mm512_castsi256_si512(Load256(block + kActLevels + 32 * k));
+    _mm512_store_si512(wide + 128 * k, _mm512_permutexvar_epi64(first, y));
+    _mm512_store_si512(wide + 128 * k + 64, _mm512_permutexvar_epi64(second, y));
+  }
+}
+
+inline __m512i LoadWide(const uint8_t* p) { return _mm512_load_si512(p); }
+
+// The float sums of one row group for one token, in the row lanes.
+struct RowLaneSums {
+  using Acc = __m512;
+  static constexpr int64_t kPassGroups = 16;  // x 16 tokens x 64 bytes: 16 KiB in L1
+  static Acc Zero() { return _mm512_setzero_ps(); }
+  static void Store(Acc acc, float* out) {
+    const __m256 halves = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
+    const __m128 low = _mm256_castps256_ps128(halves), high = _mm256_extractf128_ps(halves, 1);  // [r0 r1 r0 r1], [r2 r3 r2 r3]
+    _mm_storeu_ps(out, _mm_add_ps(_mm_shuffle_ps(low, high, _MM_SHUFFLE(1, 0, 1, 0)),
+                                  _mm_shuffle_ps(low, high, _MM_SHUFFLE(3, 2, 3, 2))));
+  }
+};
+
+// Q4_K and Q5_K (kFifthBit). Per pair of sub-blocks and token: 4 vpdpbusd, a pack, a vpdpwssd.
+// |lane| <= 8 products of 31 x 127 < 2^15.
+template <bool kFifthBit>
+struct Q4_KFamilyVnni : RowLaneSums {
+  static constexpr int kMaxTokens = 16;
+  // After the levels: the 8 sub-block sums in SubBlockOfPairLane's order (int16), then d.
+  static constexpr int64_t kWideBlock = kWideLevels + 64 + 64;
+  static constexpr int64_t kGroupBlock = kFifthBit ? kQ5_KGroupBlock : kQ4_KGroupBlock;
+
+  static void Widen(const uint8_t* block, uint8_t* wide) {
+    WidenLevels(block, wide);
+    const __m256i pairs = _mm256_madd_epi16(Load256(block + kActSums), _mm256_set1_epi16(1));  // sums of 32, as int32
+    const __m128i sums = _mm_packs_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+    _mm512_store_si512(wide + kWideLevels, _mm512_permutexvar_epi16(LoadIndex(kSubBlockIndex), _mm512_castsi128_si512(sums)));
+    std::memcpy(wide + kWideLevels + 64, block, sizeof(float));
+  }
+
+  template <int kTokens, bool kStream>
+  static void Block(const uint8_t* w, const uint8_t* wide, __m512* acc) {
+    const __m512i low_mask = _mm512_set1_epi8(0x0f);
+    if constexpr (kStream) Prefetch<64>(w);  // the header line; the levels' lines one sub-block at a time below
+    const __m512i scales = _mm512_cvtepu8_epi16(UnpackSixBits(w + 16));  // lane 8r + j
+    const __m512i mins = _mm512_permutexvar_epi16(LoadIndex(kQ4_KMinIndex), _mm512_cvtepu8_epi16(UnpackSixBits(w + 40)));
+    __m512i sum[kTokens];
+#pragma GCC unroll 16
+    for (int t = 0; t < kTokens; ++t) sum[t] = _mm512_setzero_si512();
+#pragma GCC unroll 1
+    for (int p = 0; p < 4; ++p) {
+      __m512i lo[2], hi[2];
+      __m512i plane;  // Q5_K: the pair's fifth bits, [plane | plane >> 2]
+      if constexpr (kFifthBit) {
+        if constexpr (kStream) Prefetch<64>(w + kQ5_KFifthBitsAt + 32 * p);
+        const __m256i bits = Load256(w + kQ5_KFifthBitsAt + 32 * p);
+        plane = _mm512_inserti64x4(_mm512_castsi256_si512(bits), _mm256_srli_epi16(bits, 2), 1);
       }
-      for (int t = 0; t < kTokens; ++t)  // sums to lanes [r0 r0 r1 r1 | r2 r2 r3 r3]
-        acc[t] = AddBlock(acc[t], header, act[t] + b * kActBlock, _mm256_shuffle_epi32(sum[t], _MM_SHUFFLE(3, 1, 2, 0)));
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        const uint8_t* levels = w + kQ4_KLevelsAt + 64 * (2 * p + h);
+        if constexpr (kStream) Prefetch<64>(levels);
+        const __m512i packed = Load512(levels);
+        lo[h] = _mm512_and_si512(packed, low_mask);
+        hi[h] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask);
+        if constexpr (kFifthBit) {  // low nibbles take bit 4h of the plane, high nibbles bit 4h + 1
+          const __m512i bit4 = _mm512_set1_epi8(0x10);
+          const __m512i low_bit = h == 0 ? _mm512_slli_epi16(plane, 4) : plane;
+          const __m512i high_bit = h == 0 ? _mm512_slli_epi16(plane, 3) : _mm512_srli_epi16(plane, 1);
+          lo[h] = _mm512_or_si512(lo[h], _mm512_and_si512(low_bit, bit4));
+          hi[h] = _mm512_or_si512(hi[h], _mm512_and_si512(high_bit, bit4));
+        }
+      }
+      const __m512i scale = _mm512_permutexvar_epi16(LoadIndex(kQ4_KScaleIndex[p]), scales);
+#pragma GCC unroll 16
+      for (int t = 0; t < kTokens; ++t) {
+        const uint8_t* y = wide + t * kWideBlock + 256 * p;
+        const __m512i first = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[0], LoadWide(y)), hi[0],
+                                                  LoadWide(y + 64));
+        const __m512i second = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[1], LoadWide(y + 128)),
+                                                   hi[1], LoadWide(y + 192));
+        sum[t] = _mm512_dpwssd_epi32(sum[t], _mm512_packs_epi32(first, second), scale);
+      }
     }
-    for (int t = 0; t < kTokens; ++t) StoreRowSums(acc[t], out[t]);
+    const __m512 d = RowLanes(w), dmin = RowLanes(w + 8);
+#pragma GCC unroll 16
+    for (int t = 0; t < kTokens; ++t) {
+      const uint8_t* tail = wide + t * kWideBlock + kWideLevels;
+      const __m512 yd = _mm512_set1_ps(LoadFloat(tail + 64));
+      const __m512i min_sums = _mm512_dpwssd_epi32(_mm512_setzero_si512(), mins, LoadWide(tail));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[t]), _mm512_mul_ps(d, yd), acc[t]);
+      acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(min_sums), _mm512_mul_ps(dmin, yd), acc[t]);
+    }
+  }
+};
+
+// Q6_K: levels u = q + 32 (0..63). Per unit (two sub-blocks of 16) and token: 2 vpdpbusd, a
+// pack, a vpdpwssd (|lane| <= 4 products of 63 x 127 < 2^15); the 32 x scale x (sub-block sum)
+// that u adds comes off as two vpdpwssd per block.
+struct Q6_KVnni : RowLaneSums {
+  static constexpr int kMaxTokens = 16;
+  // After the levels: the 16 block sums of 16 in kQ6_KSumIndex's two orders (int16), then d.
+  static constexpr int64_t kWideBlock = kWideLevels + 128 + 64;
+  static constexpr int64_t kGroupBlock = kQ6_KGroupBlock;
+
+  static void Widen(const uint8_t* block, uint8_t* wide) {
+    WidenLevels(block, wide);
+    const __m512i sums = _mm512_castsi256_si512(Load256(block + kActSums));
+    for (int z = 0; z < 2; ++z)
+      _mm512_store_si512(wide + kWideLevels + 64 * z, _mm512_permutexvar_epi16(LoadIndex(kQ6_KSumIndex[z]), sums));
+    std::memcpy(wide + kWideLevels + 128, block, sizeof(float));
+  }
+
+  template <int kTokens, bool kStream>
+  static void Block(const uint8_t* w, const uint8_t* wide, __m512* acc) {
+    const __m512i low_mask = _mm512_set1_epi8(0x0f), high_mask = _mm512_set1_epi8(0x30);
+    if constexpr (kStream) Prefetch<128>(w);  // d and the scales; the units one at a time below
+    const __m512i scales[2] = {_mm512_cvtepi8_epi16(Load256(w + kQ6_KScalesAt)),
+                               _mm512_cvtepi8_epi16(Load256(w + kQ6_KScalesAt + 32))};
+    __m512i sum[kTokens];
+#pragma GCC unroll 16
+    for (int t = 0; t < kTokens; ++t) sum[t] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    for (int z = 0; z < 2; ++z) {  // - 32 x scale x sum, sub-blocks 8z .. 8z + 7
+      const __m512i offsets =
+          _mm512_sub_epi16(_mm512_setzero_si512(), _mm512_slli_epi16(_mm512_permutexvar_epi16(LoadIndex(kQ6_KOffsetIndex), scales[z]), 5));
+#pragma GCC unroll 16
+      for (int t = 0; t < kTokens; ++t)
+        sum[t] = _mm512_dpwssd_epi32(sum[t], offsets, LoadWide(wide + t * kWideBlock + kWideLevels + 64 * z));
+    }
+#pragma GCC unroll 1
+    for (int k = 0; k < 8; ++k) {
+      const uint8_t* unit = w + kQ6_KUnitsAt + kQ6_KUnitBytes * k;
+      if constexpr (kStream) Prefetch<128>(unit);
+      const __m512i packed = Load512(unit);
+      const __m256i high = Load256(unit + 64);  // the top bits of element e at bits 4, 2 (half 0), 0, -2 (half 1) from 4
+      const __m512i top = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_slli_epi16(high, 4)), high, 1);
+      const __m512i lo = _mm512_or_si512(_mm512_and_si512(packed, low_mask), _mm512_and_si512(top, high_mask));
+      const __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask),
+                                         _mm512_and_si512(_mm512_srli_epi16(top, 2), high_mask));
+      const __m512i scale = _mm512_permutexvar_epi16(LoadIndex(kQ6_KScaleIndex[k % 4]), scales[k / 4]);
+#pragma GCC unroll 16
+      for (int t = 0; t < kTokens; ++t) {
+        const uint8_t* y = wide + t * kWideBlock + 128 * k;
+        const __m512i first = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, LoadWide(y));
+        const __m512i second = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, LoadWide(y + 64));
+        sum[t] = _mm512_dpwssd_epi32(sum[t], _mm512_packs_epi32(first, second), scale);
+      }
+    }
+    const __m512 d = RowLanes(w);
+#pragma GCC unroll 16
+    for (int t = 0; t < kTokens; ++t) {
+      const __m512 yd = _mm512_set1_ps(LoadFloat(wide + t * kWideBlock + kWideLevels + 128));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[t]), _mm512_mul_ps(d, yd), acc[t]);
+    }
   }
 };
 
 }  // namespace
 
-void DotTileRepackedQ4_K(const DotTile& tile) { cpu_detail::RunRepackedTile<Q4_KRepackedVnni>(tile); }
+void DotTileRepackedQ4_K(const DotTile& tile) { RunTile<Q4_KFamilyVnni<false>>(tile); }
+void DotTileRepackedQ5_K(const DotTile& tile) { RunTile<Q4_KFamilyVnni<true>>(tile); }
+void DotTileRepackedQ6_K(const DotTile& tile) { RunTile<Q6_KVnni>(tile); }
 
 }  // namespace moefit::avx512
