@@ -73,40 +73,19 @@ constexpr IndexTable<int16_t, 32> MakeSubBlockIndex() {
 }
 constexpr IndexTable<int16_t, 32> kSubBlockIndex = MakeSubBlockIndex();
 
-// Q6_K: the 16 block sums of 16 activations (int16 lanes 0..15), half z -> sub-blocks
-// 8z + SubBlockOfPairLane.
-constexpr IndexTable<int16_t, 32> MakeQ6_KSumIndex(int z) {
-  IndexTable<int16_t, 32> table{};
-  for (int lane = 0; lane < 32; ++lane) table.index[lane] = static_cast<int16_t>(8 * z + SubBlockOfPairLane(lane));
-  return table;
-}
-constexpr IndexTable<int16_t, 32> kQ6_KSumIndex[2] = {MakeQ6_KSumIndex(0), MakeQ6_KSumIndex(1)};
-
-// Q6_K scales of sub-blocks 8z .. 8z + 7 widened to int16 (lane 16 q + 4r + i: row r, sub-block
-// 8z + 4q + i) -> SubBlockOfPairLane's order (for the level offset).
-constexpr IndexTable<int16_t, 32> MakeQ6_KOffsetIndex() {
+// Q6_K scales of sub-blocks 8z .. 8z + 7 widened to int16 (lane 16q + 4r + i: row r, sub-block
+// 8z + 4q + i) -> the vpdpwssd operand of units 2p, 2p + 1 (p % 2 = h, p / 2 = z): int16 lane
+// 8L + i takes row 2 (L % 2) + (i % 4) / 2, sub-block 4p + 2 (i / 4) + L / 2 (the packing of the
+// two units' product vectors; a unit's 256-bit halves are its two sub-blocks).
+constexpr IndexTable<int16_t, 32> MakeQ6_KScaleIndex(int h) {
   IndexTable<int16_t, 32> table{};
   for (int lane = 0; lane < 32; ++lane) {
-    const int sub = SubBlockOfPairLane(lane);
-    table.index[lane] = static_cast<int16_t>(16 * (sub / 4) + 4 * RowOfPairLane(lane) + sub % 4);
-  }
-  return table;
-}
-constexpr IndexTable<int16_t, 32> kQ6_KOffsetIndex = MakeQ6_KOffsetIndex();
-
-// Q6_K unit k (sub-blocks 2k, 2k + 1) of the widened scales of sub-blocks 8 (k / 4) .. + 7 ->
-// the vpdpwssd operand: int16 lane 8L + i takes row 2 (L % 2) + (i % 4) / 2, sub-block 2k + L / 2
-// (the unit's 256-bit halves are its two sub-blocks).
-constexpr IndexTable<int16_t, 32> MakeQ6_KScaleIndex(int k) {
-  IndexTable<int16_t, 32> table{};
-  for (int lane = 0; lane < 32; ++lane) {
-    const int L = lane / 8, i = lane % 8, sub = 2 * (k % 4) + L / 2;  // within the 8 widened
+    const int L = lane / 8, i = lane % 8, sub = 4 * h + 2 * (i / 4) + L / 2;  // within the 8 widened
     table.index[lane] = static_cast<int16_t>(16 * (sub / 4) + 4 * (2 * (L % 2) + (i % 4) / 2) + sub % 4);
   }
   return table;
 }
-constexpr IndexTable<int16_t, 32> kQ6_KScaleIndex[4] = {MakeQ6_KScaleIndex(0), MakeQ6_KScaleIndex(1),
-                                                         MakeQ6_KScaleIndex(2), MakeQ6_KScaleIndex(3)};
+constexpr IndexTable<int16_t, 32> kQ6_KScaleIndex[2] = {MakeQ6_KScaleIndex(0), MakeQ6_KScaleIndex(1)};
 
 constexpr IndexTable<int32_t, 16> MakeRowLaneIndex() {
   IndexTable<int32_t, 16> table{};
@@ -222,72 +201,75 @@ struct Q4_KFamilyVnni : RowLaneSums {
 #pragma GCC unroll 16
     for (int t = 0; t < kTokens; ++t) {
       const uint8_t* tail = wide + t * kWideBlock + kWideLevels;
-      const __m512 yd = _mm512_set1_ps(LoadFloat(tail + 64));
       const __m512i min_sums = _mm512_dpwssd_epi32(_mm512_setzero_si512(), mins, LoadWide(tail));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[t]), _mm512_mul_ps(d, yd), acc[t]);
-      acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(min_sums), _mm512_mul_ps(dmin, yd), acc[t]);
+      const __m512 dots = _mm512_fmsub_ps(_mm512_cvtepi32_ps(sum[t]), d, _mm512_mul_ps(_mm512_cvtepi32_ps(min_sums), dmin));
+      acc[t] = _mm512_fmadd_ps(dots, _mm512_set1_ps(LoadFloat(tail + 64)), acc[t]);
     }
   }
 };
 
-// Q6_K: levels u = q + 32 (0..63). Per unit (two sub-blocks of 16) and token: 2 vpdpbusd, a
-// pack, a vpdpwssd (|lane| <= 4 products of 63 x 127 < 2^15); the 32 x scale x (sub-block sum)
-// that u adds comes off as two vpdpwssd per block.
+// Q6_K: signed levels q = u - 32 (-32..31) against the activations + 128 (unsigned, from the
+// widening): vpdpbusd then adds 128 x (sum of the 4 levels) to each lane, the same for every
+// token, so each unit's product vectors start from minus that (two vpdpbusd per unit, shared by
+// the tokens). A lane then holds 8 products |q x y| <= 32 x 127: below 2^15 as Q4_K's, and two
+// units' vectors pack and take their 4 sub-blocks' scales with one vpdpwssd. Per pair of units
+// and token: 4 vpdpbusd, a pack, a vpdpwssd; no offset term.
 struct Q6_KVnni : RowLaneSums {
   static constexpr int kMaxTokens = 16;
-  // After the levels: the 16 block sums of 16 in kQ6_KSumIndex's two orders (int16), then d.
-  static constexpr int64_t kWideBlock = kWideLevels + 128 + 64;
+  // The levels + 128 (unsigned), then d.
+  static constexpr int64_t kWideBlock = kWideLevels + 64;
   static constexpr int64_t kGroupBlock = kQ6_KGroupBlock;
 
   static void Widen(const uint8_t* block, uint8_t* wide) {
     WidenLevels(block, wide);
-    const __m512i sums = _mm512_castsi256_si512(Load256(block + kActSums));
-    for (int z = 0; z < 2; ++z)
-      _mm512_store_si512(wide + kWideLevels + 64 * z, _mm512_permutexvar_epi16(LoadIndex(kQ6_KSumIndex[z]), sums));
-    std::memcpy(wide + kWideLevels + 128, block, sizeof(float));
+    const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+    for (int i = 0; i < kWideLevels; i += 64)
+      _mm512_store_si512(wide + i, _mm512_xor_si512(_mm512_load_si512(wide + i), bias));
+    std::memcpy(wide + kWideLevels, block, sizeof(float));
   }
 
   template <int kTokens, bool kStream>
   static void Block(const uint8_t* w, const uint8_t* wide, __m512* acc) {
-    const __m512i low_mask = _mm512_set1_epi8(0x0f), high_mask = _mm512_set1_epi8(0x30);
+    const __m512i low_mask = _mm512_set1_epi8(0x0f), high_mask = _mm512_set1_epi8(0x30), offset = _mm512_set1_epi8(32),
+                  bias = _mm512_set1_epi8(static_cast<char>(0x80));
     if constexpr (kStream) Prefetch<128>(w);  // d and the scales; the units one at a time below
     const __m512i scales[2] = {_mm512_cvtepi8_epi16(Load256(w + kQ6_KScalesAt)),
                                _mm512_cvtepi8_epi16(Load256(w + kQ6_KScalesAt + 32))};
     __m512i sum[kTokens];
 #pragma GCC unroll 16
     for (int t = 0; t < kTokens; ++t) sum[t] = _mm512_setzero_si512();
-#pragma GCC unroll 2
-    for (int z = 0; z < 2; ++z) {  // - 32 x scale x sum, sub-blocks 8z .. 8z + 7
-      const __m512i offsets =
-          _mm512_sub_epi16(_mm512_setzero_si512(), _mm512_slli_epi16(_mm512_permutexvar_epi16(LoadIndex(kQ6_KOffsetIndex), scales[z]), 5));
-#pragma GCC unroll 16
-      for (int t = 0; t < kTokens; ++t)
-        sum[t] = _mm512_dpwssd_epi32(sum[t], offsets, LoadWide(wide + t * kWideBlock + kWideLevels + 64 * z));
-    }
 #pragma GCC unroll 1
-    for (int k = 0; k < 8; ++k) {
-      const uint8_t* unit = w + kQ6_KUnitsAt + kQ6_KUnitBytes * k;
-      if constexpr (kStream) Prefetch<128>(unit);
-      const __m512i packed = Load512(unit);
-      const __m256i high = Load256(unit + 64);  // the top bits of element e at bits 4, 2 (half 0), 0, -2 (half 1) from 4
-      const __m512i top = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_slli_epi16(high, 4)), high, 1);
-      const __m512i lo = _mm512_or_si512(_mm512_and_si512(packed, low_mask), _mm512_and_si512(top, high_mask));
-      const __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask),
-                                         _mm512_and_si512(_mm512_srli_epi16(top, 2), high_mask));
-      const __m512i scale = _mm512_permutexvar_epi16(LoadIndex(kQ6_KScaleIndex[k % 4]), scales[k / 4]);
+    for (int p = 0; p < 4; ++p) {  // units 2p, 2p + 1: sub-blocks 4p .. 4p + 3
+      __m512i lo[2], hi[2], start[2];
+#pragma GCC unroll 2
+      for (int u = 0; u < 2; ++u) {
+        const uint8_t* unit = w + kQ6_KUnitsAt + kQ6_KUnitBytes * (2 * p + u);
+        if constexpr (kStream) Prefetch<128>(unit);
+        const __m512i packed = Load512(unit);
+        const __m256i high = Load256(unit + 64);  // the top bits of element e at bits 4, 2 (half 0), 0, -2 (half 1) from 4
+        const __m512i top = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_slli_epi16(high, 4)), high, 1);
+        lo[u] = _mm512_sub_epi8(_mm512_or_si512(_mm512_and_si512(packed, low_mask), _mm512_and_si512(top, high_mask)), offset);
+        hi[u] = _mm512_sub_epi8(_mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask),
+                                                _mm512_and_si512(_mm512_srli_epi16(top, 2), high_mask)),
+                                offset);
+        start[u] = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                    _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, lo[u]), bias, hi[u]));
+      }
+      const __m512i scale = _mm512_permutexvar_epi16(LoadIndex(kQ6_KScaleIndex[p % 2]), scales[p / 2]);
 #pragma GCC unroll 16
       for (int t = 0; t < kTokens; ++t) {
-        const uint8_t* y = wide + t * kWideBlock + 128 * k;
-        const __m512i first = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, LoadWide(y));
-        const __m512i second = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, LoadWide(y + 64));
+        const uint8_t* y = wide + t * kWideBlock + 256 * p;
+        const __m512i first = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start[0], LoadWide(y), lo[0]), LoadWide(y + 64), hi[0]);
+        const __m512i second =
+            _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start[1], LoadWide(y + 128), lo[1]), LoadWide(y + 192), hi[1]);
         sum[t] = _mm512_dpwssd_epi32(sum[t], _mm512_packs_epi32(first, second), scale);
       }
     }
     const __m512 d = RowLanes(w);
 #pragma GCC unroll 16
     for (int t = 0; t < kTokens; ++t) {
-      const __m512 yd = _mm512_set1_ps(LoadFloat(wide + t * kWideBlock + kWideLevels + 128));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[t]), _mm512_mul_ps(d, yd), acc[t]);
+      const __m512 yd = _mm512_set1_ps(LoadFloat(wide + t * kWideBlock + kWideLevels));
+      acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sum[t]), d), yd, acc[t]);
     }
   }
 };
