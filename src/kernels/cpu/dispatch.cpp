@@ -108,6 +108,12 @@ constexpr IsaDot kAvx512Dots[] = {
     {DType::kQ4_K, avx512::DotRowQ4_K, avx512::DotTileQ4_K, avx512::DotTileRepackedQ4_K}, {DType::kQ5_K, avx512::DotRowQ5_K, avx512::DotTileQ5_K, avx512::DotTileRepackedQ5_K},
     {DType::kQ6_K, avx512::DotRowQ6_K, avx512::DotTileQ6_K, avx512::DotTileRepackedQ6_K}, {DType::kIQ4_XS, avx512::DotRowIQ4_XS, avx512::DotTileIQ4_XS},
 };
+constexpr IsaAttention kAvx512Attention[] = {
+    {DType::kF16, avx512::AttentionF16},
+    {DType::kBF16, avx512::AttentionBF16},
+    {DType::kQ8_0, avx512::AttentionQ8_0},
+    {DType::kQ4_0, avx512::AttentionQ4_0},
+};
 constexpr IsaQuantize kAvx512Quantizers[] = {
     {DType::kQ8_0, avx512::QuantizeRowQ8_0},
     {DType::kQ8_K, avx512::QuantizeRowQ8_K},
@@ -246,12 +252,12 @@ KernelTable BuildKernelTable(CpuIsa isa) {
     if (const AttentionFn attention = ScalarAttentionKernel(traits.type)) table.attention[id] = {.tile = attention};
   }
   table.swiglu = {.row = SwiGluRowReference};
-  // No AVX-512 attention kernels yet, nor a repacked IQ4_XS one: that level keeps the AVX2 ones.
+  // No AVX-512 repacked IQ4_XS kernel nor SwiGLU: that level keeps the AVX2 ones.
   if (isa >= CpuIsa::kAvx2) {
     Overlay(table, CpuIsa::kAvx2, kAvx2Dots, kAvx2Quantizers, kAvx2Attention);
     table.swiglu = {.row = avx2::SwiGluRow, .isa = CpuIsa::kAvx2};
   }
-  if (isa >= CpuIsa::kAvx512) Overlay(table, CpuIsa::kAvx512, kAvx512Dots, kAvx512Quantizers);
+  if (isa >= CpuIsa::kAvx512) Overlay(table, CpuIsa::kAvx512, kAvx512Dots, kAvx512Quantizers, kAvx512Attention);
   return table;
 }
 

@@ -65,6 +65,11 @@ void QuantizeRowQ8_K(const float* src, void* dst, int64_t elements);
 void DotTileRepackedQ4_K(const DotTile& tile);
 void DotTileRepackedQ5_K(const DotTile& tile);
 void DotTileRepackedQ6_K(const DotTile& tile);
+// Flash attention (cpu/avx512/attention_avx512.cpp).
+void AttentionF16(const AttentionTile& tile);
+void AttentionBF16(const AttentionTile& tile);
+void AttentionQ8_0(const AttentionTile& tile);
+void AttentionQ4_0(const AttentionTile& tile);
 }  // namespace avx512
 
 }  // namespace moefit

@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: MIT
+// Flash attention over an F16, BF16, Q8_0 or Q4_0 KV cache (contract: attention_tile.h), the
+// body of the AVX2 and AVX-512 kernels (cpu/avx2/attention_avx2.cpp,
+// cpu/avx512/attention_avx512.cpp): each includes it and compiles its own copy with its own
+// flags, every function of internal linkage (see isa_kernels.h). AVX2 instructions throughout;
+// with AVX-512 the two FMA loops (scores, weighted V sums) take 512-bit vectors.
+// Scores: the K rows of 16 cells at a time are converted to floats (Q8_0 / Q4_0: dequantized,
+// the floats the reference's rows hold) and transposed once, then scored against 4 float query
+// rows at a time (AVX-512: 8, the 16 cells in one vector), one FMA chain per score. Exponentials
+// 8 at a time. Values: the chunk's V rows are dequantized once into floats, then each row sums
+// its weighted V rows in registers, 64 columns at a time, and adds that to its (rescaled)
+// accumulator. Every score and every output dimension is the same chain of operations on both
+// levels: the same bits.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/attention_tile.h"
+#include "kernels/cpu/avx2/simd_avx2.h"
+#include "quant/legacy.h"
+
+namespace moefit {
+namespace {
+namespace flash {
+
+using namespace avx2;  // the AVX2 helpers (internal linkage: this file's copy)
+
+// (Only internal-linkage helpers here, no std:: templates: see isa_kernels.h.)
+inline int64_t Min(int64_t a, int64_t b) { return a < b ? a : b; }
+inline float MaxFloat(float a, float b) { return a > b ? a : b; }
+
+inline __m128i Load64(const void* p) { return _mm_loadl_epi64(static_cast<const __m128i*>(p)); }
+
+inline float HorizontalMax(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+// Lanes [0, n) set, n in [0, 8].
+inline __m256i TailMask(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// acc[0, 8 kVecs) += sum over cells c < n of p[c] * values[c * stride + (0, 8 kVecs)], the
+// accumulators in registers across the cells.
+template <int kVecs>
+inline void AccumulateValues(const float* p, int64_t n, const float* values, int64_t stride, float* acc) {
+  __m256 sum[kVecs];
+  for (int k = 0; k < kVecs; ++k) sum[k] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < n; ++c) {
+    const __m256 weight = _mm256_broadcast_ss(p + c);
+    const float* row = values + c * stride;
+    for (int k = 0; k < kVecs; ++k) sum[k] = _mm256_fmadd_ps(weight, _mm256_loadu_ps(row + 8 * k), sum[k]);
+  }
+  for (int k = 0; k < kVecs; ++k) _mm256_storeu_ps(acc + 8 * k, _mm256_add_ps(_mm256_loadu_ps(acc + 8 * k), sum[k]));
+}
+
+// One row's accumulator (dv floats) += its n weights times the chunk's V rows, dimensions from d.
+// Every dimension is one FMA chain over the cells in order, then one add to the accumulator:
+// the bits do not depend on how the dimensions are grouped.
+inline void AccumulateRow(const float* p, int64_t n, const float* values, int dv, float* acc, int d = 0) {
+  for (; d + 64 <= dv; d += 64) AccumulateValues<8>(p, n, values + d, dv, acc + d);
+  for (; d + 32 <= dv; d += 32) AccumulateValues<4>(p, n, values + d, dv, acc + d);
+  for (; d + 8 <= dv; d += 8) AccumulateValues<1>(p, n, values + d, dv, acc + d);
+  for (; d < dv; ++d) {
+    float sum = 0;
+    for (int64_t c = 0; c < n; ++c) sum += p[c] * values[c * dv + d];
+    acc[d] += sum;
+  }
+}
+
+// Four rows' accumulators (acc[j], dv floats) += their weights (p[j], n of them) times the
+// block's V rows, 16 dimensions at a time: each V vector loaded once for the four rows (one row
+// at a time loads it per row: more loads than FMAs). The same chains as AccumulateRow.
+inline void AccumulateFourRows(const float* const* p, int64_t n, const float* values, int dv, float* const* acc) {
+  int d = 0;
+#if defined(__AVX512F__)
+  for (; d + 32 <= dv; d += 32) {  // the same chains, 512 bits wide
+    __m512 sum[8];
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) sum[k] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < n; ++c) {
+      const float* row = values + c * dv + d;
+      const __m512 low = _mm512_loadu_ps(row), high = _mm512_loadu_ps(row + 16);
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const __m512 weight = _mm512_set1_ps(p[j][c]);
+        sum[2 * j] = _mm512_fmadd_ps(weight, low, sum[2 * j]);
+        sum[2 * j + 1] = _mm512_fmadd_ps(weight, high, sum[2 * j + 1]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      _mm512_storeu_ps(acc[j] + d, _mm512_add_ps(_mm512_loadu_ps(acc[j] + d), sum[2 * j]));
+      _mm512_storeu_ps(acc[j] + d + 16, _mm512_add_ps(_mm512_loadu_ps(acc[j] + d + 16), sum[2 * j + 1]));
+    }
+  }
+#endif
+  for (; d + 16 <= dv; d += 16) {
+    __m256 sum[8];
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) sum[k] = _mm256_setzero_ps();
+    for (int64_t c = 0; c < n; ++c) {
+      const float* row = values + c * dv + d;
+      const __m256 low = _mm256_loadu_ps(row), high = _mm256_loadu_ps(row + 8);
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const __m256 weight = _mm256_broadcast_ss(p[j] + c);
+        sum[2 * j] = _mm256_fmadd_ps(weight, low, sum[2 * j]);
+        sum[2 * j + 1] = _mm256_fmadd_ps(weight, high, sum[2 * j + 1]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      _mm256_storeu_ps(acc[j] + d, _mm256_add_ps(_mm256_loadu_ps(acc[j] + d), sum[2 * j]));
+      _mm256_storeu_ps(acc[j] + d + 8, _mm256_add_ps(_mm256_loadu_ps(acc[j] + d + 8), sum[2 * j + 1]));
+    }
+  }
+  if (d < dv)
+    for (int j = 0; j < 4; ++j) AccumulateRow(p[j], n, values, dv, acc[j], d);
+}
+
+inline void Scale(float* acc, float factor, int n) {
+  const __m256 f = _mm256_set1_ps(factor);
+  int d = 0;
+  for (; d + 8 <= n; d += 8) _mm256_storeu_ps(acc + d, _mm256_mul_ps(f, _mm256_loadu_ps(acc + d)));
+  for (; d < n; ++d) acc[d] *= factor;
+}
+
+
+// ---- Row formats ------------------------------------------------------------------------------
+
+inline void F16ToFloat(const uint8_t* src, float* dst, int n) {
+  int d = 0;
+  for (; d + 8 <= n; d += 8) _mm256_storeu_ps(dst + d, _mm256_cvtph_ps(Load128(src + 2 * d)));
+  for (; d < n; ++d) dst[d] = HalfToFloat(src + 2 * d);
+}
+
+inline void BF16ToFloat(const uint8_t* src, float* dst, int n) {
+  int d = 0;
+  for (; d + 8 <= n; d += 8)
+    _mm256_storeu_ps(dst + d, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(Load128(src + 2 * d)), 16)));
+  for (; d < n; ++d) {
+    uint16_t bits;
+    std::memcpy(&bits, src + 2 * d, sizeof bits);
+    const uint32_t wide = static_cast<uint32_t>(bits) << 16;
+    std::memcpy(dst + d, &wide, sizeof wide);
+  }
+}
+
+// Every format gives 8 values of a row at d (a multiple of 8: Load8) or one (Load1) for the K
+// block transposition, and a V row as floats (LoadValue). Block formats (kBlocks) give the
+// values as the reference dequantizes them, scale x level (one float product each), with the
+// scale of d's block (Scale) passed in, so the transposition converts it once per block.
+struct F16Format {
+  static constexpr bool kBlocks = false;
+  static int64_t RowBytes(int n) { return 2 * int64_t{n}; }
+  static void LoadValue(const uint8_t* v, float* row, int n) { F16ToFloat(v, row, n); }
+  static float Scale(const uint8_t*, int) { return 1.0f; }
+  static __m256 Load8(const uint8_t* row, int d, float) { return _mm256_cvtph_ps(Load128(row + 2 * d)); }
+  static float Load1(const uint8_t* row, int d) { return HalfToFloat(row + 2 * d); }
+};
+
+struct BF16Format {
+  static constexpr bool kBlocks = false;
+  static int64_t RowBytes(int n) { return 2 * int64_t{n}; }
+  static void LoadValue(const uint8_t* v, float* row, int n) { BF16ToFloat(v, row, n); }
+  static float Scale(const uint8_t*, int) { return 1.0f; }
+  static __m256 Load8(const uint8_t* row, int d, float) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(Load128(row + 2 * d)), 16));
+  }
+  static float Load1(const uint8_t* row, int d) {
+    float value;
+    BF16ToFloat(row + 2 * d, &value, 1);
+    return value;
+  }
+};
+
+constexpr int64_t kQ8Block = sizeof(BlockQ8_0);  // d (F16) + 32 int8
+constexpr int64_t kQ4Block = sizeof(BlockQ4_0);  // d (F16) + 16 bytes of nibbles
+
+struct Q8_0Format {
+  static constexpr bool kBlocks = true;
+  static int64_t RowBytes(int n) { return n / kQK32 * kQ8Block; }
+  static float Scale(const uint8_t* row, int d) { return HalfToFloat(row + (d / kQK32) * kQ8Block); }
+  static __m256 Levels8(const uint8_t* row, int d) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(Load64(row + (d / kQK32) * kQ8Block + 2 + d % kQK32)));
+  }
+  static __m256 Load8(const uint8_t* row, int d, float scale) { return _mm256_mul_ps(_mm256_set1_ps(scale), Levels8(row, d)); }
+  static float Load1(const uint8_t* row, int d) {
+    return Scale(row, d) * static_cast<float>(static_cast<int8_t>(row[(d / kQK32) * kQ8Block + 2 + d % kQK32]));
+  }
+  static void LoadValue(const uint8_t* v, float* row, int n) {
+    for (int d = 0; d < n; d += kQK32) {
+      const __m256 scale = _mm256_set1_ps(Scale(v, d));
+      for (int k = 0; k < kQK32; k += 8) _mm256_storeu_ps(row + d + k, _mm256_mul_ps(scale, Levels8(v, d + k)));
+    }
+  }
+};
+
+struct Q4_0Format {
+  static constexpr bool kBlocks = true;
+  static int64_t RowBytes(int n) { return n / kQK32 * kQ4Block; }
+  static float Scale(const uint8_t* row, int d) { return HalfToFloat(row + (d / kQK32) * kQ4Block); }
+  // Elements 0..15 of a block are the low nibbles of its 16 bytes, 16..31 the high ones; level - 8.
+  static __m256 Levels8(const uint8_t* row, int d) {
+    const int e = d % kQK32;
+    __m128i bytes = Load64(row + (d / kQK32) * kQ4Block + 2 + e % 16);
+    if (e >= 16) bytes = _mm_srli_epi16(bytes, 4);
+    const __m128i levels = _mm_sub_epi8(_mm_and_si128(bytes, _mm_set1_epi8(0x0f)), _mm_set1_epi8(8));
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(levels));
+  }
+  static __m256 Load8(const uint8_t* row, int d, float scale) { return _mm256_mul_ps(_mm256_set1_ps(scale), Levels8(row, d)); }
+  static float Load1(const uint8_t* row, int d) {
+    const uint8_t* block = row + (d / kQK32) * kQ4Block;
+    const int e = d % kQK32;
+    const int level = (e < 16 ? block[2 + e] & 0x0f : block[2 + e - 16] >> 4) - 8;
+    return Scale(row, d) * static_cast<float>(level);
+  }
+  static void LoadValue(const uint8_t* v, float* row, int n) {
+    for (int d = 0; d < n; d += kQK32) {
+      const __m256 scale = _mm256_set1_ps(Scale(v, d));
+      for (int k = 0; k < kQK32; k += 8) _mm256_storeu_ps(row + d + k, _mm256_mul_ps(scale, Levels8(v, d + k)));
+    }
+  }
+};
+
+// ---- The flash loop -------------------------------------------------------------------------
+
+// One row's chunk of n scores -> weights; rescales its sum and accumulator to the new max.
+inline void SoftmaxStep(float* scores, int64_t n, float& running_max, float& running_sum, float* acc, int value_head_dim) {
+  __m256 vmax = _mm256_set1_ps(-__builtin_inff());
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(scores + j));
+  float chunk_max = HorizontalMax(vmax);
+  for (; j < n; ++j) chunk_max = MaxFloat(chunk_max, scores[j]);
+  const float new_max = MaxFloat(running_max, chunk_max);
+  const float factor = __builtin_expf(running_max - new_max);
+  if (factor != 1.0f) {
+    running_sum *= factor;
+    Scale(acc, factor, value_head_dim);
+  }
+  running_max = new_max;
+  const __m256 shift = _mm256_set1_ps(new_max);
+  __m256 sum = _mm256_setzero_ps();
+  for (j = 0; j + 8 <= n; j += 8) {
+    const __m256 p = Exp(_mm256_sub_ps(_mm256_loadu_ps(scores + j), shift));
+    _mm256_storeu_ps(scores + j, p);
+    sum = _mm256_add_ps(sum, p);
+  }
+  if (j < n) {
+    const __m256i mask = TailMask(n - j);
+    const __m256 p = _mm256_and_ps(Exp(_mm256_sub_ps(_mm256_maskload_ps(scores + j, mask), shift)), _mm256_castsi256_ps(mask));
+    _mm256_maskstore_ps(scores + j, mask, p);
+    sum = _mm256_add_ps(sum, p);
+  }
+  running_sum += HorizontalSum(sum);
+}
+
+// Cells are anywhere in the cache and a KV head is a slice of each row, so the hardware
+// prefetcher does not see a stream: fetch the rows a few cells ahead.
+constexpr int64_t kPrefetchCells = 16;
+// V rows dequantized and summed at a time (32 x 128 floats: 16 KiB, in L1).
+constexpr int64_t kValueCells = kAttentionValueCells;
+// K rows scored together (transposed in the `values` workspace).
+constexpr int kKeyCells = kAttentionKeyCells;
+static_assert(kKeyCells == 16, "ScoreBlock keeps two vectors of 8 cells per row");
+
+// A prefetch every 64 bytes of the row. (A row not on a 64-byte boundary leaves its last line to
+// the hardware prefetcher: one more prefetch per row, of the last byte, cost a decode tile 7-9%
+// from DRAM, aligned rows or not, in an in-process A/B; the cache's F16/BF16 rows are aligned.)
+inline void PrefetchRow(const uint8_t* p, int64_t bytes) {
+  for (int64_t offset = 0; offset < bytes; offset += 64) _mm_prefetch(reinterpret_cast<const char*>(p + offset), _MM_HINT_T0);
+}
+
+// r[k] = element k of each of r[0..7] (an 8 x 8 transposition in registers).
+inline void Transpose8x8(__m256* r) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  // s_k: element k of rows 0-3 (low half) and element k + 4 (high half); s_{k+4} the same for rows 4-7
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+  r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+  r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+  r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+  r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// The K rows of cells [c, c + count), count <= 16, as floats transposed: kt[16 d + j] = K(c + j)[d],
+// zero for j >= count.
+template <typename Format>
+void TransposeKeys(const AttentionTile& t, int64_t c, int count, float* kt) {
+  const uint8_t* rows[kKeyCells];
+  for (int j = 0; j < kKeyCells; ++j) rows[j] = j < count ? t.k + t.cells[c + j] * t.k_row_bytes : nullptr;
+  float scales[kKeyCells] = {};  // block formats: the scales of d's block, per row
+  int d = 0;
+  for (; d + 8 <= t.head_dim; d += 8) {
+    if constexpr (Format::kBlocks)
+      if (d % kQK32 == 0)
+        for (int j = 0; j < count; ++j) scales[j] = Format::Scale(rows[j], d);
+    for (int half = 0; half < 2; ++half) {
+      __m256 r[8];
+      for (int j = 0; j < 8; ++j) {
+        const uint8_t* row = rows[8 * half + j];
+        r[j] = row != nullptr ? Format::Load8(row, d, scales[8 * half + j]) : _mm256_setzero_ps();
+      }
+      Transpose8x8(r);
+      for (int k = 0; k < 8; ++k) _mm256_storeu_ps(kt + (d + k) * kKeyCells + 8 * half, r[k]);
+    }
+  }
+  for (; d < t.head_dim; ++d)
+    for (int j = 0; j < kKeyCells; ++j) kt[d * kKeyCells + j] = rows[j] != nullptr ? Format::Load1(rows[j], d) : 0.0f;
+}
+
+// Scores (times scale) of kRows query rows from `first` against the 16 transposed K rows of kt,
+// into columns [column, column + 16) of their score rows. Each score is one FMA chain over the
+// dimensions in order, in its own lane: the same bits whatever rows or block it is computed in.
+#if defined(__AVX512F__)
+// Query rows per ScoreBlock: 8 (one 512-bit vector of 16 scores each).
+constexpr int kScoreRows = 8;
+
+template <int kRows>
+inline void ScoreBlock(const AttentionTile& t, const float* kt, int first, int64_t column) {
+  const float* q[kRows];
+  for (int j = 0; j < kRows; ++j) {
+    const int r = first + j;
+    q[j] = t.q + (r / t.group) * t.q_stride + int64_t{r % t.group} * t.head_dim;
+  }
+  __m512 acc[kRows];
+#pragma GCC unroll 8
+  for (int j = 0; j < kRows; ++j) acc[j] = _mm512_setzero_ps();
+  const int dims = t.head_dim;
+  for (int d = 0; d < dims; ++d) {
+    const __m512 k = _mm512_loadu_ps(kt + d * kKeyCells);
+#pragma GCC unroll 8
+    for (int j = 0; j < kRows; ++j) acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(q[j][d]), k, acc[j]);
+  }
+  const __m512 scale = _mm512_set1_ps(t.scale);
+#pragma GCC unroll 8
+  for (int j = 0; j < kRows; ++j) _mm512_storeu_ps(t.scores + (first + j) * t.chunk_cells + column, _mm512_mul_ps(acc[j], scale));
+}
+#else
+constexpr int kScoreRows = 4;
+
+template <int kRows>
+inline void ScoreBlock(const AttentionTile& t, const float* kt, int first, int64_t column) {
+  const float* q[kRows];
+  for (int j = 0; j < kRows; ++j) {
+    const int r = first + j;
+    q[j] = t.q + (r / t.group) * t.q_stride + int64_t{r % t.group} * t.head_dim;
+  }
+  // Every loop over the accumulators unrolled, so that GCC keeps them in registers (a rolled
+  // loop after the main one makes it store all of them to the stack on every dimension).
+  __m256 acc[2 * kRows];
+#pragma GCC unroll 8
+  for (int j = 0; j < 2 * kRows; ++j) acc[j] = _mm256_setzero_ps();
+  const int dims = t.head_dim;
+  for (int d = 0; d < dims; ++d) {
+    const __m256 k0 = _mm256_loadu_ps(kt + d * kKeyCells), k1 = _mm256_loadu_ps(kt + d * kKeyCells + 8);
+#pragma GCC unroll 4
+    for (int j = 0; j < kRows; ++j) {
+      const __m256 qd = _mm256_broadcast_ss(q[j] + d);
+      acc[2 * j] = _mm256_fmadd_ps(qd, k0, acc[2 * j]);
+      acc[2 * j + 1] = _mm256_fmadd_ps(qd, k1, acc[2 * j + 1]);
+    }
+  }
+  const __m256 scale = _mm256_set1_ps(t.scale);
+#pragma GCC unroll 4
+  for (int j = 0; j < kRows; ++j) {
+    float* out = t.scores + (first + j) * t.chunk_cells + column;
+    _mm256_storeu_ps(out, _mm256_mul_ps(acc[2 * j], scale));
+    _mm256_storeu_ps(out + 8, _mm256_mul_ps(acc[2 * j + 1], scale));
+  }
+}
+#endif
+
+// The chunk's scores 16 cells at a time, each block's K rows transposed once
+// (into the `values` workspace, idle until the V phase) and scored by kScoreRows query rows at a time.
+// Rows whose query does not reach a cell of the block get scores there that nobody reads.
+template <typename Format>
+void ScoreChunkByBlocks(const AttentionTile& t, int64_t c0, int64_t c1, int64_t n_cells, int rows) {
+  const int64_t k_bytes = Format::RowBytes(t.head_dim), v_bytes = Format::RowBytes(t.value_head_dim);
+  int first_query = 0;
+  for (int64_t cb = c0; cb < c1; cb += kKeyCells) {
+    const int count = static_cast<int>(Min(kKeyCells, c1 - cb));
+    while (t.lengths[first_query] <= cb) ++first_query;
+    for (int64_t c = cb + kKeyCells; c < Min(cb + 2 * kKeyCells, n_cells); ++c) PrefetchRow(t.k + t.cells[c] * t.k_row_bytes, k_bytes);
+    if (cb == c0)  // the V phase's first rows
+      for (int64_t c = c0; c < Min(c0 + kPrefetchCells, c1); ++c) PrefetchRow(t.v + t.cells[c] * t.v_row_bytes, v_bytes);
+    TransposeKeys<Format>(t, cb, count, t.values);
+    int r = first_query * t.group;
+    for (; r + kScoreRows <= rows; r += kScoreRows) ScoreBlock<kScoreRows>(t, t.values, r, cb - c0);
+    if constexpr (kScoreRows > 4) {
+      if (rows - r >= 4) {
+        ScoreBlock<4>(t, t.values, r, cb - c0);
+        r += 4;
+      }
+    }
+    if (rows - r == 3) ScoreBlock<3>(t, t.values, r, cb - c0);
+    if (rows - r == 2) ScoreBlock<2>(t, t.values, r, cb - c0);
+    if (rows - r == 1) ScoreBlock<1>(t, t.values, r, cb - c0);
+  }
+}
+
+template <typename Format>
+void Flash(const AttentionTile& t) {
+  const int rows = t.n_queries * t.group;
+  const int64_t n_cells = t.lengths[t.n_queries - 1];  // lengths are nondecreasing
+  for (int r = 0; r < rows; ++r) {
+    t.running_max[r] = -__builtin_inff();
+    t.running_sum[r] = 0;
+    float* acc = t.acc + int64_t{r} * t.value_head_dim;
+    for (int d = 0; d < t.value_head_dim; ++d) acc[d] = 0;
+  }
+  const int64_t v_bytes = Format::RowBytes(t.value_head_dim);
+  for (int64_t c0 = 0; c0 < n_cells; c0 += t.chunk_cells) {
+    const int64_t c1 = Min(c0 + t.chunk_cells, n_cells);
+    // Scores: each K row once, against the rows of the queries that attend to it (a suffix).
+    ScoreChunkByBlocks<Format>(t, c0, c1, n_cells, rows);
+    for (int i = 0; i < t.n_queries; ++i) {
+      const int64_t n = Min(c1, t.lengths[i]) - c0;
+      if (n <= 0) continue;
+      for (int g = 0; g < t.group; ++g) {
+        const int r = i * t.group + g;
+        SoftmaxStep(t.scores + r * t.chunk_cells, n, t.running_max[r], t.running_sum[r], t.acc + int64_t{r} * t.value_head_dim,
+                    t.value_head_dim);
+      }
+    }
+    // Values, kValueCells at a time (their float rows stay in L1): each V row dequantized once,
+    // then each query row's weighted sum of them in registers.
+    for (int64_t v0 = c0; v0 < c1; v0 += kValueCells) {
+      const int64_t v1 = Min(v0 + kValueCells, c1);
+      for (int64_t c = v0; c < v1; ++c) {
+        if (c + kPrefetchCells < n_cells) PrefetchRow(t.v + t.cells[c + kPrefetchCells] * t.v_row_bytes, v_bytes);
+        Format::LoadValue(t.v + t.cells[c] * t.v_row_bytes, t.values + (c - v0) * t.value_head_dim, t.value_head_dim);
+      }
+      for (int i = 0; i < t.n_queries; ++i) {
+        const int64_t n = Min(v1, t.lengths[i]) - v0;
+        if (n <= 0) continue;
+        int g = 0;
+        for (; g + 4 <= t.group; g += 4) {
+          const float* p[4];
+          float* acc[4];
+          for (int j = 0; j < 4; ++j) {
+            const int r = i * t.group + g + j;
+            p[j] = t.scores + r * t.chunk_cells + (v0 - c0);
+            acc[j] = t.acc + int64_t{r} * t.value_head_dim;
+          }
+          AccumulateFourRows(p, n, t.values, t.value_head_dim, acc);
+        }
+        for (; g < t.group; ++g) {
+          const int r = i * t.group + g;
+          AccumulateRow(t.scores + r * t.chunk_cells + (v0 - c0), n, t.values, t.value_head_dim,
+                        t.acc + int64_t{r} * t.value_head_dim);
+        }
+      }
+    }
+  }
+  for (int i = 0; i < t.n_queries; ++i) {
+    for (int g = 0; g < t.group; ++g) {
+      const int r = i * t.group + g;
+      float* out = t.out + i * t.out_stride + int64_t{g} * t.value_head_dim;
+      const float* acc = t.acc + int64_t{r} * t.value_head_dim;
+      const float inverse = 1.0f / t.running_sum[r];
+      for (int d = 0; d < t.value_head_dim; ++d) out[d] = acc[d] * inverse;
+    }
+  }
+}
+
+}  // namespace flash
+}  // namespace
+}  // namespace moefit
