@@ -68,13 +68,13 @@ void StreamRuns(const DotTile& tile, const uint8_t* wide, int64_t first, int64_t
   }
 }
 
-// Every row group against kTokens widened tokens. One token (decode) reads the groups as two
-// halves side by side: two streams from DRAM keep more reads in flight than one (Q4_K and Q6_K
-// 8-18% faster on 2 threads, docs/benchmarks.md); four streams, and two for 2-token tiles, did
+// Every row group against kTokens widened tokens, the groups read as two halves side by side: two
+// streams from DRAM keep more reads in flight than one (one token: Q4_K and Q6_K 8-18% faster on
+// 2 threads on the AMD box; 2-4 tokens on the Xeon: 5-20%, docs/benchmarks.md); four streams did
 // not gain. A group left over from the halves goes alone.
 template <typename Kernel, int kTokens>
 void StreamGroups(const DotTile& tile, const uint8_t* wide) {
-  constexpr int kStreams = kTokens == 1 ? 2 : 1;
+  constexpr int kStreams = 2;
   const int64_t groups = tile.rows / 4, per_stream = groups / kStreams;
   StreamRuns<Kernel, kTokens, kStreams>(tile, wide, 0, per_stream);
   StreamRuns<Kernel, kTokens, 1>(tile, wide, kStreams * per_stream, groups - kStreams * per_stream);
