@@ -46,6 +46,37 @@ inline __m256i TailMask(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+// Float vectors of 8 lanes, and of 16 where the file is compiled for AVX-512 (WideF32): the two
+// FMA loops (scores, weighted V sums) are written once over the width, with the same chain of
+// operations per lane either way.
+struct F32x8 {
+  using V = __m256;
+  static constexpr int kLanes = 8;
+  static V Zero() { return _mm256_setzero_ps(); }
+  static V Load(const float* p) { return _mm256_loadu_ps(p); }
+  static V Set1(float x) { return _mm256_set1_ps(x); }
+  static V Fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V Add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V Mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static void Store(float* p, V v) { _mm256_storeu_ps(p, v); }
+};
+#if defined(__AVX512F__)
+struct F32x16 {
+  using V = __m512;
+  static constexpr int kLanes = 16;
+  static V Zero() { return _mm512_setzero_ps(); }
+  static V Load(const float* p) { return _mm512_loadu_ps(p); }
+  static V Set1(float x) { return _mm512_set1_ps(x); }
+  static V Fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V Add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V Mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static void Store(float* p, V v) { _mm512_storeu_ps(p, v); }
+};
+using WideF32 = F32x16;
+#else
+using WideF32 = F32x8;
+#endif
+
 // acc[0, 8 kVecs) += sum over cells c < n of p[c] * values[c * stride + (0, 8 kVecs)], the
 // accumulators in registers across the cells.
 template <int kVecs>
@@ -75,52 +106,38 @@ inline void AccumulateRow(const float* p, int64_t n, const float* values, int dv
 }
 
 // Four rows' accumulators (acc[j], dv floats) += their weights (p[j], n of them) times the
-// block's V rows, 16 dimensions at a time: each V vector loaded once for the four rows (one row
-// at a time loads it per row: more loads than FMAs). The same chains as AccumulateRow.
+// block's V rows, 2 vectors of columns at a time from d: each V vector loaded once for the four
+// rows (one row at a time loads it per row: more loads than FMAs). The same chains as
+// AccumulateRow. Returns where it stopped (the columns left are fewer than 2 vectors).
+template <typename F>
+inline int AccumulateFourRowsBy(const float* const* p, int64_t n, const float* values, int dv, float* const* acc, int d) {
+  constexpr int kStep = 2 * F::kLanes;
+  for (; d + kStep <= dv; d += kStep) {
+    typename F::V sum[8];
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) sum[k] = F::Zero();
+    for (int64_t c = 0; c < n; ++c) {
+      const float* row = values + c * dv + d;
+      const typename F::V low = F::Load(row), high = F::Load(row + F::kLanes);
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const typename F::V weight = F::Set1(p[j][c]);
+        sum[2 * j] = F::Fma(weight, low, sum[2 * j]);
+        sum[2 * j + 1] = F::Fma(weight, high, sum[2 * j + 1]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      F::Store(acc[j] + d, F::Add(F::Load(acc[j] + d), sum[2 * j]));
+      F::Store(acc[j] + d + F::kLanes, F::Add(F::Load(acc[j] + d + F::kLanes), sum[2 * j + 1]));
+    }
+  }
+  return d;
+}
+
 inline void AccumulateFourRows(const float* const* p, int64_t n, const float* values, int dv, float* const* acc) {
-  int d = 0;
-#if defined(__AVX512F__)
-  for (; d + 32 <= dv; d += 32) {  // the same chains, 512 bits wide
-    __m512 sum[8];
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; ++k) sum[k] = _mm512_setzero_ps();
-    for (int64_t c = 0; c < n; ++c) {
-      const float* row = values + c * dv + d;
-      const __m512 low = _mm512_loadu_ps(row), high = _mm512_loadu_ps(row + 16);
-#pragma GCC unroll 4
-      for (int j = 0; j < 4; ++j) {
-        const __m512 weight = _mm512_set1_ps(p[j][c]);
-        sum[2 * j] = _mm512_fmadd_ps(weight, low, sum[2 * j]);
-        sum[2 * j + 1] = _mm512_fmadd_ps(weight, high, sum[2 * j + 1]);
-      }
-    }
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; ++j) {
-      _mm512_storeu_ps(acc[j] + d, _mm512_add_ps(_mm512_loadu_ps(acc[j] + d), sum[2 * j]));
-      _mm512_storeu_ps(acc[j] + d + 16, _mm512_add_ps(_mm512_loadu_ps(acc[j] + d + 16), sum[2 * j + 1]));
-    }
-  }
-#endif
-  for (; d + 16 <= dv; d += 16) {
-    __m256 sum[8];
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; ++k) sum[k] = _mm256_setzero_ps();
-    for (int64_t c = 0; c < n; ++c) {
-      const float* row = values + c * dv + d;
-      const __m256 low = _mm256_loadu_ps(row), high = _mm256_loadu_ps(row + 8);
-#pragma GCC unroll 4
-      for (int j = 0; j < 4; ++j) {
-        const __m256 weight = _mm256_broadcast_ss(p[j] + c);
-        sum[2 * j] = _mm256_fmadd_ps(weight, low, sum[2 * j]);
-        sum[2 * j + 1] = _mm256_fmadd_ps(weight, high, sum[2 * j + 1]);
-      }
-    }
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; ++j) {
-      _mm256_storeu_ps(acc[j] + d, _mm256_add_ps(_mm256_loadu_ps(acc[j] + d), sum[2 * j]));
-      _mm256_storeu_ps(acc[j] + d + 8, _mm256_add_ps(_mm256_loadu_ps(acc[j] + d + 8), sum[2 * j + 1]));
-    }
-  }
+  int d = AccumulateFourRowsBy<WideF32>(p, n, values, dv, acc, 0);
+  if constexpr (WideF32::kLanes > F32x8::kLanes) d = AccumulateFourRowsBy<F32x8>(p, n, values, dv, acc, d);
   if (d < dv)
     for (int j = 0; j < 4; ++j) AccumulateRow(p[j], n, values, dv, acc[j], d);
 }
@@ -269,7 +286,7 @@ constexpr int64_t kPrefetchCells = 16;
 constexpr int64_t kValueCells = kAttentionValueCells;
 // K rows scored together (transposed in the `values` workspace).
 constexpr int kKeyCells = kAttentionKeyCells;
-static_assert(kKeyCells == 16, "ScoreBlock keeps two vectors of 8 cells per row");
+static_assert(kKeyCells == 16, "TransposeKeys fills two 8 x 8 transpositions per dimension block");
 
 // A prefetch every 64 bytes of the row. (A row not on a 64-byte boundary leaves its last line to
 // the hardware prefetcher: one more prefetch per row, of the last byte, cost a decode tile 7-9%
@@ -325,38 +342,17 @@ void TransposeKeys(const AttentionTile& t, int64_t c, int count, float* kt) {
     for (int j = 0; j < kKeyCells; ++j) kt[d * kKeyCells + j] = rows[j] != nullptr ? Format::Load1(rows[j], d) : 0.0f;
 }
 
+// The 16 cells of a block take kScoreVecs vectors per query row; ScoreBlock keeps 8 vectors of
+// sums: 4 query rows at AVX2, 8 at AVX-512.
+constexpr int kScoreVecs = kKeyCells / WideF32::kLanes;
+constexpr int kScoreRows = 8 / kScoreVecs;
+
 // Scores (times scale) of kRows query rows from `first` against the 16 transposed K rows of kt,
 // into columns [column, column + 16) of their score rows. Each score is one FMA chain over the
 // dimensions in order, in its own lane: the same bits whatever rows or block it is computed in.
-#if defined(__AVX512F__)
-// Query rows per ScoreBlock: 8 (one 512-bit vector of 16 scores each).
-constexpr int kScoreRows = 8;
-
 template <int kRows>
 inline void ScoreBlock(const AttentionTile& t, const float* kt, int first, int64_t column) {
-  const float* q[kRows];
-  for (int j = 0; j < kRows; ++j) {
-    const int r = first + j;
-    q[j] = t.q + (r / t.group) * t.q_stride + int64_t{r % t.group} * t.head_dim;
-  }
-  __m512 acc[kRows];
-#pragma GCC unroll 8
-  for (int j = 0; j < kRows; ++j) acc[j] = _mm512_setzero_ps();
-  const int dims = t.head_dim;
-  for (int d = 0; d < dims; ++d) {
-    const __m512 k = _mm512_loadu_ps(kt + d * kKeyCells);
-#pragma GCC unroll 8
-    for (int j = 0; j < kRows; ++j) acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(q[j][d]), k, acc[j]);
-  }
-  const __m512 scale = _mm512_set1_ps(t.scale);
-#pragma GCC unroll 8
-  for (int j = 0; j < kRows; ++j) _mm512_storeu_ps(t.scores + (first + j) * t.chunk_cells + column, _mm512_mul_ps(acc[j], scale));
-}
-#else
-constexpr int kScoreRows = 4;
-
-template <int kRows>
-inline void ScoreBlock(const AttentionTile& t, const float* kt, int first, int64_t column) {
+  using F = WideF32;
   const float* q[kRows];
   for (int j = 0; j < kRows; ++j) {
     const int r = first + j;
@@ -364,28 +360,29 @@ inline void ScoreBlock(const AttentionTile& t, const float* kt, int first, int64
   }
   // Every loop over the accumulators unrolled, so that GCC keeps them in registers (a rolled
   // loop after the main one makes it store all of them to the stack on every dimension).
-  __m256 acc[2 * kRows];
+  typename F::V acc[kScoreVecs * kRows];
 #pragma GCC unroll 8
-  for (int j = 0; j < 2 * kRows; ++j) acc[j] = _mm256_setzero_ps();
+  for (int j = 0; j < kScoreVecs * kRows; ++j) acc[j] = F::Zero();
   const int dims = t.head_dim;
   for (int d = 0; d < dims; ++d) {
-    const __m256 k0 = _mm256_loadu_ps(kt + d * kKeyCells), k1 = _mm256_loadu_ps(kt + d * kKeyCells + 8);
-#pragma GCC unroll 4
+    typename F::V k[kScoreVecs];
+#pragma GCC unroll 2
+    for (int v = 0; v < kScoreVecs; ++v) k[v] = F::Load(kt + d * kKeyCells + v * F::kLanes);
+#pragma GCC unroll 8
     for (int j = 0; j < kRows; ++j) {
-      const __m256 qd = _mm256_broadcast_ss(q[j] + d);
-      acc[2 * j] = _mm256_fmadd_ps(qd, k0, acc[2 * j]);
-      acc[2 * j + 1] = _mm256_fmadd_ps(qd, k1, acc[2 * j + 1]);
+      const typename F::V qd = F::Set1(q[j][d]);
+#pragma GCC unroll 2
+      for (int v = 0; v < kScoreVecs; ++v) acc[kScoreVecs * j + v] = F::Fma(qd, k[v], acc[kScoreVecs * j + v]);
     }
   }
-  const __m256 scale = _mm256_set1_ps(t.scale);
-#pragma GCC unroll 4
+  const typename F::V scale = F::Set1(t.scale);
+#pragma GCC unroll 8
   for (int j = 0; j < kRows; ++j) {
     float* out = t.scores + (first + j) * t.chunk_cells + column;
-    _mm256_storeu_ps(out, _mm256_mul_ps(acc[2 * j], scale));
-    _mm256_storeu_ps(out + 8, _mm256_mul_ps(acc[2 * j + 1], scale));
+#pragma GCC unroll 2
+    for (int v = 0; v < kScoreVecs; ++v) F::Store(out + v * F::kLanes, F::Mul(acc[kScoreVecs * j + v], scale));
   }
 }
-#endif
 
 // The chunk's scores 16 cells at a time, each block's K rows transposed once
 // (into the `values` workspace, idle until the V phase) and scored by kScoreRows query rows at a time.
