@@ -61,43 +61,6 @@ void RunDotTile(const DotTile& tile) {
   }
 }
 
-// Calls Kernel::Run<n> for a run-time n in [1, kTokens].
-template <typename Kernel, int kTokens>
-void RunTokens(int64_t n, const uint8_t* group, const uint8_t* const* act, int64_t elements, float* const* out) {
-  if (n == kTokens) {
-    Kernel::template Run<kTokens>(group, act, elements, out);
-  } else if constexpr (kTokens > 1) {
-    RunTokens<Kernel, kTokens - 1>(n, group, act, elements, out);
-  }
-}
-
-// Drives a kernel of repacked row groups (quant/repack.h) over a DotTile of such rows: the
-// tile starts on a group and holds whole groups of 4 rows. A Kernel provides
-//   static constexpr int kMaxTokens;
-//   template <int kTokens> static void Run(const uint8_t* group, const uint8_t* const* activations,
-//                                          int64_t elements, float* const* out);
-// computing out[t][r] = dot(row r of the group, activations[t]) for r < 4, t < kTokens; the
-// tokens share each unpacking of the group's levels, which stay in L1 while the tokens go by.
-template <typename Kernel>
-void RunRepackedTile(const DotTile& tile) {
-  constexpr int kMax = Kernel::kMaxTokens;
-  for (int64_t row = 0; row < tile.rows; row += 4) {
-    const uint8_t* group = tile.weights + row * tile.weight_row_bytes;
-    for (int64_t t0 = 0; t0 < tile.tokens; t0 += kMax) {
-      const int64_t n = tile.tokens - t0 < kMax ? tile.tokens - t0 : kMax;
-      const uint8_t* act[kMax];
-      float* out[kMax];
-      for (int64_t i = 0; i < n; ++i) {
-        const int64_t t = t0 + i;
-        act[i] = tile.activations +
-                 (tile.activation_rows != nullptr ? tile.activation_rows[t] : t) * tile.activation_row_bytes;
-        out[i] = tile.out + t * tile.out_token_stride + row;
-      }
-      RunTokens<Kernel, kMax>(n, group, act, tile.elements, out);
-    }
-  }
-}
-
 template <typename Kernel>
 float DotOneRow(const void* weights, const void* activations, int64_t elements) {
   float out[1];

@@ -109,15 +109,16 @@ inline __m512 RowLanes(const uint8_t* p) {
 
 // Widened activations: per 32 activations k, the 128 bytes at 128k hold two 512-bit operands,
 // [activations 32k .. +7 in each 64-bit lane | 32k + 16 .. +23] and [32k + 8 .. +15 | 32k + 24 ..
-// +31]: what the low and the high nibbles of a 64-byte level vector meet. Then each kernel's tail.
+// +31]: what the low and the high nibbles of a 64-byte level vector meet; each byte xor `flip`
+// (0x80: the activations + 128 as unsigned bytes). Then each kernel's tail.
 constexpr int64_t kWideLevels = 8 * 128;
 
-inline void WidenLevels(const uint8_t* block, uint8_t* wide) {
+inline void WidenLevels(const uint8_t* block, uint8_t* wide, __m512i flip) {
   const __m512i first = _mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2), second = _mm512_setr_epi64(1, 1, 1, 1, 3, 3, 3, 3);
   for (int k = 0; k < 8; ++k) {
     const __m512i y = _mm512_castsi256_si512(Load256(block + kActLevels + 32 * k));
-    _mm512_store_si512(wide + 128 * k, _mm512_permutexvar_epi64(first, y));
-    _mm512_store_si512(wide + 128 * k + 64, _mm512_permutexvar_epi64(second, y));
+    _mm512_store_si512(wide + 128 * k, _mm512_xor_si512(_mm512_permutexvar_epi64(first, y), flip));
+    _mm512_store_si512(wide + 128 * k + 64, _mm512_xor_si512(_mm512_permutexvar_epi64(second, y), flip));
   }
 }
 
@@ -146,7 +147,7 @@ struct Q4_KFamilyVnni : RowLaneSums {
   static constexpr int64_t kGroupBlock = kFifthBit ? kQ5_KGroupBlock : kQ4_KGroupBlock;
 
   static void Widen(const uint8_t* block, uint8_t* wide) {
-    WidenLevels(block, wide);
+    WidenLevels(block, wide, _mm512_setzero_si512());
     const __m256i pairs = _mm256_madd_epi16(Load256(block + kActSums), _mm256_set1_epi16(1));  // sums of 32, as int32
     const __m128i sums = _mm_packs_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
     _mm512_store_si512(wide + kWideLevels, _mm512_permutexvar_epi16(LoadIndex(kSubBlockIndex), _mm512_castsi128_si512(sums)));
@@ -221,10 +222,7 @@ struct Q6_KVnni : RowLaneSums {
   static constexpr int64_t kGroupBlock = kQ6_KGroupBlock;
 
   static void Widen(const uint8_t* block, uint8_t* wide) {
-    WidenLevels(block, wide);
-    const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
-    for (int i = 0; i < kWideLevels; i += 64)
-      _mm512_store_si512(wide + i, _mm512_xor_si512(_mm512_load_si512(wide + i), bias));
+    WidenLevels(block, wide, _mm512_set1_epi8(static_cast<char>(0x80)));
     std::memcpy(wide + kWideLevels, block, sizeof(float));
   }
 
