@@ -28,11 +28,18 @@ using namespace repacked;
 // The row of int32 lane m of a sum in the row-lane layout.
 constexpr int RowOfLane(int m) { return 2 * ((m / 4) % 2) + m % 2; }
 
-// An index vector for `vpermw` / `vpermd`-style permutes, built at compile time.
+// An index vector for `vpermw` / `vpermd`-style permutes, built at compile time: lane -> index(lane).
 template <typename T, int kLanes>
 struct IndexTable {
   alignas(64) T index[kLanes];
 };
+template <typename T, int kLanes, typename Index>
+constexpr IndexTable<T, kLanes> MakeIndex(Index index) {
+  IndexTable<T, kLanes> table{};
+  for (int lane = 0; lane < kLanes; ++lane) table.index[lane] = static_cast<T>(index(lane));
+  return table;
+}
+using Words = IndexTable<int16_t, 32>;
 
 // Int16 lane 8L + 2q + k of a vpdpwssd operand whose int32 lane 4L + q takes the sub-block
 // 4 (L / 2) + 2 (q / 2) + k of its row (eight sub-blocks per row; each once).
@@ -45,54 +52,35 @@ constexpr int RowOfPairLane(int lane) { return RowOfLane(lane / 2); }
 // Q4_K scales (int16 lane 8r + j after widening the unpacked bytes) -> the vpdpwssd operand of
 // sub-blocks 2p, 2p + 1: int16 lane 8L + i takes the scale of row 2 (L % 2) + (i % 4) / 2,
 // sub-block 2p + i / 4 (the packing of the two sub-blocks' product vectors).
-constexpr IndexTable<int16_t, 32> MakeQ4_KScaleIndex(int p) {
-  IndexTable<int16_t, 32> table{};
-  for (int lane = 0; lane < 32; ++lane) {
+constexpr Words Q4_KScaleIndex(int p) {
+  return MakeIndex<int16_t, 32>([p](int lane) {
     const int L = lane / 8, i = lane % 8;
-    table.index[lane] = static_cast<int16_t>(8 * (2 * (L % 2) + (i % 4) / 2) + 2 * p + i / 4);
-  }
-  return table;
+    return 8 * (2 * (L % 2) + (i % 4) / 2) + 2 * p + i / 4;
+  });
 }
-constexpr IndexTable<int16_t, 32> kQ4_KScaleIndex[4] = {MakeQ4_KScaleIndex(0), MakeQ4_KScaleIndex(1),
-                                                         MakeQ4_KScaleIndex(2), MakeQ4_KScaleIndex(3)};
+constexpr Words kQ4_KScaleIndex[4] = {Q4_KScaleIndex(0), Q4_KScaleIndex(1), Q4_KScaleIndex(2), Q4_KScaleIndex(3)};
 
 // Q4_K mins (int16 lane 8 kRepackMinRowOrder[r] + j) -> SubBlockOfPairLane's order.
-constexpr IndexTable<int16_t, 32> MakeQ4_KMinIndex() {
-  IndexTable<int16_t, 32> table{};
-  for (int lane = 0; lane < 32; ++lane)
-    table.index[lane] = static_cast<int16_t>(8 * kRepackMinRowOrder[RowOfPairLane(lane)] + SubBlockOfPairLane(lane));
-  return table;
-}
-constexpr IndexTable<int16_t, 32> kQ4_KMinIndex = MakeQ4_KMinIndex();
+constexpr Words kQ4_KMinIndex = MakeIndex<int16_t, 32>(
+    [](int lane) { return 8 * kRepackMinRowOrder[RowOfPairLane(lane)] + SubBlockOfPairLane(lane); });
 
 // A token's 8 sub-block sums of 32 (int16 lanes 0..7) -> SubBlockOfPairLane's order.
-constexpr IndexTable<int16_t, 32> MakeSubBlockIndex() {
-  IndexTable<int16_t, 32> table{};
-  for (int lane = 0; lane < 32; ++lane) table.index[lane] = static_cast<int16_t>(SubBlockOfPairLane(lane));
-  return table;
-}
-constexpr IndexTable<int16_t, 32> kSubBlockIndex = MakeSubBlockIndex();
+constexpr Words kSubBlockIndex = MakeIndex<int16_t, 32>([](int lane) { return SubBlockOfPairLane(lane); });
 
 // Q6_K scales of sub-blocks 8z .. 8z + 7 widened to int16 (lane 16q + 4r + i: row r, sub-block
 // 8z + 4q + i) -> the vpdpwssd operand of units 2p, 2p + 1 (p % 2 = h, p / 2 = z): int16 lane
 // 8L + i takes row 2 (L % 2) + (i % 4) / 2, sub-block 4p + 2 (i / 4) + L / 2 (the packing of the
 // two units' product vectors; a unit's 256-bit halves are its two sub-blocks).
-constexpr IndexTable<int16_t, 32> MakeQ6_KScaleIndex(int h) {
-  IndexTable<int16_t, 32> table{};
-  for (int lane = 0; lane < 32; ++lane) {
+constexpr Words Q6_KScaleIndex(int h) {
+  return MakeIndex<int16_t, 32>([h](int lane) {
     const int L = lane / 8, i = lane % 8, sub = 4 * h + 2 * (i / 4) + L / 2;  // within the 8 widened
-    table.index[lane] = static_cast<int16_t>(16 * (sub / 4) + 4 * (2 * (L % 2) + (i % 4) / 2) + sub % 4);
-  }
-  return table;
+    return 16 * (sub / 4) + 4 * (2 * (L % 2) + (i % 4) / 2) + sub % 4;
+  });
 }
-constexpr IndexTable<int16_t, 32> kQ6_KScaleIndex[2] = {MakeQ6_KScaleIndex(0), MakeQ6_KScaleIndex(1)};
+constexpr Words kQ6_KScaleIndex[2] = {Q6_KScaleIndex(0), Q6_KScaleIndex(1)};
 
-constexpr IndexTable<int32_t, 16> MakeRowLaneIndex() {
-  IndexTable<int32_t, 16> table{};
-  for (int m = 0; m < 16; ++m) table.index[m] = RowOfLane(m);
-  return table;
-}
-constexpr IndexTable<int32_t, 16> kRowLaneIndex = MakeRowLaneIndex();
+// Row r's float (of 4) into the row lanes.
+constexpr IndexTable<int32_t, 16> kRowLaneIndex = MakeIndex<int32_t, 16>([](int m) { return RowOfLane(m); });
 
 template <typename T>
 inline __m512i LoadIndex(const IndexTable<T, 64 / sizeof(T)>& table) {
