@@ -6,12 +6,17 @@
 //   static Acc Zero();  static void Store(Acc, float* out);   // out[0..3] = the 4 rows' dots
 //   static constexpr int kMaxTokens;            // tokens per unpacking of the levels (prefill)
 //   static constexpr int64_t kPassGroups;       // row groups per pass of the prefill path
+//   static constexpr int kUnitGroups;           // row groups per Block (1, or 2: a pair)
 //   static constexpr int64_t kWideBlock, kGroupBlock;  // widened activation block, group block
 //   static void Widen(const uint8_t* q8k_block, uint8_t* wide);  // 64-byte aligned `wide`
 //   template <int kTokens, bool kStream> static void Block(const uint8_t* group_block,
 //                                                          const uint8_t* wide, Acc* acc);
 // Block adds one group block's dots against kTokens widened tokens (token t's block at wide + t *
-// kWideBlock) to acc[t]; with kStream it prefetches the group's next blocks itself. Decode (up to
+// kWideBlock) to acc[t]; with kStream it prefetches the group's next blocks itself. A kernel of
+// pairs (kUnitGroups 2) takes the blocks of two groups, Block(first, second, wide, acc), and
+// stores them with Store(acc, out, groups); a tile's last group, when alone, is passed as both
+// (its sums land in the first group's lanes, and a row's bits do not depend on its partner, so
+// they are the same wherever the tile boundaries fall). Decode (up to
 // kStreamTokens tokens) widens the tokens whole and streams every group past them; prefill goes
 // a block at a time with kPassGroups groups' sums waiting in L1.
 #pragma once
@@ -43,28 +48,64 @@ constexpr int kStreamTokens = 4;
 // of token t at wide + (b * kTokens + t) * kWideBlock) as kStreams runs of `count` groups read
 // side by side, block by block; the sums in registers. Each group sums its own blocks in order,
 // so a row's bits do not depend on the number of streams.
+// One unit's block (the pair's second group at `second`, the first again for a lone last group).
+template <typename Kernel, int kTokens, bool kStream>
+inline void UnitBlock(const uint8_t* first, const uint8_t* second, const uint8_t* wide, typename Kernel::Acc* acc) {
+  if constexpr (Kernel::kUnitGroups == 1) {
+    Kernel::template Block<kTokens, kStream>(first, wide, acc);
+  } else {
+    Kernel::template Block<kTokens, kStream>(first, second, wide, acc);
+  }
+}
+
+// A unit's sums of one token into out[0 .. 4 * groups).
+template <typename Kernel>
+inline void UnitStore(typename Kernel::Acc acc, float* out, int64_t groups) {
+  if constexpr (Kernel::kUnitGroups == 1) {
+    Kernel::Store(acc, out);
+  } else {
+    Kernel::Store(acc, out, groups);
+  }
+}
+
+// The byte offset of unit u's second group from its first in a tile of `groups` groups: the next
+// group, or none (0) for a lone last group.
+template <typename Kernel>
+inline int64_t SecondGroupOffset(int64_t u, int64_t groups, int64_t group_bytes) {
+  return Kernel::kUnitGroups == 2 && 2 * u + 1 < groups ? group_bytes : 0;
+}
+
+// Units [first, first + kStreams * count) of a tile of `groups` row groups against kTokens
+// widened tokens (block b of token t at wide + (b * kTokens + t) * kWideBlock) as kStreams runs
+// of `count` units read side by side, block by block; the sums in registers. Each unit sums its
+// own blocks in order, so a row's bits do not depend on the number of streams.
 template <typename Kernel, int kTokens, int kStreams>
-void StreamRuns(const DotTile& tile, const uint8_t* wide, int64_t first, int64_t count) {
+void StreamRuns(const DotTile& tile, const uint8_t* wide, int64_t first, int64_t count, int64_t groups) {
+  constexpr int64_t kUnit = Kernel::kUnitGroups;
   const int64_t blocks = tile.elements / kQK_K, group_bytes = 4 * tile.weight_row_bytes;
   constexpr int64_t kStep = kTokens * Kernel::kWideBlock;
   for (int64_t g = 0; g < count; ++g) {
-    int64_t group[kStreams];
+    int64_t unit[kStreams], second[kStreams];
     typename Kernel::Acc acc[kStreams][kTokens];
 #pragma GCC unroll 2
     for (int s = 0; s < kStreams; ++s) {
-      group[s] = first + s * count + g;
+      unit[s] = first + s * count + g;
+      second[s] = SecondGroupOffset<Kernel>(unit[s], groups, group_bytes);
 #pragma GCC unroll 8
       for (int t = 0; t < kTokens; ++t) acc[s][t] = Kernel::Zero();
     }
     for (int64_t b = 0; b < blocks; ++b)
 #pragma GCC unroll 2
-      for (int s = 0; s < kStreams; ++s)
-        Kernel::template Block<kTokens, true>(tile.weights + group[s] * group_bytes + b * Kernel::kGroupBlock, wide + b * kStep,
-                                              acc[s]);
+      for (int s = 0; s < kStreams; ++s) {
+        const uint8_t* w = tile.weights + unit[s] * kUnit * group_bytes + b * Kernel::kGroupBlock;
+        UnitBlock<Kernel, kTokens, true>(w, w + second[s], wide + b * kStep, acc[s]);
+      }
 #pragma GCC unroll 2
     for (int s = 0; s < kStreams; ++s)
 #pragma GCC unroll 8
-      for (int t = 0; t < kTokens; ++t) Kernel::Store(acc[s][t], tile.out + t * tile.out_token_stride + 4 * group[s]);
+      for (int t = 0; t < kTokens; ++t)
+        UnitStore<Kernel>(acc[s][t], tile.out + t * tile.out_token_stride + 4 * kUnit * unit[s],
+                          Min(kUnit, groups - kUnit * unit[s]));
   }
 }
 
@@ -75,9 +116,10 @@ void StreamRuns(const DotTile& tile, const uint8_t* wide, int64_t first, int64_t
 template <typename Kernel, int kTokens>
 void StreamGroups(const DotTile& tile, const uint8_t* wide) {
   constexpr int kStreams = 2;
-  const int64_t groups = tile.rows / 4, per_stream = groups / kStreams;
-  StreamRuns<Kernel, kTokens, kStreams>(tile, wide, 0, per_stream);
-  StreamRuns<Kernel, kTokens, 1>(tile, wide, kStreams * per_stream, groups - kStreams * per_stream);
+  const int64_t groups = tile.rows / 4, units = (groups + Kernel::kUnitGroups - 1) / Kernel::kUnitGroups,
+                per_stream = units / kStreams;
+  StreamRuns<Kernel, kTokens, kStreams>(tile, wide, 0, per_stream, groups);
+  StreamRuns<Kernel, kTokens, 1>(tile, wide, kStreams * per_stream, units - kStreams * per_stream, groups);
 }
 
 // StreamGroups for a run-time n in [1, kTokens].
@@ -109,13 +151,17 @@ bool RunStreaming(const DotTile& tile) {
 }
 
 // Block b of `groups` row groups (the first at w, one every group_stride bytes) against kTokens
-// widened tokens; each group's block is prefetched two groups ahead.
+// widened tokens, a unit at a time; each group's block is prefetched two groups ahead.
 template <typename Kernel, int kTokens>
 void PassBlock(const uint8_t* w, int64_t group_stride, int64_t groups, const uint8_t* wide, typename Kernel::Acc* acc) {
-  for (int64_t g = 0; g < groups; ++g, w += group_stride) {
-    if (g + 2 < groups)
-      for (int64_t i = 0; i < Kernel::kGroupBlock; i += 64) _mm_prefetch(reinterpret_cast<const char*>(w + 2 * group_stride + i), _MM_HINT_T0);
-    Kernel::template Block<kTokens, false>(w, wide, acc + g * Kernel::kMaxTokens);
+  constexpr int64_t kUnit = Kernel::kUnitGroups;
+  for (int64_t g = 0; g < groups; g += kUnit, w += kUnit * group_stride) {
+    for (int64_t ahead = 2; ahead < 2 + kUnit; ++ahead)
+      if (g + ahead < groups)
+        for (int64_t i = 0; i < Kernel::kGroupBlock; i += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(w + ahead * group_stride + i), _MM_HINT_T0);
+    UnitBlock<Kernel, kTokens, false>(w, w + SecondGroupOffset<Kernel>(g / kUnit, groups, group_stride), wide,
+                                      acc + g / kUnit * Kernel::kMaxTokens);
   }
 }
 
@@ -137,9 +183,10 @@ void PassBlockTokens(int n, const uint8_t* w, int64_t group_stride, int64_t grou
 template <typename Kernel>
 void RunTokenPasses(const DotTile& tile) {
   constexpr int kMax = Kernel::kMaxTokens;
-  constexpr int64_t kPassGroups = Kernel::kPassGroups;
+  constexpr int64_t kPassGroups = Kernel::kPassGroups, kUnit = Kernel::kUnitGroups;
+  static_assert(kPassGroups % kUnit == 0, "a pass takes whole units");
   alignas(64) uint8_t wide[kMax * Kernel::kWideBlock];
-  typename Kernel::Acc acc[kPassGroups * kMax];
+  typename Kernel::Acc acc[kPassGroups / kUnit * kMax];
   const int64_t blocks = tile.elements / kQK_K, group_stride = 4 * tile.weight_row_bytes;
   for (int64_t row0 = 0; row0 < tile.rows; row0 += 4 * kPassGroups) {
     const int64_t groups = Min(kPassGroups, (tile.rows - row0 + 3) / 4);
@@ -150,13 +197,17 @@ void RunTokenPasses(const DotTile& tile) {
       for (int i = 0; i < n; ++i)
         act[i] = tile.activations +
                  (tile.activation_rows != nullptr ? tile.activation_rows[t0 + i] : t0 + i) * tile.activation_row_bytes;
-      for (int64_t i = 0; i < groups * kMax; ++i) acc[i] = Kernel::Zero();
+      const int64_t units = (groups + kUnit - 1) / kUnit;
+      for (int64_t u = 0; u < units; ++u)
+        for (int i = 0; i < n; ++i) acc[u * kMax + i] = Kernel::Zero();
       for (int64_t b = 0; b < blocks; ++b) {
         for (int i = 0; i < n; ++i) Kernel::Widen(act[i] + b * kActBlock, wide + i * Kernel::kWideBlock);
         PassBlockTokens<Kernel, kMax>(n, weights + b * Kernel::kGroupBlock, group_stride, groups, wide, acc);
       }
-      for (int64_t g = 0; g < groups; ++g)
-        for (int i = 0; i < n; ++i) Kernel::Store(acc[g * kMax + i], tile.out + (t0 + i) * tile.out_token_stride + row0 + 4 * g);
+      for (int64_t u = 0; u < units; ++u)
+        for (int i = 0; i < n; ++i)
+          UnitStore<Kernel>(acc[u * kMax + i], tile.out + (t0 + i) * tile.out_token_stride + row0 + 4 * kUnit * u,
+                            Min(kUnit, groups - kUnit * u));
     }
   }
 }

@@ -111,6 +111,7 @@ inline void StoreRowSums(__m256 acc, float* out) {
 struct RowPairSums {
   using Acc = __m256;
   static constexpr int64_t kPassGroups = 32;
+  static constexpr int kUnitGroups = 1;
   static Acc Zero() { return _mm256_setzero_ps(); }
   static void Store(Acc acc, float* out) { StoreRowSums(acc, out); }
 };

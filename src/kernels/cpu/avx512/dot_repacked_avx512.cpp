@@ -116,6 +116,7 @@ inline __m512i LoadWide(const uint8_t* p) { return _mm512_load_si512(p); }
 struct RowLaneSums {
   using Acc = __m512;
   static constexpr int64_t kPassGroups = 16;  // x 16 tokens x 64 bytes: 16 KiB in L1
+  static constexpr int kUnitGroups = 1;
   static Acc Zero() { return _mm512_setzero_ps(); }
   static void Store(Acc acc, float* out) {
     const __m256 halves = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
@@ -197,6 +198,174 @@ struct Q4_KFamilyVnni : RowLaneSums {
   }
 };
 
+// ---- Q4_K, two row groups at a time ----------------------------------------------------------
+// Eight rows per 512-bit vector: the same half of a sub-block of two groups (32 bytes each, rows
+// 4g .. 4g + 3 and 4g + 4 .. 4g + 7) side by side, so each 64-bit lane k holds 8 levels of row k
+// of the eight, and one broadcast of 8 activations meets all of them (a load, no widening). A
+// sub-block's four level vectors then add 16 products per int32 lane, two lanes per row: |lane|
+// <= 16 x 15 x 127 < 2^15, so two sub-blocks' sums pack into int16 and take their scales with one
+// vpdpwssd per 8 rows (the 4-row kernel's lanes hold 8 products, and it needs two). Per pair of
+// sub-blocks of the 8 rows and token: 8 vpdpbusd, a pack, a vpdpwssd; the mins two vpdpwssd per
+// block. Q5_K's levels (up to 31) would overflow 16 products and keep the 4-row kernel.
+//
+// Lane layout ("pair lanes"): int32 / float lane m = 4L + q of a sum belongs to row 2L + q % 2 of
+// the eight (rows 0..3 the first group's, 4..7 the second's), sub-blocks 2p for q < 2 and 2p + 1
+// for q >= 2: packing the two product vectors of sub-blocks 2p, 2p + 1 (int32 lane 2k + i of each
+// is row k) and pairing int16 lanes with vpdpwssd lands there. Stores fold the two lanes of a row.
+constexpr int RowOfPairedLane(int m) { return 2 * (m / 4) + m % 2; }
+
+// Scales of the two groups widened to int16 (lane 32h + 8r + j: group h, row r, sub-block j) ->
+// the vpdpwssd operand of sub-blocks 2p, 2p + 1: int16 lane 8L + i takes row 2L + (i % 4) / 2,
+// sub-block 2p + i / 4.
+constexpr Words PairScaleIndex(int p) {
+  return MakeIndex<int16_t, 32>([p](int lane) {
+    const int L = lane / 8, i = lane % 8, row = 2 * L + (i % 4) / 2;
+    return 32 * (row / 4) + 8 * (row % 4) + 2 * p + i / 4;
+  });
+}
+constexpr Words kPairScaleIndex[4] = {PairScaleIndex(0), PairScaleIndex(1), PairScaleIndex(2), PairScaleIndex(3)};
+
+// Mins of the two groups widened to int16 (lane 32h + 8 kRepackMinRowOrder[r] + j) -> the
+// vpdpwssd operand c (c < 2) against kPairSumPattern: int16 lane 8L + 2q + k takes row 2L + q % 2,
+// sub-block 4c + 2 (q / 2) + k.
+constexpr Words PairMinIndex(int c) {
+  return MakeIndex<int16_t, 32>([c](int lane) {
+    const int L = lane / 8, q = (lane % 8) / 2, k = lane % 2, row = 2 * L + q % 2;
+    return 32 * (row / 4) + 8 * kRepackMinRowOrder[row % 4] + 4 * c + 2 * (q / 2) + k;
+  });
+}
+constexpr Words kPairMinIndex[2] = {PairMinIndex(0), PairMinIndex(1)};
+
+// A token's sub-block sums of 32 (int16 s0..s7) -> the two 128-bit patterns [s4c s4c+1 s4c s4c+1
+// s4c+2 s4c+3 s4c+2 s4c+3] (byte shuffles; c = 0, 1) that every 128-bit lane of operand c meets.
+constexpr IndexTable<int8_t, 16> PairSumPattern(int c) {
+  IndexTable<int8_t, 16> table{};
+  for (int lane = 0; lane < 8; ++lane) {
+    const int q = lane / 2, k = lane % 2, sub = 4 * c + 2 * (q / 2) + k;
+    table.index[2 * lane] = static_cast<int8_t>(2 * sub);
+    table.index[2 * lane + 1] = static_cast<int8_t>(2 * sub + 1);
+  }
+  return table;
+}
+constexpr IndexTable<int8_t, 16> kPairSumPattern[2] = {PairSumPattern(0), PairSumPattern(1)};
+
+// Row r's float (of 8) into the pair lanes.
+constexpr IndexTable<int32_t, 16> kPairedLaneIndex = MakeIndex<int32_t, 16>([](int m) { return RowOfPairedLane(m); });
+// The folded pair lanes (row r's sum in lane 4 (r / 2) + r % 2) -> rows 0..7 in lanes 0..7.
+constexpr IndexTable<int32_t, 16> kPairedRowIndex = MakeIndex<int32_t, 16>([](int r) { return 4 * ((r % 8) / 2) + r % 2; });
+
+// The four F16 values at first and the four at second (one per row) in the pair lanes.
+inline __m512 PairedRowLanes(const uint8_t* first, const uint8_t* second) {
+  int64_t a, b;
+  std::memcpy(&a, first, sizeof a);
+  std::memcpy(&b, second, sizeof b);
+  const __m256 rows = _mm256_cvtph_ps(_mm_set_epi64x(b, a));
+  return _mm512_permutexvar_ps(LoadIndex(kPairedLaneIndex), _mm512_castps256_ps512(rows));
+}
+
+struct Q4_KPairVnni {
+  using Acc = __m512;
+  static constexpr int kUnitGroups = 2;
+  static constexpr int64_t kPassGroups = 16;
+  static constexpr int kMaxTokens = 16;
+  // The block's 256 levels, the two sub-block sum patterns (32 bytes), d.
+  static constexpr int64_t kWideBlock = 256 + 64;
+  static constexpr int64_t kGroupBlock = kQ4_KGroupBlock;
+
+  static Acc Zero() { return _mm512_setzero_ps(); }
+  static void Store(Acc acc, float* out, int64_t groups) {
+    const __m512 folded = _mm512_add_ps(acc, _mm512_permute_ps(acc, _MM_SHUFFLE(1, 0, 3, 2)));
+    const __m256 rows = _mm512_castps512_ps256(_mm512_permutexvar_ps(LoadIndex(kPairedRowIndex), folded));
+    if (groups == 2) {
+      _mm256_storeu_ps(out, rows);
+    } else {
+      _mm_storeu_ps(out, _mm256_castps256_ps128(rows));
+    }
+  }
+
+  static void Widen(const uint8_t* block, uint8_t* wide) {
+    for (int i = 0; i < 4; ++i) _mm512_store_si512(wide + 64 * i, Load512(block + kActLevels + 64 * i));
+    const __m256i pairs = _mm256_madd_epi16(Load256(block + kActSums), _mm256_set1_epi16(1));  // sums of 32, as int32
+    const __m128i sums = _mm_packs_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+    for (int c = 0; c < 2; ++c)
+      _mm_store_si128(reinterpret_cast<__m128i*>(wide + 256 + 16 * c),
+                      _mm_shuffle_epi8(sums, _mm_load_si128(reinterpret_cast<const __m128i*>(kPairSumPattern[c].index))));
+    std::memcpy(wide + 256 + 32, block, sizeof(float));
+  }
+
+  static __m512i Broadcast8(const uint8_t* p) {
+    int64_t value;
+    std::memcpy(&value, p, sizeof value);
+    return _mm512_set1_epi64(value);
+  }
+
+  template <int kTokens, bool kStream>
+  static void Block(const uint8_t* w, const uint8_t* w2, const uint8_t* wide, __m512* acc) {
+    const __m512i low_mask = _mm512_set1_epi8(0x0f);
+    // Streaming, each line is prefetched from the next pair (two groups on; two pairs on for rows
+    // shorter than kPrefetchDistance per pair): the two groups' own streams are a group apart, so
+    // a fixed distance ahead of the first would land in the second.
+    int64_t ahead = 2 * (w2 - w);
+    if (ahead < cpu_detail::kPrefetchDistance) ahead *= 2;  // short rows: two pairs on
+    if constexpr (kStream) {  // the header lines; the levels' lines one sub-block at a time below
+      _mm_prefetch(reinterpret_cast<const char*>(w + ahead), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(w2 + ahead), _MM_HINT_T0);
+    }
+    const __m512i scales_first = _mm512_cvtepu8_epi16(UnpackSixBits(w + 16)),
+                  scales_second = _mm512_cvtepu8_epi16(UnpackSixBits(w2 + 16));
+    __m512i sum[kTokens];
+#pragma GCC unroll 16
+    for (int t = 0; t < kTokens; ++t) sum[t] = _mm512_setzero_si512();
+#pragma GCC unroll 1
+    for (int p = 0; p < 4; ++p) {
+      __m512i lo[2][2], hi[2][2];  // [sub-block 2p + s][half]
+#pragma GCC unroll 2
+      for (int s = 0; s < 2; ++s) {
+        const int64_t at = kQ4_KLevelsAt + 64 * (2 * p + s);
+        if constexpr (kStream) {
+          _mm_prefetch(reinterpret_cast<const char*>(w + ahead + at), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(w2 + ahead + at), _MM_HINT_T0);
+        }
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+          const __m512i packed = _mm512_inserti64x4(_mm512_castsi256_si512(Load256(w + at + 32 * h)), Load256(w2 + at + 32 * h), 1);
+          lo[s][h] = _mm512_and_si512(packed, low_mask);
+          hi[s][h] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask);
+        }
+      }
+      const __m512i scale = _mm512_permutex2var_epi16(scales_first, LoadIndex(kPairScaleIndex[p]), scales_second);
+#pragma GCC unroll 16
+      for (int t = 0; t < kTokens; ++t) {
+        const uint8_t* y = wide + t * kWideBlock + 64 * p;
+        __m512i product[2];
+#pragma GCC unroll 2
+        for (int s = 0; s < 2; ++s) {
+          const uint8_t* ys = y + 32 * s;
+          product[s] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[s][0], Broadcast8(ys));
+          product[s] = _mm512_dpbusd_epi32(product[s], hi[s][0], Broadcast8(ys + 8));
+          product[s] = _mm512_dpbusd_epi32(product[s], lo[s][1], Broadcast8(ys + 16));
+          product[s] = _mm512_dpbusd_epi32(product[s], hi[s][1], Broadcast8(ys + 24));
+        }
+        sum[t] = _mm512_dpwssd_epi32(sum[t], _mm512_packs_epi32(product[0], product[1]), scale);
+      }
+    }
+    const __m512i mins_first = _mm512_cvtepu8_epi16(UnpackSixBits(w + 40)),
+                  mins_second = _mm512_cvtepu8_epi16(UnpackSixBits(w2 + 40));
+    const __m512i mins[2] = {_mm512_permutex2var_epi16(mins_first, LoadIndex(kPairMinIndex[0]), mins_second),
+                             _mm512_permutex2var_epi16(mins_first, LoadIndex(kPairMinIndex[1]), mins_second)};
+    const __m512 d = PairedRowLanes(w, w2), dmin = PairedRowLanes(w + 8, w2 + 8);
+#pragma GCC unroll 16
+    for (int t = 0; t < kTokens; ++t) {
+      const uint8_t* tail = wide + t * kWideBlock + 256;
+      const __m512i pattern0 = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(tail)));
+      const __m512i pattern1 = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(tail + 16)));
+      const __m512i min_sums = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(_mm512_setzero_si512(), mins[0], pattern0), mins[1], pattern1);
+      const __m512 dots = _mm512_fmsub_ps(_mm512_cvtepi32_ps(sum[t]), d, _mm512_mul_ps(_mm512_cvtepi32_ps(min_sums), dmin));
+      acc[t] = _mm512_fmadd_ps(dots, _mm512_set1_ps(LoadFloat(tail + 32)), acc[t]);
+    }
+  }
+};
+
 // Q6_K: signed levels q = u - 32 (-32..31) against the activations + 128 (unsigned, from the
 // widening): vpdpbusd then adds 128 x (sum of the 4 levels) to each lane, the same for every
 // token, so each unit's product vectors start from minus that (two vpdpbusd per unit, shared by
@@ -262,7 +431,7 @@ struct Q6_KVnni : RowLaneSums {
 
 }  // namespace
 
-void DotTileRepackedQ4_K(const DotTile& tile) { RunTile<Q4_KFamilyVnni<false>>(tile); }
+void DotTileRepackedQ4_K(const DotTile& tile) { RunTile<Q4_KPairVnni>(tile); }
 void DotTileRepackedQ5_K(const DotTile& tile) { RunTile<Q4_KFamilyVnni<true>>(tile); }
 void DotTileRepackedQ6_K(const DotTile& tile) { RunTile<Q6_KVnni>(tile); }
 
