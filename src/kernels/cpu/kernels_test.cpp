@@ -230,6 +230,14 @@ TEST_P(DotKernelTest, TileMatchesReferenceForEveryRowAndToken) {
         for (int64_t r = rows; r < stride; ++r) {
           EXPECT_EQ(out[t * stride + r], -12345.0f) << "wrote past the tile";
         }
+        // A token alone gives the bits it gets among others (kernels that take tokens in blocks
+        // keep each token's chain).
+        std::vector<float> alone(static_cast<size_t>(rows), -1.0f);
+        tile({.weights = w.data(), .weight_row_bytes = row_bytes, .rows = rows, .activations = x.data() + t * act_bytes,
+              .activation_row_bytes = act_bytes, .tokens = 1, .elements = elements, .out = alone.data(),
+              .out_token_stride = rows});
+        EXPECT_EQ(std::memcmp(alone.data(), out.data() + t * stride, static_cast<size_t>(rows) * sizeof(float)), 0)
+            << "token " << t << " of " << tokens << ", rows " << rows;
       }
     }
   }
@@ -625,6 +633,29 @@ TEST(MatMulMany, SameBitsAsOneMatMulEach) {
       {.w = {.data = a.data(), .type = DType::kQ8_0, .dims = {64, 4, 1, 1}, .n_dims = 2}, .y = y.data()},
       {.w = {.data = b.data(), .type = DType::kQ8_0, .dims = {128, 4, 1, 1}, .n_dims = 2}, .y = y.data() + 4}};
   EXPECT_THROW(MatMulMany(mixed, x.data(), 1, MatMulPath::kFast), Error);
+}
+
+// ---- Row operations ---------------------------------------------------------------------------
+
+// RmsNorm against a plain double loop, lengths around its 8-wide sums (tails of 0..7).
+TEST(RmsNorm, MatchesPlainSum) {
+  std::mt19937 rng(4242);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  for (int64_t n : {1, 7, 8, 9, 15, 128, 2051}) {
+    std::vector<float> x(static_cast<size_t>(n)), weight(x.size()), y(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      x[i] = normal(rng);
+      weight[i] = normal(rng);
+    }
+    double sum = 0.0;
+    for (float v : x) sum += static_cast<double>(v) * v;
+    const double scale = 1.0 / std::sqrt(sum / static_cast<double>(n) + 1e-6);
+    RmsNorm(x.data(), weight.data(), n, 1e-6f, y.data());
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double expected = static_cast<double>(x[i]) * scale * weight[i];
+      EXPECT_NEAR(y[i], expected, 1e-6 * std::fabs(expected) + 1e-30) << "n " << n << " at " << i;
+    }
+  }
 }
 
 }  // namespace

@@ -59,6 +59,48 @@ struct FloatKernel {
     }
     for (int r = 0; r < kRows; ++r) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
   }
+
+  // Run for kTokenBlock tokens at once (act[t], out[t][r]): each weight load (and F16 / BF16
+  // widening) serves both tokens, and every (row, token) takes the same chain of fmadds as Run,
+  // so the bits do not depend on the tokens beside it. One token at a time, the router of a
+  // prefill (F32, 4 rows against 512 tokens) ran at ~0.45 fmadds a cycle.
+  static constexpr int kTokenBlock = 2;
+  template <int kRows>
+  static void RunTokens(const uint8_t* w, int64_t stride, int64_t /*block_stride*/, const uint8_t* const* act,
+                        int64_t elements, float (*out)[kMaxRows]) {
+    constexpr int kT = kTokenBlock;
+    const float* x[kT];
+    for (int t = 0; t < kT; ++t) x[t] = reinterpret_cast<const float*>(act[t]);
+    __m512 acc0[kRows][kT], acc1[kRows][kT];
+    for (int r = 0; r < kRows; ++r)
+      for (int t = 0; t < kT; ++t) acc0[r][t] = acc1[r][t] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= elements; i += 32) {
+      __m512 x0[kT], x1[kT];
+      for (int t = 0; t < kT; ++t) {
+        x0[t] = _mm512_loadu_ps(x[t] + i);
+        x1[t] = _mm512_loadu_ps(x[t] + i + 16);
+      }
+      for (int r = 0; r < kRows; ++r) {
+        Prefetch<Format::kBytes * 32>(w + r * stride + Format::kBytes * i);
+        const __m512 w0 = Format::Load16(w + r * stride, i), w1 = Format::Load16(w + r * stride, i + 16);
+        for (int t = 0; t < kT; ++t) {
+          acc0[r][t] = _mm512_fmadd_ps(w0, x0[t], acc0[r][t]);
+          acc1[r][t] = _mm512_fmadd_ps(w1, x1[t], acc1[r][t]);
+        }
+      }
+    }
+    for (; i < elements; i += 16) {
+      const int64_t left = elements - i;
+      const __mmask16 mask = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1);
+      for (int r = 0; r < kRows; ++r) {
+        const __m512 w0 = Format::LoadPart(w + r * stride, i, mask);
+        for (int t = 0; t < kT; ++t) acc0[r][t] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(mask, x[t] + i), acc0[r][t]);
+      }
+    }
+    for (int t = 0; t < kT; ++t)
+      for (int r = 0; r < kRows; ++r) out[t][r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r][t], acc1[r][t]));
+  }
 };
 
 }  // namespace

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // AVX-512 VNNI dots of repacked row groups (quant/repack.h) against Q8_K activations: Q4_K, Q5_K
-// and Q6_K, through the drivers of cpu/repacked_driver.h (decode streams, prefill passes).
+// and Q6_K, through the drivers of cpu/repacked_driver.h (decode streams, prefill passes). Q4_K
+// takes two row groups at a time (Q4_KPairVnni, below); Q5_K and Q6_K one.
 //
-// One 512-bit load holds a whole sub-block of 32 elements of the 4 rows (Q4_K's two halves, or a
+// One 512-bit load holds a whole sub-block of 32 elements of the 4 rows (Q5_K's two halves, or a
 // Q6_K unit's two sub-blocks of 16), and `vpdpbusd` multiplies its levels by the activations
 // and adds groups of 4 products into int32 lanes: 2 instructions per 32 x 4 multiply-adds. The
 // activations are widened once per block for it: the 8 activations that meet each 64-bit lane of
@@ -126,14 +127,14 @@ struct RowLaneSums {
   }
 };
 
-// Q4_K and Q5_K (kFifthBit). Per pair of sub-blocks and token: 4 vpdpbusd, a pack, a vpdpwssd.
+// Q5_K, a row group at a time (Q4_K's levels and scales, plus a fifth bit per level). Per pair of
+// sub-blocks and token: 4 vpdpbusd, a pack, a vpdpwssd.
 // |lane| <= 8 products of 31 x 127 < 2^15.
-template <bool kFifthBit>
-struct Q4_KFamilyVnni : RowLaneSums {
+struct Q5_KVnni : RowLaneSums {
   static constexpr int kMaxTokens = 16;
   // After the levels: the 8 sub-block sums in SubBlockOfPairLane's order (int16), then d.
   static constexpr int64_t kWideBlock = kWideLevels + 64 + 64;
-  static constexpr int64_t kGroupBlock = kFifthBit ? kQ5_KGroupBlock : kQ4_KGroupBlock;
+  static constexpr int64_t kGroupBlock = kQ5_KGroupBlock;
 
   static void Widen(const uint8_t* block, uint8_t* wide) {
     WidenLevels(block, wide, _mm512_setzero_si512());
@@ -155,12 +156,9 @@ struct Q4_KFamilyVnni : RowLaneSums {
 #pragma GCC unroll 1
     for (int p = 0; p < 4; ++p) {
       __m512i lo[2], hi[2];
-      __m512i plane;  // Q5_K: the pair's fifth bits, [plane | plane >> 2]
-      if constexpr (kFifthBit) {
-        if constexpr (kStream) Prefetch<64>(w + kQ5_KFifthBitsAt + 32 * p);
-        const __m256i bits = Load256(w + kQ5_KFifthBitsAt + 32 * p);
-        plane = _mm512_inserti64x4(_mm512_castsi256_si512(bits), _mm256_srli_epi16(bits, 2), 1);
-      }
+      if constexpr (kStream) Prefetch<64>(w + kQ5_KFifthBitsAt + 32 * p);
+      const __m256i bits = Load256(w + kQ5_KFifthBitsAt + 32 * p);
+      const __m512i plane = _mm512_inserti64x4(_mm512_castsi256_si512(bits), _mm256_srli_epi16(bits, 2), 1);  // the pair's fifth bits
 #pragma GCC unroll 2
       for (int h = 0; h < 2; ++h) {
         const uint8_t* levels = w + kQ4_KLevelsAt + 64 * (2 * p + h);
@@ -168,13 +166,12 @@ struct Q4_KFamilyVnni : RowLaneSums {
         const __m512i packed = Load512(levels);
         lo[h] = _mm512_and_si512(packed, low_mask);
         hi[h] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask);
-        if constexpr (kFifthBit) {  // low nibbles take bit 4h of the plane, high nibbles bit 4h + 1
-          const __m512i bit4 = _mm512_set1_epi8(0x10);
-          const __m512i low_bit = h == 0 ? _mm512_slli_epi16(plane, 4) : plane;
-          const __m512i high_bit = h == 0 ? _mm512_slli_epi16(plane, 3) : _mm512_srli_epi16(plane, 1);
-          lo[h] = _mm512_or_si512(lo[h], _mm512_and_si512(low_bit, bit4));
-          hi[h] = _mm512_or_si512(hi[h], _mm512_and_si512(high_bit, bit4));
-        }
+        // Low nibbles take bit 4h of the plane, high nibbles bit 4h + 1.
+        const __m512i bit4 = _mm512_set1_epi8(0x10);
+        const __m512i low_bit = h == 0 ? _mm512_slli_epi16(plane, 4) : plane;
+        const __m512i high_bit = h == 0 ? _mm512_slli_epi16(plane, 3) : _mm512_srli_epi16(plane, 1);
+        lo[h] = _mm512_or_si512(lo[h], _mm512_and_si512(low_bit, bit4));
+        hi[h] = _mm512_or_si512(hi[h], _mm512_and_si512(high_bit, bit4));
       }
       const __m512i scale = _mm512_permutexvar_epi16(LoadIndex(kQ4_KScaleIndex[p]), scales);
 #pragma GCC unroll 16
@@ -434,7 +431,7 @@ struct Q6_KVnni : RowLaneSums {
 }  // namespace
 
 void DotTileRepackedQ4_K(const DotTile& tile) { RunTile<Q4_KPairVnni>(tile); }
-void DotTileRepackedQ5_K(const DotTile& tile) { RunTile<Q4_KFamilyVnni<true>>(tile); }
+void DotTileRepackedQ5_K(const DotTile& tile) { RunTile<Q5_KVnni>(tile); }
 void DotTileRepackedQ6_K(const DotTile& tile) { RunTile<Q6_KVnni>(tile); }
 
 }  // namespace moefit::avx512
