@@ -350,7 +350,11 @@ constexpr int kScoreRows = 8 / kScoreVecs;
 // Scores (times scale) of kRows query rows from `first` against the 16 transposed K rows of kt,
 // into columns [column, column + 16) of their score rows. Each score is one FMA chain over the
 // dimensions in order, in its own lane: the same bits whatever rows or block it is computed in.
-template <int kRows>
+// kDims > 0: the kRows rows are heads of one query token (consecutive, kDims floats apart) and
+// head_dim is kDims, so each row's query is a constant offset from the first: eight row pointers
+// of a run-time head size did not fit the registers (GCC reloaded them from the stack for every
+// dimension: 17 loads per 8 FMAs).
+template <int kRows, int kDims = 0>
 inline void ScoreBlock(const AttentionTile& t, const float* kt, int first, int64_t column) {
   using F = WideF32;
   const float* q[kRows];
@@ -358,12 +362,15 @@ inline void ScoreBlock(const AttentionTile& t, const float* kt, int first, int64
     const int r = first + j;
     q[j] = t.q + (r / t.group) * t.q_stride + int64_t{r % t.group} * t.head_dim;
   }
+  if constexpr (kDims > 0) {
+    for (int j = 1; j < kRows; ++j) q[j] = q[0] + j * kDims;
+  }
   // Every loop over the accumulators unrolled, so that GCC keeps them in registers (a rolled
   // loop after the main one makes it store all of them to the stack on every dimension).
   typename F::V acc[kScoreVecs * kRows];
 #pragma GCC unroll 8
   for (int j = 0; j < kScoreVecs * kRows; ++j) acc[j] = F::Zero();
-  const int dims = t.head_dim;
+  const int dims = kDims > 0 ? kDims : t.head_dim;
   for (int d = 0; d < dims; ++d) {
     typename F::V k[kScoreVecs];
 #pragma GCC unroll 2
@@ -399,6 +406,11 @@ void ScoreChunkByBlocks(const AttentionTile& t, int64_t c0, int64_t c1, int64_t 
       for (int64_t c = c0; c < Min(c0 + kPrefetchCells, c1); ++c) PrefetchRow(t.v + t.cells[c] * t.v_row_bytes, v_bytes);
     TransposeKeys<Format>(t, cb, count, t.values);
     int r = first_query * t.group;
+    if (t.group % kScoreRows == 0 && t.head_dim == 128) {  // whole tokens' heads (r is a multiple of group)
+      for (; r + kScoreRows <= rows; r += kScoreRows) ScoreBlock<kScoreRows, 128>(t, t.values, r, cb - c0);
+    } else if (t.group % kScoreRows == 0 && t.head_dim == 64) {
+      for (; r + kScoreRows <= rows; r += kScoreRows) ScoreBlock<kScoreRows, 64>(t, t.values, r, cb - c0);
+    }
     for (; r + kScoreRows <= rows; r += kScoreRows) ScoreBlock<kScoreRows>(t, t.values, r, cb - c0);
     if constexpr (kScoreRows > 4) {
       if (rows - r >= 4) {

@@ -44,6 +44,9 @@ const Shape kShapes[] = {
     // DeepSeek-style: key heads of 192 (128 + 64 rope), value heads of 128.
     {"mqa_k192_v128", {.n_heads = 4, .n_kv_heads = 1, .head_dim = 192, .value_head_dim = 128}, false},
     {"gqa2_k64_v96", {.n_heads = 4, .n_kv_heads = 2, .head_dim = 64, .value_head_dim = 96}, false},
+    // Qwen3-30B-A3B's groups of 8 heads of 128 (the AVX-512 scores take a token's 8 heads at a
+    // constant stride).
+    {"gqa8_head128", {.n_heads = 16, .n_kv_heads = 2, .head_dim = 128, .value_head_dim = 128}, false},
     // 32 query heads per KV head: tiles of 4 queries (AttentionTileQueries).
     {"gqa32_head64", {.n_heads = 64, .n_kv_heads = 2, .head_dim = 64, .value_head_dim = 64}, false},
     // Sizes that are not multiples of 8 (float types only): every SIMD tail.
