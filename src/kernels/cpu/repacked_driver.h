@@ -13,10 +13,11 @@
 //                                                          const uint8_t* wide, Acc* acc);
 // Block adds one group block's dots against kTokens widened tokens (token t's block at wide + t *
 // kWideBlock) to acc[t]; with kStream it prefetches the group's next blocks itself. A kernel of
-// pairs (kUnitGroups 2) takes the blocks of two groups, Block(first, second, wide, acc), and
-// stores them with Store(acc, out, groups); a tile's last group, when alone, is passed as both
-// (its sums land in the first group's lanes, and a row's bits do not depend on its partner, so
-// they are the same wherever the tile boundaries fall). Decode (up to
+// pairs (kUnitGroups 2) takes the blocks of any two groups, Block(first, second, wide, acc), and
+// stores their rows with Store(acc, first_out, second_out); a group without a partner is passed
+// as both (second_out null). A row's bits do not depend on its partner, so they are the same
+// whichever way the groups are paired (neighbours in the passes, the tile's halves in the
+// streams) and wherever the tile boundaries fall. Decode (up to
 // kStreamTokens tokens) widens the tokens whole and streams every group past them; prefill goes
 // a block at a time with kPassGroups groups' sums waiting in L1.
 #pragma once
@@ -44,11 +45,8 @@ constexpr int64_t kMaxWideBlocks = 64;
 // hardware prefetcher does not follow from DRAM.
 constexpr int kStreamTokens = 4;
 
-// Row groups [first, first + kStreams * count) against kTokens tokens widened at `wide` (block b
-// of token t at wide + (b * kTokens + t) * kWideBlock) as kStreams runs of `count` groups read
-// side by side, block by block; the sums in registers. Each group sums its own blocks in order,
-// so a row's bits do not depend on the number of streams.
-// One unit's block (the pair's second group at `second`, the first again for a lone last group).
+// One unit's block: a group's (kUnitGroups 1), or a pair's (`second`: the other group's block,
+// or the first again for a lone group).
 template <typename Kernel, int kTokens, bool kStream>
 inline void UnitBlock(const uint8_t* first, const uint8_t* second, const uint8_t* wide, typename Kernel::Acc* acc) {
   if constexpr (Kernel::kUnitGroups == 1) {
@@ -58,54 +56,59 @@ inline void UnitBlock(const uint8_t* first, const uint8_t* second, const uint8_t
   }
 }
 
-// A unit's sums of one token into out[0 .. 4 * groups).
-template <typename Kernel>
-inline void UnitStore(typename Kernel::Acc acc, float* out, int64_t groups) {
-  if constexpr (Kernel::kUnitGroups == 1) {
-    Kernel::Store(acc, out);
-  } else {
-    Kernel::Store(acc, out, groups);
-  }
-}
-
-// The byte offset of unit u's second group from its first in a tile of `groups` groups: the next
-// group, or none (0) for a lone last group.
-template <typename Kernel>
-inline int64_t SecondGroupOffset(int64_t u, int64_t groups, int64_t group_bytes) {
-  return Kernel::kUnitGroups == 2 && 2 * u + 1 < groups ? group_bytes : 0;
-}
-
-// Units [first, first + kStreams * count) of a tile of `groups` row groups against kTokens
-// widened tokens (block b of token t at wide + (b * kTokens + t) * kWideBlock) as kStreams runs
-// of `count` units read side by side, block by block; the sums in registers. Each unit sums its
-// own blocks in order, so a row's bits do not depend on the number of streams.
+// Row groups [first, first + kStreams * count) against kTokens tokens widened at `wide` (block b
+// of token t at wide + (b * kTokens + t) * kWideBlock) as kStreams runs of `count` groups read
+// side by side, block by block; the sums in registers. Each group sums its own blocks in order,
+// so a row's bits do not depend on the number of streams.
 template <typename Kernel, int kTokens, int kStreams>
-void StreamRuns(const DotTile& tile, const uint8_t* wide, int64_t first, int64_t count, int64_t groups) {
-  constexpr int64_t kUnit = Kernel::kUnitGroups;
+void StreamRuns(const DotTile& tile, const uint8_t* wide, int64_t first, int64_t count) {
   const int64_t blocks = tile.elements / kQK_K, group_bytes = 4 * tile.weight_row_bytes;
   constexpr int64_t kStep = kTokens * Kernel::kWideBlock;
   for (int64_t g = 0; g < count; ++g) {
-    int64_t unit[kStreams], second[kStreams];
+    int64_t group[kStreams];
     typename Kernel::Acc acc[kStreams][kTokens];
 #pragma GCC unroll 2
     for (int s = 0; s < kStreams; ++s) {
-      unit[s] = first + s * count + g;
-      second[s] = SecondGroupOffset<Kernel>(unit[s], groups, group_bytes);
+      group[s] = first + s * count + g;
 #pragma GCC unroll 8
       for (int t = 0; t < kTokens; ++t) acc[s][t] = Kernel::Zero();
     }
     for (int64_t b = 0; b < blocks; ++b)
 #pragma GCC unroll 2
-      for (int s = 0; s < kStreams; ++s) {
-        const uint8_t* w = tile.weights + unit[s] * kUnit * group_bytes + b * Kernel::kGroupBlock;
-        UnitBlock<Kernel, kTokens, true>(w, w + second[s], wide + b * kStep, acc[s]);
-      }
+      for (int s = 0; s < kStreams; ++s)
+        Kernel::template Block<kTokens, true>(tile.weights + group[s] * group_bytes + b * Kernel::kGroupBlock, wide + b * kStep,
+                                              acc[s]);
 #pragma GCC unroll 2
     for (int s = 0; s < kStreams; ++s)
 #pragma GCC unroll 8
-      for (int t = 0; t < kTokens; ++t)
-        UnitStore<Kernel>(acc[s][t], tile.out + t * tile.out_token_stride + 4 * kUnit * unit[s],
-                          Min(kUnit, groups - kUnit * unit[s]));
+      for (int t = 0; t < kTokens; ++t) Kernel::Store(acc[s][t], tile.out + t * tile.out_token_stride + 4 * group[s]);
+  }
+}
+
+// A kernel of pairs streams the two halves of the tile side by side as one: group g with group
+// g + half (half = ceil(groups / 2); the last group alone when the count is odd), each half read
+// in order, so each group's stream is contiguous and prefetched in the kernel as the single-group
+// kernels' are. (Pairs of neighbouring groups read two streams a group apart, interleaved: cold
+// Q4_K rows of 768 on one thread 8% slower than two halves of single groups.)
+template <typename Kernel, int kTokens>
+void StreamPairs(const DotTile& tile, const uint8_t* wide) {
+  const int64_t blocks = tile.elements / kQK_K, group_bytes = 4 * tile.weight_row_bytes;
+  const int64_t groups = tile.rows / 4, half = (groups + 1) / 2;
+  constexpr int64_t kStep = kTokens * Kernel::kWideBlock;
+  for (int64_t g = 0; g < half; ++g) {
+    const bool paired = g + half < groups;
+    const uint8_t* first = tile.weights + g * group_bytes;
+    const uint8_t* second = paired ? first + half * group_bytes : first;
+    typename Kernel::Acc acc[kTokens];
+#pragma GCC unroll 8
+    for (int t = 0; t < kTokens; ++t) acc[t] = Kernel::Zero();
+    for (int64_t b = 0; b < blocks; ++b)
+      Kernel::template Block<kTokens, true>(first + b * Kernel::kGroupBlock, second + b * Kernel::kGroupBlock, wide + b * kStep, acc);
+#pragma GCC unroll 8
+    for (int t = 0; t < kTokens; ++t) {
+      float* out = tile.out + t * tile.out_token_stride;
+      Kernel::Store(acc[t], out + 4 * g, paired ? out + 4 * (g + half) : nullptr);
+    }
   }
 }
 
@@ -115,11 +118,14 @@ void StreamRuns(const DotTile& tile, const uint8_t* wide, int64_t first, int64_t
 // not gain. A group left over from the halves goes alone.
 template <typename Kernel, int kTokens>
 void StreamGroups(const DotTile& tile, const uint8_t* wide) {
-  constexpr int kStreams = 2;
-  const int64_t groups = tile.rows / 4, units = (groups + Kernel::kUnitGroups - 1) / Kernel::kUnitGroups,
-                per_stream = units / kStreams;
-  StreamRuns<Kernel, kTokens, kStreams>(tile, wide, 0, per_stream, groups);
-  StreamRuns<Kernel, kTokens, 1>(tile, wide, kStreams * per_stream, units - kStreams * per_stream, groups);
+  if constexpr (Kernel::kUnitGroups == 2) {
+    StreamPairs<Kernel, kTokens>(tile, wide);
+  } else {
+    constexpr int kStreams = 2;
+    const int64_t groups = tile.rows / 4, per_stream = groups / kStreams;
+    StreamRuns<Kernel, kTokens, kStreams>(tile, wide, 0, per_stream);
+    StreamRuns<Kernel, kTokens, 1>(tile, wide, kStreams * per_stream, groups - kStreams * per_stream);
+  }
 }
 
 // StreamGroups for a run-time n in [1, kTokens].
@@ -167,7 +173,7 @@ void PassBlock(const uint8_t* w, int64_t group_stride, int64_t groups, const uin
     if (first)
 #pragma GCC unroll 16
       for (int t = 0; t < kTokens; ++t) unit_acc[t] = Kernel::Zero();
-    UnitBlock<Kernel, kTokens, false>(w, w + SecondGroupOffset<Kernel>(g / kUnit, groups, group_stride), wide, unit_acc);
+    UnitBlock<Kernel, kTokens, false>(w, kUnit == 2 && g + 1 < groups ? w + group_stride : w, wide, unit_acc);
   }
 }
 
@@ -209,9 +215,14 @@ void RunTokenPasses(const DotTile& tile) {
         PassBlockTokens<Kernel, kMax>(n, weights + b * Kernel::kGroupBlock, group_stride, groups, wide, acc, b == 0);
       }
       for (int64_t u = 0; u < units; ++u)
-        for (int i = 0; i < n; ++i)
-          UnitStore<Kernel>(acc[u * kMax + i], tile.out + (t0 + i) * tile.out_token_stride + row0 + 4 * kUnit * u,
-                            Min(kUnit, groups - kUnit * u));
+        for (int i = 0; i < n; ++i) {
+          float* out = tile.out + (t0 + i) * tile.out_token_stride + row0 + 4 * kUnit * u;
+          if constexpr (kUnit == 1) {
+            Kernel::Store(acc[u * kMax + i], out);
+          } else {
+            Kernel::Store(acc[u * kMax + i], out, kUnit * u + 1 < groups ? out + 4 : nullptr);
+          }
+        }
     }
   }
 }

@@ -272,14 +272,12 @@ struct Q4_KPairVnni {
   static constexpr int64_t kGroupBlock = kQ4_KGroupBlock;
 
   static Acc Zero() { return _mm512_setzero_ps(); }
-  static void Store(Acc acc, float* out, int64_t groups) {
+  // The first group's 4 rows to first_out, the second's to second_out (unless null).
+  static void Store(Acc acc, float* first_out, float* second_out) {
     const __m512 folded = _mm512_add_ps(acc, _mm512_permute_ps(acc, _MM_SHUFFLE(1, 0, 3, 2)));
     const __m256 rows = _mm512_castps512_ps256(_mm512_permutexvar_ps(LoadIndex(kPairedRowIndex), folded));
-    if (groups == 2) {
-      _mm256_storeu_ps(out, rows);
-    } else {
-      _mm_storeu_ps(out, _mm256_castps256_ps128(rows));
-    }
+    _mm_storeu_ps(first_out, _mm256_castps256_ps128(rows));
+    if (second_out != nullptr) _mm_storeu_ps(second_out, _mm256_extractf128_ps(rows, 1));
   }
 
   static void Widen(const uint8_t* block, uint8_t* wide) {
@@ -301,14 +299,9 @@ struct Q4_KPairVnni {
   template <int kTokens, bool kStream>
   static void Block(const uint8_t* w, const uint8_t* w2, const uint8_t* wide, __m512* acc) {
     const __m512i low_mask = _mm512_set1_epi8(0x0f);
-    // Streaming, each line is prefetched from the next pair (two groups on; two pairs on for rows
-    // shorter than kPrefetchDistance per pair): the two groups' own streams are a group apart, so
-    // a fixed distance ahead of the first would land in the second.
-    int64_t ahead = 2 * (w2 - w);
-    if (ahead < cpu_detail::kPrefetchDistance) ahead *= 2;  // short rows: two pairs on
     if constexpr (kStream) {  // the header lines; the levels' lines one sub-block at a time below
-      _mm_prefetch(reinterpret_cast<const char*>(w + ahead), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(w2 + ahead), _MM_HINT_T0);
+      Prefetch<64>(w);
+      Prefetch<64>(w2);
     }
     const __m512i scales_first = _mm512_cvtepu8_epi16(UnpackSixBits(w + 16)),
                   scales_second = _mm512_cvtepu8_epi16(UnpackSixBits(w2 + 16));
@@ -322,8 +315,8 @@ struct Q4_KPairVnni {
       for (int s = 0; s < 2; ++s) {
         const int64_t at = kQ4_KLevelsAt + 64 * (2 * p + s);
         if constexpr (kStream) {
-          _mm_prefetch(reinterpret_cast<const char*>(w + ahead + at), _MM_HINT_T0);
-          _mm_prefetch(reinterpret_cast<const char*>(w2 + ahead + at), _MM_HINT_T0);
+          Prefetch<64>(w + at);
+          Prefetch<64>(w2 + at);
         }
 #pragma GCC unroll 2
         for (int h = 0; h < 2; ++h) {
