@@ -11,7 +11,10 @@
 // computing out[r] = dot(row r, activations) for r < kRows, where block b of row r starts at
 // weights + r * row_stride + b * block_stride (plain rows: row_stride = row bytes and
 // block_stride = kBlockBytes; rows interleaved by block: row_stride = kBlockBytes and
-// block_stride = kRows * kBlockBytes). Float kernels support plain rows only.
+// block_stride = kRows * kBlockBytes). Float kernels support plain rows only. A kernel may also
+// provide kTokenBlock and RunTokens<kRows>(weights, row_stride, block_stride, const uint8_t* const*
+// activations, elements, float (*out)[kMaxRows]): kTokenBlock tokens at once, each token's bits
+// those of Run (RunRowGroup takes the tokens that many at a time, the rest one by one).
 #pragma once
 
 #include <cstdint>
