@@ -658,5 +658,27 @@ TEST(RmsNorm, MatchesPlainSum) {
   }
 }
 
+// TopK: the k largest in descending order, the lower index first among equal values (a stable
+// sort's order), on both sides of its bit set's size and with many ties.
+TEST(TopK, MatchesStableSort) {
+  std::mt19937 rng(99);
+  for (int n : {1, 8, 128, 1024, 1500}) {
+    for (int k : {1, 8, 33}) {
+      if (k > n) continue;
+      for (int levels : {3, 1000000}) {  // few distinct values (ties everywhere) or almost none
+        std::uniform_int_distribution<int> pick(0, levels - 1);
+        std::vector<float> values(static_cast<size_t>(n));
+        for (float& v : values) v = static_cast<float>(pick(rng)) * 0.25f - 3.0f;
+        std::vector<int> order(static_cast<size_t>(n));
+        for (int i = 0; i < n; ++i) order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return values[a] > values[b]; });
+        std::vector<int> top(static_cast<size_t>(k), -1);
+        TopK(values.data(), n, k, top.data());
+        EXPECT_EQ(top, std::vector<int>(order.begin(), order.begin() + k)) << "n " << n << " k " << k << " levels " << levels;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace moefit

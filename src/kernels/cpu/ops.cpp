@@ -2,6 +2,7 @@
 // Scalar element-wise ops: RMS norm, softmax, top-k, RoPE (with YaRN). Attention: attention.cpp.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <numbers>
 
 #include "kernels/ops.h"
@@ -37,16 +38,26 @@ void Softmax(float* x, int64_t n) {
 }
 
 void TopK(const float* values, int n, int k, int* indices) {
-  // k is small (<= a few dozen): selection by repeated scans keeps it allocation-free.
+  // k is small (<= a few dozen): selection by repeated scans keeps it allocation-free. The
+  // indices taken so far are a bit set on the stack for up to kMaxBits values (every router
+  // today); more fall back to searching the chosen list.
+  constexpr int kMaxBits = 1024;
+  uint64_t taken_bits[kMaxBits / 64] = {};
+  const bool bits = n <= kMaxBits;
   for (int j = 0; j < k; ++j) {
     int best = -1;
     for (int i = 0; i < n; ++i) {
       bool taken = false;
-      for (int m = 0; m < j && !taken; ++m) taken = indices[m] == i;
+      if (bits) {
+        taken = (taken_bits[i / 64] >> (i % 64)) & 1u;
+      } else {
+        for (int m = 0; m < j && !taken; ++m) taken = indices[m] == i;
+      }
       if (taken) continue;
       if (best < 0 || values[i] > values[best]) best = i;
     }
     indices[j] = best;
+    if (bits && best >= 0) taken_bits[best / 64] |= uint64_t{1} << (best % 64);
   }
 }
 
