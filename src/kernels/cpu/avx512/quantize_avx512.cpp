@@ -43,8 +43,10 @@ void QuantizeRowQ8_K(const float* src, void* dst, int64_t elements) {
     __m512 amax_v = _mm512_setzero_ps();
     for (int i = 0; i < kQK_K / 16; ++i) amax_v = _mm512_max_ps(amax_v, _mm512_abs_ps(_mm512_loadu_ps(src + 16 * i)));
     const float amax = _mm512_reduce_max_ps(amax_v);
-    std::memset(out, 0, sizeof(BlockQ8_K));
-    if (amax == 0) continue;
+    if (amax == 0) {
+      std::memset(out, 0, sizeof(BlockQ8_K));
+      continue;
+    }
     // The reference keeps the first element of largest magnitude (with its sign).
     float max = 0;
     const __m512 amax_b = _mm512_set1_ps(amax);
@@ -57,19 +59,36 @@ void QuantizeRowQ8_K(const float* src, void* dst, int64_t elements) {
     }
     const float inverse = -127 / max;
     const __m512 scale = _mm512_set1_ps(inverse);
-    int16_t bsums[16];
+    __m512i q[16];
     for (int g = 0; g < 16; ++g) {
       // cvtps rounds to nearest even (default MXCSR) like lrintf; then min(127, .) and the cast
-      // to int8 (the low byte), as in the reference.
-      const __m512i q = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(src + 16 * g), scale)),
-                                         _mm512_set1_epi32(127));
-      const __m128i packed = _mm512_cvtepi32_epi8(q);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 4 + 16 * g), packed);
-      bsums[g] = static_cast<int16_t>(_mm512_reduce_add_epi32(_mm512_cvtepi8_epi32(packed)));
+      // to int8 (the low byte), as in the reference. |x| <= amax makes q >= -127, so the low
+      // byte is q itself and the sums can be taken on q.
+      q[g] = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(src + 16 * g), scale)), _mm512_set1_epi32(127));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 4 + 16 * g), _mm512_cvtepi32_epi8(q[g]));
     }
+    // The 16 sums of 16 by a transposing tree (~45 operations; a horizontal reduction per group
+    // took ~9 each): per 128-bit lane, four vectors' partial sums side by side, then the lanes.
+    __m512i quads[4];
+    for (int j = 0; j < 4; ++j) {
+      __m512i pair[2];
+      for (int h = 0; h < 2; ++h) {
+        const __m512i first = q[4 * j + 2 * h], second = q[4 * j + 2 * h + 1];
+        pair[h] = _mm512_add_epi32(_mm512_unpacklo_epi32(first, second), _mm512_unpackhi_epi32(first, second));
+      }
+      quads[j] = _mm512_add_epi32(_mm512_unpacklo_epi64(pair[0], pair[1]), _mm512_unpackhi_epi64(pair[0], pair[1]));
+    }
+    __m512i halves[2];
+    for (int h = 0; h < 2; ++h) {
+      const __m512i first = quads[2 * h], second = quads[2 * h + 1];
+      halves[h] = _mm512_add_epi32(_mm512_shuffle_i32x4(first, second, _MM_SHUFFLE(1, 0, 1, 0)),
+                                  _mm512_shuffle_i32x4(first, second, _MM_SHUFFLE(3, 2, 3, 2)));
+    }
+    const __m512i sums = _mm512_add_epi32(_mm512_shuffle_i32x4(halves[0], halves[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                          _mm512_shuffle_i32x4(halves[0], halves[1], _MM_SHUFFLE(3, 1, 3, 1)));
     const float d = 1 / inverse;
     std::memcpy(out, &d, sizeof d);
-    std::memcpy(out + 4 + kQK_K, bsums, sizeof bsums);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 4 + kQK_K), _mm512_cvtepi32_epi16(sums));
   }
 }
 
