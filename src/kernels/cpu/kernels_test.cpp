@@ -305,9 +305,10 @@ TEST_P(RepackedDotTest, TileMatchesReference) {
       const int64_t elements = blocks * Layout(type()).block_elements;
       const int64_t row_bytes = RowBytes(type(), elements), act_bytes = RowBytes(activation_type(), elements);
       // 136 rows: more row groups than one pass of the multi-token kernels takes (16 or 32); 16 and 21
-      // tokens: a full pass of the 16-token kernels and one more.
+      // tokens: a full pass of the 16-token kernels and one more (for the 32-token Q4_K pairs, two
+      // sweeps of one pass); 37: a full pass of 32 and five more.
       for (int64_t rows : {4, 8, 12, 136}) {
-        for (int64_t tokens : {1, 2, 3, 5, 8, 11, 16, 21}) {
+        for (int64_t tokens : {1, 2, 3, 5, 8, 11, 16, 21, 37}) {
           std::vector<uint8_t> w, x;
           for (int64_t r = 0; r < rows; ++r) {
             const auto row = RandomWeights(type(), elements, scales, rng);
