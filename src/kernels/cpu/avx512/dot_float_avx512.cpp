@@ -37,38 +37,11 @@ template <typename Format>
 struct FloatKernel {
   static constexpr int kMaxRows = 4;
   static constexpr int64_t kBlockBytes = 0;  // plain rows: no blocks
-  template <int kRows>
-  static void Run(const uint8_t* w, int64_t stride, int64_t /*block_stride*/, const uint8_t* act, int64_t elements, float* out) {
-    const float* x = reinterpret_cast<const float*>(act);
-    __m512 acc0[kRows], acc1[kRows];
-    for (int r = 0; r < kRows; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 32 <= elements; i += 32) {
-      const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
-      for (int r = 0; r < kRows; ++r) {
-        Prefetch<Format::kBytes * 32>(w + r * stride + Format::kBytes * i);
-        acc0[r] = _mm512_fmadd_ps(Format::Load16(w + r * stride, i), x0, acc0[r]);
-        acc1[r] = _mm512_fmadd_ps(Format::Load16(w + r * stride, i + 16), x1, acc1[r]);
-      }
-    }
-    for (; i < elements; i += 16) {
-      const int64_t left = elements - i;
-      const __mmask16 mask = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1);
-      const __m512 x0 = _mm512_maskz_loadu_ps(mask, x + i);
-      for (int r = 0; r < kRows; ++r) acc0[r] = _mm512_fmadd_ps(Format::LoadPart(w + r * stride, i, mask), x0, acc0[r]);
-    }
-    for (int r = 0; r < kRows; ++r) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
-  }
-
-  // Run for kTokenBlock tokens at once (act[t], out[t][r]): each weight load (and F16 / BF16
-  // widening) serves both tokens, and every (row, token) takes the same chain of fmadds as Run,
-  // so the bits do not depend on the tokens beside it. One token at a time, the router of a
-  // prefill (F32, 4 rows against 512 tokens) ran at ~0.45 fmadds a cycle.
-  static constexpr int kTokenBlock = 2;
-  template <int kRows>
-  static void RunTokens(const uint8_t* w, int64_t stride, int64_t /*block_stride*/, const uint8_t* const* act,
-                        int64_t elements, float (*out)[kMaxRows]) {
-    constexpr int kT = kTokenBlock;
+  // out[t][r] = dot(row r, token t's activations) for kRows rows and kT tokens: each weight load
+  // (and F16 / BF16 widening) serves every token, and each (row, token) takes the same chain of
+  // fmadds whatever kT is, so the bits do not depend on the tokens beside it.
+  template <int kRows, int kT>
+  static void Dots(const uint8_t* w, int64_t stride, const uint8_t* const* act, int64_t elements, float* const* out) {
     const float* x[kT];
     for (int t = 0; t < kT; ++t) x[t] = reinterpret_cast<const float*>(act[t]);
     __m512 acc0[kRows][kT], acc1[kRows][kT];
@@ -100,6 +73,22 @@ struct FloatKernel {
     }
     for (int t = 0; t < kT; ++t)
       for (int r = 0; r < kRows; ++r) out[t][r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r][t], acc1[r][t]));
+  }
+
+  template <int kRows>
+  static void Run(const uint8_t* w, int64_t stride, int64_t /*block_stride*/, const uint8_t* act, int64_t elements, float* out) {
+    Dots<kRows, 1>(w, stride, &act, elements, &out);
+  }
+
+  // Run for kTokenBlock tokens at once (act[t], out[t][r]), the same bits per token. One token at
+  // a time, the router of a prefill (F32, 4 rows against 512 tokens) ran at ~0.45 fmadds a cycle.
+  static constexpr int kTokenBlock = 2;
+  template <int kRows>
+  static void RunTokens(const uint8_t* w, int64_t stride, int64_t /*block_stride*/, const uint8_t* const* act,
+                        int64_t elements, float (*out)[kMaxRows]) {
+    float* rows[kTokenBlock];
+    for (int t = 0; t < kTokenBlock; ++t) rows[t] = out[t];
+    Dots<kRows, kTokenBlock>(w, stride, act, elements, rows);
   }
 };
 

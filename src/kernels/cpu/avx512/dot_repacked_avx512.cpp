@@ -138,8 +138,7 @@ struct Q5_KVnni : RowLaneSums {
 
   static void Widen(const uint8_t* block, uint8_t* wide) {
     WidenLevels(block, wide, _mm512_setzero_si512());
-    const __m256i pairs = _mm256_madd_epi16(Load256(block + kActSums), _mm256_set1_epi16(1));  // sums of 32, as int32
-    const __m128i sums = _mm_packs_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+    const __m128i sums = _mm256_castsi256_si128(SubBlockSums(block));  // int16 s0..s7
     _mm512_store_si512(wide + kWideLevels, _mm512_permutexvar_epi16(LoadIndex(kSubBlockIndex), _mm512_castsi128_si512(sums)));
     std::memcpy(wide + kWideLevels + 64, block, sizeof(float));
   }
@@ -282,8 +281,7 @@ struct Q4_KPairVnni {
 
   static void Widen(const uint8_t* block, uint8_t* wide) {
     for (int i = 0; i < 4; ++i) _mm512_store_si512(wide + 64 * i, Load512(block + kActLevels + 64 * i));
-    const __m256i pairs = _mm256_madd_epi16(Load256(block + kActSums), _mm256_set1_epi16(1));  // sums of 32, as int32
-    const __m128i sums = _mm_packs_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+    const __m128i sums = _mm256_castsi256_si128(SubBlockSums(block));  // int16 s0..s7
     for (int c = 0; c < 2; ++c)
       _mm_store_si128(reinterpret_cast<__m128i*>(wide + 256 + 16 * c),
                       _mm_shuffle_epi8(sums, _mm_load_si128(reinterpret_cast<const __m128i*>(kPairSumPattern[c].index))));
