@@ -13,13 +13,6 @@ namespace {
 inline __m256 SignBit() { return _mm256_set1_ps(-0.0f); }
 inline __m256 Abs(__m256 v) { return _mm256_andnot_ps(SignBit(), v); }
 
-inline float HorizontalMax(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
-}
-
 // std::round: to nearest, halves away from zero. v - trunc(v) is exact, so compare it with 0.5.
 inline __m256 RoundHalfAway(__m256 v) {
   const __m256 truncated = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
