@@ -28,10 +28,18 @@ namespace moefit::cpu_detail {
 // Measured on the Xeon host, 2 threads, cold Q4_K gate/up and Q6_K down, interleaved rows
 // (GB/s): 1024 B ahead 17.2 / 15.4, 2048 B 18.8 / 21.8, 4096 B 22.9 / 23.8.
 constexpr int64_t kPrefetchDistance = 4096;
+// Each line is also asked into L2 this far ahead (a second hint): the L1 hint alone left one
+// thread at ~91% of `bench --membw`'s one-thread bandwidth (its L1 misses in flight cover 4 KiB
+// per stream, not DRAM's latency). On the AVX-512 Xeon, cold repacked rows, one token: one
+// thread Q4_K gate/up 14.7-15.6 -> 15.5-16.8 GB/s, Q6_K down 13.8-15.3 -> 15.6-15.9; two threads
+// 25.3-27.1 -> 27.9-31.3 and 24.8-27.3 -> 27.7-29.6 (L2 hints at 12 and 16 KiB, or 2 KiB for
+// L1, were no better; the L2 hint alone was worse than none). docs/benchmarks.md has the runs.
+constexpr int64_t kPrefetchL2Distance = 8192;
 
 // Rows [row, row + kRows) against every token; the rows stay in L1 while the tokens go by. A
-// kernel with RunTokens (kTokenBlock tokens at once, the same bits as Run for each) takes the
-// tokens that many at a time.
+// kernel with RunTokens (kTokenBlock tokens at once, the same bits as Run for each, rows read
+// from L1 without prefetching) takes the first token alone, which brings the rows in, and the
+// others that many at a time.
 template <typename Kernel, int kRows>
 void RunRowGroup(const DotTile& tile, int64_t row) {
   const uint8_t* weights = tile.weights + row * tile.weight_row_bytes;
@@ -41,9 +49,16 @@ void RunRowGroup(const DotTile& tile, int64_t row) {
   const auto activation = [&](int64_t t) {
     return tile.activations + (tile.activation_rows != nullptr ? tile.activation_rows[t] : t) * tile.activation_row_bytes;
   };
+  const auto one_token = [&](int64_t t) {
+    float out[kRows];
+    Kernel::template Run<kRows>(weights, row_stride, block_stride, activation(t), tile.elements, out);
+    float* y = tile.out + t * tile.out_token_stride + row;
+    for (int r = 0; r < kRows; ++r) y[r] = out[r];
+  };
   int64_t t = 0;
   if constexpr (requires { Kernel::kTokenBlock; }) {
     constexpr int kT = Kernel::kTokenBlock;
+    if (tile.tokens > 0) one_token(t++);
     for (; t + kT <= tile.tokens; t += kT) {
       const uint8_t* act[kT];
       float out[kT][Kernel::kMaxRows];
@@ -53,12 +68,7 @@ void RunRowGroup(const DotTile& tile, int64_t row) {
         for (int r = 0; r < kRows; ++r) tile.out[(t + i) * tile.out_token_stride + row + r] = out[i][r];
     }
   }
-  for (; t < tile.tokens; ++t) {
-    float out[kRows];
-    Kernel::template Run<kRows>(weights, row_stride, block_stride, activation(t), tile.elements, out);
-    float* y = tile.out + t * tile.out_token_stride + row;
-    for (int r = 0; r < kRows; ++r) y[r] = out[r];
-  }
+  for (; t < tile.tokens; ++t) one_token(t);
 }
 
 template <typename Kernel>

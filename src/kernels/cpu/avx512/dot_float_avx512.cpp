@@ -39,8 +39,10 @@ struct FloatKernel {
   static constexpr int64_t kBlockBytes = 0;  // plain rows: no blocks
   // out[t][r] = dot(row r, token t's activations) for kRows rows and kT tokens: each weight load
   // (and F16 / BF16 widening) serves every token, and each (row, token) takes the same chain of
-  // fmadds whatever kT is, so the bits do not depend on the tokens beside it.
-  template <int kRows, int kT>
+  // fmadds whatever kT is, so the bits do not depend on the tokens beside it. kPrefetch: the
+  // rows come from memory (a token alone; the tile runner sends a tile's first token alone, and
+  // the blocks after it find the rows in L1, where prefetches were ~40% of a prefill router).
+  template <int kRows, int kT, bool kPrefetch>
   static void Dots(const uint8_t* w, int64_t stride, const uint8_t* const* act, int64_t elements, float* const* out) {
     const float* x[kT];
     for (int t = 0; t < kT; ++t) x[t] = reinterpret_cast<const float*>(act[t]);
@@ -55,7 +57,7 @@ struct FloatKernel {
         x1[t] = _mm512_loadu_ps(x[t] + i + 16);
       }
       for (int r = 0; r < kRows; ++r) {
-        Prefetch<Format::kBytes * 32>(w + r * stride + Format::kBytes * i);
+        if constexpr (kPrefetch) Prefetch<Format::kBytes * 32>(w + r * stride + Format::kBytes * i);
         const __m512 w0 = Format::Load16(w + r * stride, i), w1 = Format::Load16(w + r * stride, i + 16);
         for (int t = 0; t < kT; ++t) {
           acc0[r][t] = _mm512_fmadd_ps(w0, x0[t], acc0[r][t]);
@@ -77,7 +79,7 @@ struct FloatKernel {
 
   template <int kRows>
   static void Run(const uint8_t* w, int64_t stride, int64_t /*block_stride*/, const uint8_t* act, int64_t elements, float* out) {
-    Dots<kRows, 1>(w, stride, &act, elements, &out);
+    Dots<kRows, 1, true>(w, stride, &act, elements, &out);
   }
 
   // Run for kTokenBlock tokens at once (act[t], out[t][r]), the same bits per token. One token at
@@ -88,7 +90,7 @@ struct FloatKernel {
                         int64_t elements, float (*out)[kMaxRows]) {
     float* rows[kTokenBlock];
     for (int t = 0; t < kTokenBlock; ++t) rows[t] = out[t];
-    Dots<kRows, kTokenBlock>(w, stride, act, elements, rows);
+    Dots<kRows, kTokenBlock, false>(w, stride, act, elements, rows);
   }
 };
 

@@ -24,11 +24,14 @@ inline __m512i Load512(const void* p) { return _mm512_loadu_si512(p); }
 inline __m256i Load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline __m128i Load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 
-// Prefetches the kBytes at p + kPrefetchDistance into L1, one hint per cache line.
+// Prefetches the kBytes at p + kPrefetchDistance into L1 and those at p + kPrefetchL2Distance
+// into L2, one hint per cache line each.
 template <int kBytes>
 inline void Prefetch(const uint8_t* p) {
-  for (int i = 0; i < kBytes; i += 64)
+  for (int i = 0; i < kBytes; i += 64) {
     _mm_prefetch(reinterpret_cast<const char*>(p + cpu_detail::kPrefetchDistance + i), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(p + cpu_detail::kPrefetchL2Distance + i), _MM_HINT_T1);
+  }
 }
 
 inline float LoadFloat(const uint8_t* p) {
