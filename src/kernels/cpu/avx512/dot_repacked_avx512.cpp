@@ -266,6 +266,11 @@ struct Q4_KPairVnni {
   // token's blocks fewer times (8-layer pp512 +3-25% in three alternations; 64 was not clearly better).
   static constexpr int64_t kPassGroups = 32;
   static constexpr int kMaxTokens = 16;
+  // Tokens whose product chains go side by side, a vpdpbusd of each in turn: a token's two
+  // chains of 4 (latency ~6 cycles each) left the out-of-order window short of independent
+  // work when the tokens came one after another (32-token hot tile 275-280 -> 257-263 us; 2
+  // tokens at a time 265-272; 8 run out of registers).
+  static constexpr int kInterleave = 4;
   // The block's 256 levels, the two sub-block sum patterns (32 bytes), d.
   static constexpr int64_t kWideBlock = 256 + 64;
   static constexpr int64_t kGroupBlock = kQ4_KGroupBlock;
@@ -325,18 +330,22 @@ struct Q4_KPairVnni {
       }
       const __m512i scale = _mm512_permutex2var_epi16(scales_first, LoadIndex(kPairScaleIndex[p]), scales_second);
 #pragma GCC unroll 16
-      for (int t = 0; t < kTokens; ++t) {
-        const uint8_t* y = wide + t * kWideBlock + 64 * p;
-        __m512i product[2];
+      for (int t = 0; t < kTokens; t += kInterleave) {
+        __m512i product[kInterleave][2];
+#pragma GCC unroll 4
+        for (int u = 0; u < kInterleave; ++u) product[u][0] = product[u][1] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; ++k)
+#pragma GCC unroll 4
+          for (int u = 0; u < kInterleave; ++u)
 #pragma GCC unroll 2
-        for (int s = 0; s < 2; ++s) {
-          const uint8_t* ys = y + 32 * s;
-          product[s] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[s][0], Broadcast8(ys));
-          product[s] = _mm512_dpbusd_epi32(product[s], hi[s][0], Broadcast8(ys + 8));
-          product[s] = _mm512_dpbusd_epi32(product[s], lo[s][1], Broadcast8(ys + 16));
-          product[s] = _mm512_dpbusd_epi32(product[s], hi[s][1], Broadcast8(ys + 24));
-        }
-        sum[t] = _mm512_dpwssd_epi32(sum[t], _mm512_packs_epi32(product[0], product[1]), scale);
+            for (int s = 0; s < 2; ++s)
+              if (t + u < kTokens)
+                product[u][s] = _mm512_dpbusd_epi32(product[u][s], k % 2 == 0 ? lo[s][k / 2] : hi[s][k / 2],
+                                                    Broadcast8(wide + (t + u) * kWideBlock + 64 * p + 32 * s + 8 * k));
+#pragma GCC unroll 4
+        for (int u = 0; u < kInterleave; ++u)
+          if (t + u < kTokens) sum[t + u] = _mm512_dpwssd_epi32(sum[t + u], _mm512_packs_epi32(product[u][0], product[u][1]), scale);
       }
     }
     const __m512i mins_first = _mm512_cvtepu8_epi16(UnpackSixBits(w + 40)),
