@@ -152,9 +152,8 @@ struct Q5_KVnni : RowLaneSums {
     __m512i sum[kTokens];
 #pragma GCC unroll 16
     for (int t = 0; t < kTokens; ++t) sum[t] = _mm512_setzero_si512();
-#pragma GCC unroll 1
-    for (int p = 0; p < 4; ++p) {
-      __m512i lo[2], hi[2];
+    // Sub-blocks 2p, 2p + 1 ([h]): their levels with the fifth bits.
+    const auto unpack = [&](int p, __m512i* lo, __m512i* hi) {
       if constexpr (kStream) Prefetch<64>(w + kQ5_KFifthBitsAt + 32 * p);
       const __m256i bits = Load256(w + kQ5_KFifthBitsAt + 32 * p);
       const __m512i plane = _mm512_inserti64x4(_mm512_castsi256_si512(bits), _mm256_srli_epi16(bits, 2), 1);  // the pair's fifth bits
@@ -172,6 +171,16 @@ struct Q5_KVnni : RowLaneSums {
         lo[h] = _mm512_or_si512(lo[h], _mm512_and_si512(low_bit, bit4));
         hi[h] = _mm512_or_si512(hi[h], _mm512_and_si512(high_bit, bit4));
       }
+    };
+    constexpr bool kUnpackFirst = kTokens > kStreamTokens;  // as Q6_KVnni's
+    __m512i lo_all[4][2], hi_all[4][2];
+    if constexpr (kUnpackFirst)
+#pragma GCC unroll 4
+      for (int p = 0; p < 4; ++p) unpack(p, lo_all[p], hi_all[p]);
+#pragma GCC unroll 1
+    for (int p = 0; p < 4; ++p) {
+      if constexpr (!kUnpackFirst) unpack(p, lo_all[p], hi_all[p]);
+      const __m512i lo[2] = {lo_all[p][0], lo_all[p][1]}, hi[2] = {hi_all[p][0], hi_all[p][1]};
       const __m512i scale = _mm512_permutexvar_epi16(LoadIndex(kQ4_KScaleIndex[p]), scales);
 #pragma GCC unroll 16
       for (int t = 0; t < kTokens; ++t) {
