@@ -13,6 +13,8 @@
 // levels: the same bits.
 #pragma once
 
+#include <type_traits>
+
 #include <immintrin.h>
 
 #include <cstdint>
@@ -98,29 +100,29 @@ inline void AccumulateRow(const float* p, int64_t n, const float* values, int dv
   }
 }
 
-// Four rows' accumulators (acc[j], dv floats) += their weights (p[j], n of them) times the
-// block's V rows, 2 vectors of columns at a time from d: each V vector loaded once for the four
-// rows (one row at a time loads it per row: more loads than FMAs). The same chains as
-// AccumulateRow. Returns where it stopped (the columns left are fewer than 2 vectors).
-template <typename F>
-inline int AccumulateFourRowsBy(const float* const* p, int64_t n, const float* values, int dv, float* const* acc, int d) {
+// kRows rows' accumulators (acc[j], dv floats) += their weights (p[j], n of them) times the
+// block's V rows, 2 vectors of columns at a time from d: each V vector loaded once for the rows
+// (one row at a time loads it per row: more loads than FMAs). The same chains as AccumulateRow.
+// Returns where it stopped (the columns left are fewer than 2 vectors).
+template <typename F, int kRows>
+inline int AccumulateRowsBy(const float* const* p, int64_t n, const float* values, int dv, float* const* acc, int d) {
   constexpr int kStep = 2 * F::kLanes;
   for (; d + kStep <= dv; d += kStep) {
-    typename F::V sum[8];
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; ++k) sum[k] = F::Zero();
+    typename F::V sum[2 * kRows];
+#pragma GCC unroll 16
+    for (int k = 0; k < 2 * kRows; ++k) sum[k] = F::Zero();
     for (int64_t c = 0; c < n; ++c) {
       const float* row = values + c * dv + d;
       const typename F::V low = F::Load(row), high = F::Load(row + F::kLanes);
-#pragma GCC unroll 4
-      for (int j = 0; j < 4; ++j) {
+#pragma GCC unroll 8
+      for (int j = 0; j < kRows; ++j) {
         const typename F::V weight = F::Set1(p[j][c]);
         sum[2 * j] = F::Fma(weight, low, sum[2 * j]);
         sum[2 * j + 1] = F::Fma(weight, high, sum[2 * j + 1]);
       }
     }
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; ++j) {
+#pragma GCC unroll 8
+    for (int j = 0; j < kRows; ++j) {
       F::Store(acc[j] + d, F::Add(F::Load(acc[j] + d), sum[2 * j]));
       F::Store(acc[j] + d + F::kLanes, F::Add(F::Load(acc[j] + d + F::kLanes), sum[2 * j + 1]));
     }
@@ -128,11 +130,16 @@ inline int AccumulateFourRowsBy(const float* const* p, int64_t n, const float* v
   return d;
 }
 
-inline void AccumulateFourRows(const float* const* p, int64_t n, const float* values, int dv, float* const* acc) {
-  int d = AccumulateFourRowsBy<WideF32>(p, n, values, dv, acc, 0);
-  if constexpr (WideF32::kLanes > F32x8::kLanes) d = AccumulateFourRowsBy<F32x8>(p, n, values, dv, acc, d);
+// Rows taken together by the V phase: 8 with 32 vector registers (16 chains of FMAs over the
+// cells: 4 rows' 8 chains only just cover the FMA latency at two a cycle), 4 with 16.
+constexpr int kValueRows = WideF32::kLanes == 16 ? 8 : 4;
+
+template <int kRows>
+inline void AccumulateRows(const float* const* p, int64_t n, const float* values, int dv, float* const* acc) {
+  int d = AccumulateRowsBy<WideF32, kRows>(p, n, values, dv, acc, 0);
+  if constexpr (WideF32::kLanes > F32x8::kLanes) d = AccumulateRowsBy<F32x8, kRows>(p, n, values, dv, acc, d);
   if (d < dv)
-    for (int j = 0; j < 4; ++j) AccumulateRow(p[j], n, values, dv, acc[j], d);
+    for (int j = 0; j < kRows; ++j) AccumulateRow(p[j], n, values, dv, acc[j], d);
 }
 
 inline void Scale(float* acc, float factor, int n) {
@@ -453,15 +460,21 @@ void Flash(const AttentionTile& t) {
         const int64_t n = Min(v1, t.lengths[i]) - v0;
         if (n <= 0) continue;
         int g = 0;
-        for (; g + 4 <= t.group; g += 4) {
-          const float* p[4];
-          float* acc[4];
-          for (int j = 0; j < 4; ++j) {
+        // Query rows g .. g + kRows - 1 of this query's heads.
+        const auto rows_at = [&]<int kRows>(std::integral_constant<int, kRows>) {
+          const float* p[kRows];
+          float* acc[kRows];
+          for (int j = 0; j < kRows; ++j) {
             const int r = i * t.group + g + j;
             p[j] = t.scores + r * t.chunk_cells + (v0 - c0);
             acc[j] = t.acc + int64_t{r} * t.value_head_dim;
           }
-          AccumulateFourRows(p, n, t.values, t.value_head_dim, acc);
+          AccumulateRows<kRows>(p, n, t.values, t.value_head_dim, acc);
+          g += kRows;
+        };
+        while (g + kValueRows <= t.group) rows_at(std::integral_constant<int, kValueRows>{});
+        if constexpr (kValueRows > 4) {
+          while (g + 4 <= t.group) rows_at(std::integral_constant<int, 4>{});
         }
         for (; g < t.group; ++g) {
           const int r = i * t.group + g;
