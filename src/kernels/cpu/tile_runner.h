@@ -14,7 +14,8 @@
 // block_stride = kRows * kBlockBytes). Float kernels support plain rows only. A kernel may also
 // provide kTokenBlock and RunTokens<kRows>(weights, row_stride, block_stride, const uint8_t* const*
 // activations, elements, float (*out)[kMaxRows]): kTokenBlock tokens at once, each token's bits
-// those of Run (RunRowGroup takes the tokens that many at a time, the rest one by one).
+// those of Run (RunRowGroup runs a tile's first token alone, then the others that many at a
+// time, and the rest one by one).
 #pragma once
 
 #include <cstdint>

@@ -172,14 +172,13 @@ struct Q5_KVnni : RowLaneSums {
         hi[h] = _mm512_or_si512(hi[h], _mm512_and_si512(high_bit, bit4));
       }
     };
-    constexpr bool kUnpackFirst = kTokens > kStreamTokens;  // as Q6_KVnni's
-    __m512i lo_all[4][2], hi_all[4][2];
-    if constexpr (kUnpackFirst)
+    __m512i lo_all[4][2], hi_all[4][2];  // all 4 pairs first, or one at a time (kUnpackFirst)
+    if constexpr (kUnpackFirst<kTokens>)
 #pragma GCC unroll 4
       for (int p = 0; p < 4; ++p) unpack(p, lo_all[p], hi_all[p]);
 #pragma GCC unroll 1
     for (int p = 0; p < 4; ++p) {
-      if constexpr (!kUnpackFirst) unpack(p, lo_all[p], hi_all[p]);
+      if constexpr (!kUnpackFirst<kTokens>) unpack(p, lo_all[p], hi_all[p]);
       const __m512i lo[2] = {lo_all[p][0], lo_all[p][1]}, hi[2] = {hi_all[p][0], hi_all[p][1]};
       const __m512i scale = _mm512_permutexvar_epi16(LoadIndex(kQ4_KScaleIndex[p]), scales);
 #pragma GCC unroll 16
@@ -414,18 +413,14 @@ struct Q6_KVnni : RowLaneSums {
                            offset);
       start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, lo), bias, hi));
     };
-    // Prefill tiles unpack all 8 units first (to L1: independent work the core overlaps, where
-    // unpacking each pair just before its token loop left the loop waiting on it; 32-token tile
-    // 451-454 -> 429-434 us); decode streams unpack a pair at a time (from DRAM that order read
-    // a little faster).
-    constexpr bool kUnpackFirst = kTokens > kStreamTokens;
+    // All 8 units before the token loops, or a pair at a time (repacked_driver.h, kUnpackFirst).
     __m512i lo_all[8], hi_all[8], start_all[8];
-    if constexpr (kUnpackFirst)
+    if constexpr (kUnpackFirst<kTokens>)
 #pragma GCC unroll 8
       for (int unit_index = 0; unit_index < 8; ++unit_index) unpack(unit_index, lo_all[unit_index], hi_all[unit_index], start_all[unit_index]);
 #pragma GCC unroll 1
     for (int p = 0; p < 4; ++p) {  // units 2p, 2p + 1: sub-blocks 4p .. 4p + 3
-      if constexpr (!kUnpackFirst)
+      if constexpr (!kUnpackFirst<kTokens>)
 #pragma GCC unroll 2
         for (int u = 0; u < 2; ++u) unpack(2 * p + u, lo_all[2 * p + u], hi_all[2 * p + u], start_all[2 * p + u]);
       const __m512i lo[2] = {lo_all[2 * p], lo_all[2 * p + 1]}, hi[2] = {hi_all[2 * p], hi_all[2 * p + 1]},
