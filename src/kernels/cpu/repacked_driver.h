@@ -217,6 +217,17 @@ void RunTokenPasses(const DotTile& tile) {
         act[i] = tile.activations +
                  (tile.activation_rows != nullptr ? tile.activation_rows[t0 + i] : t0 + i) * tile.activation_row_bytes;
       const int64_t units = (groups + kUnit - 1) / kUnit;
+      // The pass's outputs are stored at its end, 32 bytes at a time into lines of rows x tokens
+      // that are rarely cached (an expert layer's gate and up outputs are ~25 MB at pp512): each
+      // missing line held the stores behind it for DRAM's latency. Asked in now, they arrive
+      // while the pass computes. pp512 on the 30B preset, with and without, alternating prompt by
+      // prompt in one process: 81.7 -> 87.6 t/s (mean of 4 each; the same with PREFETCHW).
+      for (int i = 0; i < n; ++i) {
+        const float* out = tile.out + (t0 + i) * tile.out_token_stride + row0;
+        const uintptr_t end = reinterpret_cast<uintptr_t>(out + Min(4 * groups, tile.rows - row0));
+        for (uintptr_t line = reinterpret_cast<uintptr_t>(out) & ~uintptr_t{63}; line < end; line += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T0);
+      }
       for (int64_t b = 0; b < blocks; ++b) {
         for (int i = 0; i < n; ++i) Kernel::Widen(act[i] + b * kActBlock, wide + i * Kernel::kWideBlock);
         PassBlockTokens<Kernel, kMax>(n, weights + b * Kernel::kGroupBlock, group_stride, groups, wide, acc, b == 0);
