@@ -147,7 +147,8 @@ std::pair<int64_t, int64_t> Claim(std::atomic<int64_t>& next, int64_t total, int
   return {total, total};
 }
 
-// Jobs of at most this many tokens each (decode, a few sequences) stream their weights from DRAM,
+// Jobs of at most this many tokens each (decode, a few sequences; the repacked kernels' streaming
+// threshold, kStreamTokens in cpu/repacked_driver.h) stream their weights from DRAM,
 // and every claim starts new streams whose first lines come at DRAM's latency: their claims take
 // 1 / threads of what is left (the first one half the phase on 2 threads, a few claims per thread)
 // where the others take 1 / (2 x threads). Decode steps of the 30B preset, the two sizes taking

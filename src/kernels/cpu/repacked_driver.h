@@ -221,7 +221,8 @@ void RunTokenPasses(const DotTile& tile) {
       // that are rarely cached (an expert layer's gate and up outputs are ~25 MB at pp512): each
       // missing line held the stores behind it for DRAM's latency. Asked in now, they arrive
       // while the pass computes. pp512 on the 30B preset, with and without, alternating prompt by
-      // prompt in one process: 81.7 -> 87.6 t/s (mean of 4 each; the same with PREFETCHW).
+      // prompt in one process: +1% to +7% on the means of three runs (the stalls were ~5% of the
+      // Q4_K kernel's samples, these prefetches ~2%); PREFETCHW did the same.
       for (int i = 0; i < n; ++i) {
         const float* out = tile.out + (t0 + i) * tile.out_token_stride + row0;
         const uintptr_t end = reinterpret_cast<uintptr_t>(out + Min(4 * groups, tile.rows - row0));
