@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/dot_tile.h"
 #include "kernels/ops.h"
 #include "quant/dtype_traits.h"
 #include "quant/repack.h"
@@ -147,17 +148,15 @@ std::pair<int64_t, int64_t> Claim(std::atomic<int64_t>& next, int64_t total, int
   return {total, total};
 }
 
-// Jobs of at most this many tokens each (decode, a few sequences; the repacked kernels' streaming
-// threshold, kStreamTokens in cpu/repacked_driver.h) stream their weights from DRAM,
-// and every claim starts new streams whose first lines come at DRAM's latency: their claims take
-// 1 / threads of what is left (the first one half the phase on 2 threads, a few claims per thread)
-// where the others take 1 / (2 x threads). Decode steps of the 30B preset, the two sizes taking
-// turns step by step in one process (so both meet the same noise): 0.4-1.1% faster over three
-// runs; pp512 unchanged (claims of 1 / threads there: 88.1 against 88.8 t/s), so the others keep
-// the finer balance.
-constexpr int64_t kStreamingTokens = 4;
+// Jobs of at most kDotTileStreamTokens tokens each (decode, a few sequences) stream their weights
+// from DRAM, and every claim starts new streams whose first lines come at DRAM's latency: their
+// claims take 1 / threads of what is left (the first one half the phase on 2 threads, a few
+// claims per thread) where the others take 1 / (2 x threads). Decode steps of the 30B preset,
+// the two sizes taking turns step by step in one process (so both meet the same noise): 0.4-1.1%
+// faster over three runs; pp512 unchanged (claims of 1 / threads there: 88.1 against 88.8 t/s),
+// so the others keep the finer balance.
 int64_t ClaimParts(int64_t threads, int64_t max_job_tokens) {
-  return max_job_tokens <= kStreamingTokens ? threads : 2 * threads;
+  return max_job_tokens <= kDotTileStreamTokens ? threads : 2 * threads;
 }
 
 // Claims ranges of `split` until none is left, calling piece(j, first, last) for the rows of every

@@ -43,7 +43,7 @@ constexpr int64_t kMaxWideBlocks = 64;
 // row group reads its blocks one after another, prefetched ahead in that stream, and each weight
 // byte is read once either way. The block-at-a-time passes jump from group to group, which the
 // hardware prefetcher does not follow from DRAM.
-constexpr int kStreamTokens = 4;
+constexpr int kStreamTokens = kDotTileStreamTokens;
 // Whether a kernel's Block for kTokens tokens unpacks the whole block's levels before its token
 // loops (prefill tiles: independent work the core overlaps, where unpacking each step's levels
 // just before its token loop left the loop waiting on it; Q6_K 32-token tile 451-454 -> 429-434
