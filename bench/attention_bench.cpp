@@ -2,6 +2,7 @@
 // Attention over the KV cache per ISA level and KV type, on the Qwen3-30B-A3B attention shape
 // (32 query heads, 4 KV heads, head_dim 128), one thread, one layer:
 //   decode:  one query attending to `context` cells (all 4 KV heads);
+//   decode over 48 layers: the same, once per layer of a model's caches (from DRAM);
 //   prefill: the last 512 positions of a `context`-token prompt, in the tiles the forward pass
 //            uses (AttentionTileQueries consecutive queries share each K/V read).
 // Counters: K/V bytes a decode query reads per second (GB/s, 1 GB = 1e9 B) and query-cell
@@ -100,6 +101,30 @@ void BM_Decode(benchmark::State& state, CpuIsa isa, DType type, int64_t context)
   state.SetLabel(std::string(IsaName(table.AttentionFor(type).isa)));
 }
 
+// One decoding query per layer of a 48-layer model's caches at `context` cells: each layer's K/V
+// (copies of one layer's, at their own addresses: ~400 MB at 4096 cells in F16) read once per
+// token, as in the forward pass, so they come from DRAM and not from the caches.
+void BM_DecodeLayers(benchmark::State& state, CpuIsa isa, DType type, int64_t context) {
+  constexpr int kLayers = 48;
+  const KernelTable table = BuildKernelTable(isa);
+  Cache cache(type, context);
+  std::vector<std::vector<uint8_t>> k(kLayers, cache.k), v(kLayers, cache.v);
+  const int32_t length = static_cast<int32_t>(context);
+  for (auto _ : state) {
+    for (int layer = 0; layer < kLayers; ++layer) {
+      AttentionArgs args = cache.Args(type, 0, 1, &length);
+      args.k_cache = k[static_cast<size_t>(layer)].data();
+      args.v_cache = v[static_cast<size_t>(layer)].data();
+      AttentionWithTable(table, args);
+      benchmark::DoNotOptimize(cache.out.data());
+    }
+  }
+  const double iterations = static_cast<double>(state.iterations());
+  state.counters["GB/s"] = benchmark::Counter(
+      static_cast<double>(cache.k.size() + cache.v.size()) * kLayers * iterations / 1e9, benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(IsaName(table.AttentionFor(type).isa)));
+}
+
 void BM_Prefill(benchmark::State& state, CpuIsa isa, DType type, int64_t context) {
   const KernelTable table = BuildKernelTable(isa);
   Cache cache(type, context);
@@ -129,6 +154,8 @@ void RegisterAll() {
                                      type, context)
             ->Unit(benchmark::kMicrosecond);
       if (isa == CpuIsa::kScalar) continue;  // seconds per iteration
+      benchmark::RegisterBenchmark(("BM_DecodeLayers48/ctx4096/" + suffix).c_str(), BM_DecodeLayers, isa, type, int64_t{4096})
+          ->Unit(benchmark::kMillisecond);
       for (int64_t context : {int64_t{4096}, int64_t{16384}})
         benchmark::RegisterBenchmark(("BM_Prefill512/ctx" + std::to_string(context) + "/" + suffix).c_str(), BM_Prefill, isa,
                                      type, context)

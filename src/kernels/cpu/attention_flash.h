@@ -154,12 +154,19 @@ inline void Scale(float* acc, float factor, int n) {
 
 inline void F16ToFloat(const uint8_t* src, float* dst, int n) {
   int d = 0;
+#if defined(__AVX512F__)
+  for (; d + 16 <= n; d += 16) _mm512_storeu_ps(dst + d, _mm512_cvtph_ps(Load256(src + 2 * d)));
+#endif
   for (; d + 8 <= n; d += 8) _mm256_storeu_ps(dst + d, _mm256_cvtph_ps(Load128(src + 2 * d)));
   for (; d < n; ++d) dst[d] = HalfToFloat(src + 2 * d);
 }
 
 inline void BF16ToFloat(const uint8_t* src, float* dst, int n) {
   int d = 0;
+#if defined(__AVX512F__)
+  for (; d + 16 <= n; d += 16)
+    _mm512_storeu_ps(dst + d, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(Load256(src + 2 * d)), 16)));
+#endif
   for (; d + 8 <= n; d += 8)
     _mm256_storeu_ps(dst + d, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(Load128(src + 2 * d)), 16)));
   for (; d < n; ++d) {
@@ -181,6 +188,10 @@ struct F16Format {
   static float Scale(const uint8_t*, int) { return 1.0f; }
   static __m256 Load8(const uint8_t* row, int d, float) { return _mm256_cvtph_ps(Load128(row + 2 * d)); }
   static float Load1(const uint8_t* row, int d) { return HalfToFloat(row + 2 * d); }
+#if defined(__AVX512F__)
+  static constexpr bool kHalves = true;  // 16-bit values: TransposeKeys16 below
+  static __m512 Widen16(__m256i halves) { return _mm512_cvtph_ps(halves); }
+#endif
 };
 
 struct BF16Format {
@@ -196,6 +207,10 @@ struct BF16Format {
     BF16ToFloat(row + 2 * d, &value, 1);
     return value;
   }
+#if defined(__AVX512F__)
+  static constexpr bool kHalves = true;
+  static __m512 Widen16(__m256i halves) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(halves), 16)); }
+#endif
 };
 
 constexpr int64_t kQ8Block = sizeof(BlockQ8_0);  // d (F16) + 32 int8
@@ -295,6 +310,22 @@ inline void PrefetchRow(const uint8_t* p, int64_t bytes) {
   for (int64_t offset = 0; offset < bytes; offset += 64) _mm_prefetch(reinterpret_cast<const char*>(p + offset), _MM_HINT_T0);
 }
 
+// Lines to fetch ahead, issued a few at a time between pieces of work: a burst of them waits for
+// the L1's fill buffers and holds up the work behind it.
+struct LineQueue {
+  static constexpr int kMaxLines = 2 * kKeyCells * 8;  // two blocks' rows of up to 512 bytes
+  const char* lines[kMaxLines];
+  int size = 0, next = 0;
+  void AddRow(const uint8_t* p, int64_t bytes) {
+    for (int64_t offset = 0; offset < bytes && size < kMaxLines; offset += 64) lines[size++] = reinterpret_cast<const char*>(p + offset);
+  }
+  void Issue(int count) {
+    const int end = next + count < size ? next + count : size;
+    for (; next < end; ++next) _mm_prefetch(lines[next], _MM_HINT_T0);
+  }
+  void IssueAll() { Issue(size - next); }
+};
+
 // r[k] = element k of each of r[0..7] (an 8 x 8 transposition in registers).
 inline void Transpose8x8(__m256* r) {
   const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -316,14 +347,76 @@ inline void Transpose8x8(__m256* r) {
   r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
+// Formats of 16-bit values (F16, BF16) with AVX-512: Format::kHalves (TransposeKeys16).
+template <typename Format, typename = void>
+struct HasHalves {
+  static constexpr bool value = false;
+};
+template <typename Format>
+struct HasHalves<Format, std::void_t<decltype(Format::kHalves)>> {
+  static constexpr bool value = Format::kHalves;
+};
+
+#if defined(__AVX512F__)
+// Dimensions [d, d + 16) of 16 K rows of 16-bit values, transposed in 16-bit lanes and then
+// widened: kt[16 (d + i) + j] = K(j)[d + i]. Each 512-bit vector holds two rows' halves as
+// 128-bit lanes [row k, dims 0-7 | row k + 8, dims 0-7 | row k, dims 8-15 | row k + 8, dims 8-15];
+// three rounds of unpacks transpose the 8 x 8 blocks of every lane, after which lanes 0-1 of
+// vector i hold dimension d + i of rows 0-15 and lanes 2-3 dimension d + i + 8. A quarter of
+// the shuffles of transposing floats 8 x 8 (the conversion is the same exact one).
+template <typename Format>
+inline void TransposeKeys16(const uint8_t* const* rows, int d, float* kt) {
+  const __m512i order = _mm512_setr_epi64(0, 1, 4, 5, 2, 3, 6, 7);
+  __m512i x[8];
+#pragma GCC unroll 8
+  for (int k = 0; k < 8; ++k) {
+    const __m256i low = rows[k] != nullptr ? Load256(rows[k] + 2 * d) : _mm256_setzero_si256();
+    const __m256i high = rows[k + 8] != nullptr ? Load256(rows[k + 8] + 2 * d) : _mm256_setzero_si256();
+    x[k] = _mm512_permutexvar_epi64(order, _mm512_inserti64x4(_mm512_castsi256_si512(low), high, 1));
+  }
+  __m512i t[8], u[8];
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {  // rows 2j, 2j + 1 interleaved: dims 0-3 (t[2j]) and 4-7 (t[2j + 1]) of each lane
+    t[2 * j] = _mm512_unpacklo_epi16(x[2 * j], x[2 * j + 1]);
+    t[2 * j + 1] = _mm512_unpackhi_epi16(x[2 * j], x[2 * j + 1]);
+  }
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {  // rows 4h .. 4h + 3: dims (0, 1), (2, 3), (4, 5), (6, 7)
+    u[4 * h] = _mm512_unpacklo_epi32(t[4 * h], t[4 * h + 2]);
+    u[4 * h + 1] = _mm512_unpackhi_epi32(t[4 * h], t[4 * h + 2]);
+    u[4 * h + 2] = _mm512_unpacklo_epi32(t[4 * h + 1], t[4 * h + 3]);
+    u[4 * h + 3] = _mm512_unpackhi_epi32(t[4 * h + 1], t[4 * h + 3]);
+  }
+#pragma GCC unroll 4
+  for (int q = 0; q < 4; ++q) {  // rows 0-7 (and 8-15) of dims 2q, 2q + 1
+    const __m512i even = _mm512_unpacklo_epi64(u[q], u[q + 4]), odd = _mm512_unpackhi_epi64(u[q], u[q + 4]);
+    _mm512_storeu_ps(kt + (d + 2 * q) * kKeyCells, Format::Widen16(_mm512_castsi512_si256(even)));
+    _mm512_storeu_ps(kt + (d + 2 * q + 8) * kKeyCells, Format::Widen16(_mm512_extracti64x4_epi64(even, 1)));
+    _mm512_storeu_ps(kt + (d + 2 * q + 1) * kKeyCells, Format::Widen16(_mm512_castsi512_si256(odd)));
+    _mm512_storeu_ps(kt + (d + 2 * q + 9) * kKeyCells, Format::Widen16(_mm512_extracti64x4_epi64(odd, 1)));
+  }
+}
+#endif
+
 // The K rows of cells [c, c + count), count <= 16, as floats transposed: kt[16 d + j] = K(c + j)[d],
 // zero for j >= count.
+// The lines of `ahead` are fetched along the way (16-bit formats: spread over the dimension blocks).
 template <typename Format>
-void TransposeKeys(const AttentionTile& t, int64_t c, int count, float* kt) {
+void TransposeKeys(const AttentionTile& t, int64_t c, int count, float* kt, LineQueue& ahead) {
   const uint8_t* rows[kKeyCells];
   for (int j = 0; j < kKeyCells; ++j) rows[j] = j < count ? t.k + t.cells[c + j] * t.k_row_bytes : nullptr;
   float scales[kKeyCells] = {};  // block formats: the scales of d's block, per row
   int d = 0;
+#if defined(__AVX512F__)
+  if constexpr (HasHalves<Format>::value) {
+    const int steps = t.head_dim / 16, per_step = steps > 0 ? (ahead.size + steps - 1) / steps : 0;
+    for (; d + 16 <= t.head_dim; d += 16) {
+      ahead.Issue(per_step);
+      TransposeKeys16<Format>(rows, d, kt);
+    }
+  }
+#endif
+  ahead.IssueAll();
   for (; d + 8 <= t.head_dim; d += 8) {
     if constexpr (Format::kBlocks)
       if (d % kQK32 == 0)
@@ -401,10 +494,13 @@ void ScoreChunkByBlocks(const AttentionTile& t, int64_t c0, int64_t c1, int64_t 
   for (int64_t cb = c0; cb < c1; cb += kKeyCells) {
     const int count = static_cast<int>(Min(kKeyCells, c1 - cb));
     while (t.lengths[first_query] <= cb) ++first_query;
-    for (int64_t c = cb + kKeyCells; c < Min(cb + 2 * kKeyCells, n_cells); ++c) PrefetchRow(t.k + t.cells[c] * t.k_row_bytes, k_bytes);
-    if (cb == c0)  // the V phase's first rows
-      for (int64_t c = c0; c < Min(c0 + kPrefetchCells, c1); ++c) PrefetchRow(t.v + t.cells[c] * t.v_row_bytes, v_bytes);
-    TransposeKeys<Format>(t, cb, count, t.values);
+    // Ahead: the next block's K rows, and in the last block the V phase's first rows (fetched at
+    // the chunk's start, the K rows between evicted them from L1).
+    LineQueue ahead;
+    for (int64_t c = cb + kKeyCells; c < Min(cb + 2 * kKeyCells, n_cells); ++c) ahead.AddRow(t.k + t.cells[c] * t.k_row_bytes, k_bytes);
+    if (cb + kKeyCells >= c1)
+      for (int64_t c = c0; c < Min(c0 + kPrefetchCells, c1); ++c) ahead.AddRow(t.v + t.cells[c] * t.v_row_bytes, v_bytes);
+    TransposeKeys<Format>(t, cb, count, t.values, ahead);
     int r = first_query * t.group;
     if (t.group % kScoreRows == 0 && t.head_dim == 128) {  // whole tokens' heads (r is a multiple of group)
       for (; r + kScoreRows <= rows; r += kScoreRows) ScoreBlock<kScoreRows, 128>(t, t.values, r, cb - c0);

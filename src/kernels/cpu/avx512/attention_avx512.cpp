@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // AVX-512 flash attention over an F16, BF16, Q8_0 or Q4_0 KV cache: cpu/attention_flash.h (512-bit FMA loops).
+#include "kernels/cpu/avx512/simd_avx512.h"  // first: its GCC 12 warning switches (AVX-512 conversions below)
 #include "kernels/cpu/attention_flash.h"
 #include "kernels/cpu/isa_kernels.h"
 
