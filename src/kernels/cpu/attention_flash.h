@@ -310,21 +310,18 @@ inline void PrefetchRow(const uint8_t* p, int64_t bytes) {
   for (int64_t offset = 0; offset < bytes; offset += 64) _mm_prefetch(reinterpret_cast<const char*>(p + offset), _MM_HINT_T0);
 }
 
-// Lines to fetch ahead, issued a few at a time between pieces of work: a burst of them waits for
-// the L1's fill buffers and holds up the work behind it.
-struct LineQueue {
-  static constexpr int kMaxLines = 2 * kKeyCells * 8;  // two blocks' rows of up to 512 bytes
-  const char* lines[kMaxLines];
-  int size = 0, next = 0;
-  void AddRow(const uint8_t* p, int64_t bytes) {
-    for (int64_t offset = 0; offset < bytes && size < kMaxLines; offset += 64) lines[size++] = reinterpret_cast<const char*>(p + offset);
-  }
-  void Issue(int count) {
-    const int end = next + count < size ? next + count : size;
-    for (; next < end; ++next) _mm_prefetch(lines[next], _MM_HINT_T0);
-  }
-  void IssueAll() { Issue(size - next); }
-};
+// Share i of n of the rows of cells [first, end) (row_bytes apart from base, `bytes` each), fetched
+// ahead: spread over pieces of work, since a burst of them waits for the L1's fill buffers and
+// holds up the work behind it.
+// (GCC 12 sees only loads and prefetches here, takes a call of it, or of a lambda around it,
+// for one without effects and deletes it: the empty volatile asm is the effect that keeps it.)
+inline void FetchShare(const uint8_t* base, const int32_t* cells, int64_t row_bytes, int64_t bytes, int64_t first,
+                       int64_t end, int i, int n) {
+  const int64_t per = (end - first + n - 1) / n;
+  const int64_t stop = Min(first + (i + 1) * per, end);
+  for (int64_t c = first + i * per; c < stop; ++c) PrefetchRow(base + cells[c] * row_bytes, bytes);
+  asm volatile("");
+}
 
 // r[k] = element k of each of r[0..7] (an 8 x 8 transposition in registers).
 inline void Transpose8x8(__m256* r) {
@@ -400,23 +397,24 @@ inline void TransposeKeys16(const uint8_t* const* rows, int d, float* kt) {
 
 // The K rows of cells [c, c + count), count <= 16, as floats transposed: kt[16 d + j] = K(c + j)[d],
 // zero for j >= count.
-// The lines of `ahead` are fetched along the way (16-bit formats: spread over the dimension blocks).
-template <typename Format>
-void TransposeKeys(const AttentionTile& t, int64_t c, int count, float* kt, LineQueue& ahead) {
+// fetch(i, n) fetches share i of n of the rows to read next: along the way (16-bit formats, a share
+// per dimension block) or all at once first.
+template <typename Format, typename Fetch>
+void TransposeKeys(const AttentionTile& t, int64_t c, int count, float* kt, const Fetch& fetch) {
   const uint8_t* rows[kKeyCells];
   for (int j = 0; j < kKeyCells; ++j) rows[j] = j < count ? t.k + t.cells[c + j] * t.k_row_bytes : nullptr;
   float scales[kKeyCells] = {};  // block formats: the scales of d's block, per row
   int d = 0;
 #if defined(__AVX512F__)
   if constexpr (HasHalves<Format>::value) {
-    const int steps = t.head_dim / 16, per_step = steps > 0 ? (ahead.size + steps - 1) / steps : 0;
+    const int steps = t.head_dim / 16;
     for (; d + 16 <= t.head_dim; d += 16) {
-      ahead.Issue(per_step);
+      fetch(d / 16, steps);
       TransposeKeys16<Format>(rows, d, kt);
     }
   }
 #endif
-  ahead.IssueAll();
+  if (d == 0) fetch(0, 1);
   for (; d + 8 <= t.head_dim; d += 8) {
     if constexpr (Format::kBlocks)
       if (d % kQK32 == 0)
@@ -496,11 +494,12 @@ void ScoreChunkByBlocks(const AttentionTile& t, int64_t c0, int64_t c1, int64_t 
     while (t.lengths[first_query] <= cb) ++first_query;
     // Ahead: the next block's K rows, and in the last block the V phase's first rows (fetched at
     // the chunk's start, the K rows between evicted them from L1).
-    LineQueue ahead;
-    for (int64_t c = cb + kKeyCells; c < Min(cb + 2 * kKeyCells, n_cells); ++c) ahead.AddRow(t.k + t.cells[c] * t.k_row_bytes, k_bytes);
-    if (cb + kKeyCells >= c1)
-      for (int64_t c = c0; c < Min(c0 + kPrefetchCells, c1); ++c) ahead.AddRow(t.v + t.cells[c] * t.v_row_bytes, v_bytes);
-    TransposeKeys<Format>(t, cb, count, t.values, ahead);
+    const int64_t k_end = Min(cb + 2 * kKeyCells, n_cells), v_end = cb + kKeyCells >= c1 ? Min(c0 + kPrefetchCells, c1) : c0;
+    const auto fetch = [&](int i, int n) {
+      FetchShare(t.k, t.cells, t.k_row_bytes, k_bytes, cb + kKeyCells, k_end, i, n);
+      FetchShare(t.v, t.cells, t.v_row_bytes, v_bytes, c0, v_end, i, n);
+    };
+    TransposeKeys<Format>(t, cb, count, t.values, fetch);
     int r = first_query * t.group;
     if (t.group % kScoreRows == 0 && t.head_dim == 128) {  // whole tokens' heads (r is a multiple of group)
       for (; r + kScoreRows <= rows; r += kScoreRows) ScoreBlock<kScoreRows, 128>(t, t.values, r, cb - c0);
