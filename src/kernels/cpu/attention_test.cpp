@@ -295,6 +295,32 @@ void AttentionKernelTest::ExpectSameBitsInAnyTile(const AttentionShape& shape) {
   }
 }
 
+TEST_P(AttentionKernelTest, Avx512GivesTheAvx2KernelsBits) {
+  // attention_flash.h: both levels run the same chain of operations for every score, exponential
+  // and output dimension, with wider vectors at AVX-512 (two K blocks' layouts, 16-lane
+  // exponentials, 16-bit transpositions). Tiles of one and of several queries, sharp and flat
+  // softmax, cell counts off every block and chunk size.
+  if (isa() != CpuIsa::kAvx512) GTEST_SKIP() << "compares the AVX-512 kernel with the AVX2 one";
+  const KernelTable avx2 = BuildKernelTable(CpuIsa::kAvx2);
+  std::mt19937 rng(101 + static_cast<int>(kv_type()));
+  for (const Shape& shape : Shapes()) {
+    for (const int64_t cells : {int64_t{1}, int64_t{23}, int64_t{300}, int64_t{613}}) {
+      for (const int n_queries : {1, AttentionTileQueries(shape.shape)}) {
+        SCOPED_TRACE(testing::Message() << shape.name << " cells " << cells << " queries " << n_queries);
+        const std::vector<int32_t> lengths = TileLengths(n_queries, static_cast<int32_t>(cells));
+        if (lengths.front() < 1) continue;
+        const Problem problem(shape.shape, kv_type(), cells + 9, cells, n_queries == 1 ? 4.0f : 1.0f, rng);
+        Workspace workspace(shape.shape);
+        std::vector<float> wide(problem.out_size()), narrow(problem.out_size());
+        AttentionWithTable(table(), problem.Args(problem.q.data(), n_queries, lengths.data(), workspace.data(), wide.data()));
+        AttentionWithTable(avx2, problem.Args(problem.q.data(), n_queries, lengths.data(), workspace.data(), narrow.data()));
+        const size_t n = static_cast<size_t>(n_queries) * shape.shape.n_heads * shape.shape.value_head_dim;
+        EXPECT_EQ(std::memcmp(wide.data(), narrow.data(), n * sizeof(float)), 0);
+      }
+    }
+  }
+}
+
 TEST_P(AttentionKernelTest, OneDominantCellGivesItsValue) {
   // A key aligned with the query and far larger than the rest: the output is that cell's V row
   // (dequantized), whichever chunk the cell is in.
