@@ -50,9 +50,11 @@ uint64_t AttentionWorkspacePerThread(const ModelShape& shape) {
   const uint64_t group = std::max<uint64_t>(1, heads / kv_heads);
   const uint64_t queries = std::clamp<uint64_t>(128 / group, 4, 16);
   const uint64_t rows = queries * group, dk = U(shape.key_length), dv = U(shape.value_length);
-  const uint64_t value_cells = 32;  // kernels/cpu/attention_tile.h kAttentionValueCells
+  // kernels/cpu/attention_tile.h kAttentionValueCells, kAttentionKeyCells: the `values` workspace
+  // holds V rows as floats or, while scoring, K rows transposed.
+  const uint64_t value_cells = 32, key_cells = 32;
   return align(rows * U(kAttentionChunk) * 4) + align(rows * dv * 4) + 2 * align(rows * 4) + align(std::max(dk, dv) * 4) +
-         align(value_cells * dv * 4) + align(rows * (dk / 32 * 34 + 34)) + 128;
+         align(std::max(value_cells * dv, key_cells * dk) * 4) + align(rows * (dk / 32 * 34 + 34)) + 128;
 }
 
 ComputeFigures ComputeSizes(const ModelShape& shape, int64_t tokens, int64_t parallel, int threads) {

@@ -4,10 +4,10 @@
 // cpu/avx512/attention_avx512.cpp): each includes it and compiles its own copy with its own
 // flags, every function of internal linkage (see isa_kernels.h). AVX2 instructions throughout;
 // with AVX-512 the two FMA loops (scores, weighted V sums) take 512-bit vectors.
-// Scores: the K rows of 16 cells at a time are converted to floats (Q8_0 / Q4_0: dequantized,
-// the floats the reference's rows hold) and transposed once, then scored against 4 float query
-// rows at a time (AVX-512: 8, the 16 cells in one vector), one FMA chain per score. Exponentials
-// 8 at a time. Values: the chunk's V rows are dequantized once into floats, then each row sums
+// Scores: the K rows of 16 cells at a time (AVX-512: 32) are converted to floats (Q8_0 / Q4_0:
+// dequantized, the floats the reference's rows hold) and transposed once, then scored against 4
+// float query rows at a time (AVX-512: 8), two vectors of cells each, one FMA chain per score.
+// Exponentials 8 at a time (AVX-512: 16). Values: the chunk's V rows are dequantized once into floats, then each row sums
 // its weighted V rows in registers, 64 columns at a time, and adds that to its (rescaled)
 // accumulator. Every score and every output dimension is the same chain of operations on both
 // levels: the same bits.
@@ -340,9 +340,11 @@ inline void SoftmaxStep(float* scores, int64_t n, float& running_max, float& run
 constexpr int64_t kPrefetchCells = 16;
 // V rows dequantized and summed at a time (32 x 128 floats: 16 KiB, in L1).
 constexpr int64_t kValueCells = kAttentionValueCells;
-// K rows scored together (transposed in the `values` workspace).
-constexpr int kKeyCells = kAttentionKeyCells;
-static_assert(kKeyCells == 16, "TransposeKeys fills two 8 x 8 transpositions per dimension block");
+// K rows scored together (transposed in the `values` workspace): 32 with AVX-512, so that each
+// query broadcast meets two vectors of K (10 loads per 16 FMAs; with 16 cells, 9 per 8 held the
+// score loop to the load ports), 16 with AVX2.
+constexpr int kKeyCells = WideF32::kLanes == 16 ? 32 : 16;
+static_assert(kKeyCells <= kAttentionKeyCells && kKeyCells % 16 == 0, "blocks of 16-row transpositions within the workspace");
 
 // A prefetch every 64 bytes of the row. (A row not on a 64-byte boundary leaves its last line to
 // the hardware prefetcher: one more prefetch per row, of the last byte, cost a decode tile 7-9%
@@ -397,7 +399,7 @@ struct HasHalves<Format, std::void_t<decltype(Format::kHalves)>> {
 
 #if defined(__AVX512F__)
 // Dimensions [d, d + 16) of 16 K rows of 16-bit values, transposed in 16-bit lanes and then
-// widened: kt[16 (d + i) + j] = K(j)[d + i]. Each 512-bit vector holds two rows' halves as
+// widened: kt[kKeyCells (d + i) + j] = K(j)[d + i] (kt: the block's column of these rows). Each 512-bit vector holds two rows' halves as
 // 128-bit lanes [row k, dims 0-7 | row k + 8, dims 0-7 | row k, dims 8-15 | row k + 8, dims 8-15];
 // three rounds of unpacks transpose the 8 x 8 blocks of every lane, after which lanes 0-1 of
 // vector i hold dimension d + i of rows 0-15 and lanes 2-3 dimension d + i + 8. A quarter of
@@ -436,8 +438,8 @@ inline void TransposeKeys16(const uint8_t* const* rows, int d, float* kt) {
 }
 #endif
 
-// The K rows of cells [c, c + count), count <= 16, as floats transposed: kt[16 d + j] = K(c + j)[d],
-// zero for j >= count.
+// The K rows of cells [c, c + count), count <= kKeyCells, as floats transposed:
+// kt[kKeyCells d + j] = K(c + j)[d], zero for j >= count.
 // fetch(i, n) fetches share i of n of the rows to read next: along the way (16-bit formats, a share
 // per dimension block) or all at once first.
 template <typename Format, typename Fetch>
@@ -448,10 +450,14 @@ void TransposeKeys(const AttentionTile& t, int64_t c, int count, float* kt, cons
   int d = 0;
 #if defined(__AVX512F__)
   if constexpr (HasHalves<Format>::value) {
-    const int steps = t.head_dim / 16;
+    constexpr int kParts = kKeyCells / 16;
+    const int steps = t.head_dim / 16 * kParts;
     for (; d + 16 <= t.head_dim; d += 16) {
-      fetch(d / 16, steps);
-      TransposeKeys16<Format>(rows, d, kt);
+#pragma GCC unroll 2
+      for (int h = 0; h < kParts; ++h) {
+        fetch(d / 16 * kParts + h, steps);
+        TransposeKeys16<Format>(rows + 16 * h, d, kt + 16 * h);
+      }
     }
   }
 #endif
@@ -460,7 +466,7 @@ void TransposeKeys(const AttentionTile& t, int64_t c, int count, float* kt, cons
     if constexpr (Format::kBlocks)
       if (d % kQK32 == 0)
         for (int j = 0; j < count; ++j) scales[j] = Format::Scale(rows[j], d);
-    for (int half = 0; half < 2; ++half) {
+    for (int half = 0; half < kKeyCells / 8; ++half) {
       __m256 r[8];
       for (int j = 0; j < 8; ++j) {
         const uint8_t* row = rows[8 * half + j];
@@ -474,13 +480,13 @@ void TransposeKeys(const AttentionTile& t, int64_t c, int count, float* kt, cons
     for (int j = 0; j < kKeyCells; ++j) kt[d * kKeyCells + j] = rows[j] != nullptr ? Format::Load1(rows[j], d) : 0.0f;
 }
 
-// The 16 cells of a block take kScoreVecs vectors per query row; ScoreBlock keeps 8 vectors of
-// sums: 4 query rows at AVX2, 8 at AVX-512.
+// The cells of a block take kScoreVecs vectors per query row (2 at both levels); ScoreBlock keeps
+// kScoreRows x kScoreVecs vectors of sums: 8 at AVX2 (16 registers), 16 at AVX-512 (32).
 constexpr int kScoreVecs = kKeyCells / WideF32::kLanes;
-constexpr int kScoreRows = 8 / kScoreVecs;
+constexpr int kScoreRows = WideF32::kLanes == 16 ? 8 : 4;
 
-// Scores (times scale) of kRows query rows from `first` against the 16 transposed K rows of kt,
-// into columns [column, column + 16) of their score rows. Each score is one FMA chain over the
+// Scores (times scale) of kRows query rows from `first` against the kKeyCells transposed K rows of
+// kt, into columns [column, column + kKeyCells) of their score rows. Each score is one FMA chain over the
 // dimensions in order, in its own lane: the same bits whatever rows or block it is computed in.
 // kDims > 0: the kRows rows are heads of one query token (consecutive, kDims floats apart) and
 // head_dim is kDims, so each row's query is a constant offset from the first: eight row pointers
@@ -523,7 +529,7 @@ inline void ScoreBlock(const AttentionTile& t, const float* kt, int first, int64
   }
 }
 
-// The chunk's scores 16 cells at a time, each block's K rows transposed once
+// The chunk's scores kKeyCells cells at a time, each block's K rows transposed once
 // (into the `values` workspace, idle until the V phase) and scored by kScoreRows query rows at a time.
 // Rows whose query does not reach a cell of the block get scores there that nobody reads.
 template <typename Format>

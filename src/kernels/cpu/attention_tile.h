@@ -11,8 +11,8 @@ namespace moefit {
 // V rows a kernel dequantizes and sums at a time (the `values` workspace).
 inline constexpr int64_t kAttentionValueCells = 32;
 // K rows a kernel may convert and transpose at a time into the same workspace while it scores
-// (the V phase does not need it then).
-inline constexpr int kAttentionKeyCells = 16;
+// (the V phase does not need it then): the AVX-512 kernel's 32 (AVX2 takes 16).
+inline constexpr int kAttentionKeyCells = 32;
 
 // Row r = i * group + g is query token i, query head g of the KV head's group. A kernel
 //   1. keeps, per row, a running max, a running sum and an accumulator (value_head_dim floats);
