@@ -265,25 +265,23 @@ struct Q4_0Format {
 // ---- The flash loop -------------------------------------------------------------------------
 
 #if defined(__AVX512F__)
-// avx2::Exp on 16 lanes: the same operations lane for lane, so the same bits.
-inline __m512 Exp16(__m512 x) {
-  const __m512 lowest = _mm512_set1_ps(-87.33654f);
-  const __mmask16 underflow = _mm512_cmp_ps_mask(x, lowest, _CMP_LT_OQ);
-  x = _mm512_max_ps(x, lowest);
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  const __m512i two_to_n = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_maskz_mul_ps(static_cast<__mmask16>(~underflow), p, _mm512_castsi512_ps(two_to_n));
-}
+// avx2::Exp on 16 lanes (ExpWith: the same operations lane for lane, so the same bits).
+struct ExpOps16 {
+  using V = __m512;
+  static V Set1(float x) { return _mm512_set1_ps(x); }
+  static __mmask16 Below(V x, V limit) { return _mm512_cmp_ps_mask(x, limit, _CMP_LT_OQ); }
+  static V Max(V a, V b) { return _mm512_max_ps(a, b); }
+  static V Mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V Add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V Fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V Fnmadd(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
+  static V RoundNearest(V x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static V TwoToThe(V n) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
+  }
+  static V MulZeroWhere(__mmask16 zero, V a, V b) { return _mm512_maskz_mul_ps(static_cast<__mmask16>(~zero), a, b); }
+};
+inline __m512 Exp16(__m512 x) { return ExpWith<ExpOps16>(x); }
 #endif
 
 // One row's chunk of n scores -> weights; rescales its sum and accumulator to the new max. With

@@ -90,24 +90,44 @@ inline void StoreSums(const __m256* acc, float* out) {
 // exp(x) for x <= 88.7 (larger x overflow the exponent bits: callers clamp): 0 below -87.3
 // (where the result would leave the normal floats), else x = n ln2 + r, |r| <= ln2 / 2, e^r by
 // the Cephes expf polynomial and 2^n through the exponent bits. Relative error about 2e-7.
-inline __m256 Exp(__m256 x) {
-  const __m256 lowest = _mm256_set1_ps(-87.33654f);
-  const __m256 underflow = _mm256_cmp_ps(x, lowest, _CMP_LT_OQ);
-  x = _mm256_max_ps(x, lowest);
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i two_to_n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(two_to_n)));
+// Written once over the vector width (Ops: ExpOps8 below; attention_flash.h's 16-lane one), so
+// every width runs the same operations lane for lane: the same bits.
+template <typename Ops>
+inline typename Ops::V ExpWith(typename Ops::V x) {
+  using V = typename Ops::V;
+  const V lowest = Ops::Set1(-87.33654f);
+  const auto underflow = Ops::Below(x, lowest);
+  x = Ops::Max(x, lowest);
+  const V n = Ops::RoundNearest(Ops::Mul(x, Ops::Set1(1.44269504088896341f)));
+  V r = Ops::Fnmadd(n, Ops::Set1(0.693359375f), x);
+  r = Ops::Fnmadd(n, Ops::Set1(-2.12194440e-4f), r);
+  V p = Ops::Set1(1.9875691500e-4f);
+  p = Ops::Fmadd(p, r, Ops::Set1(1.3981999507e-3f));
+  p = Ops::Fmadd(p, r, Ops::Set1(8.3334519073e-3f));
+  p = Ops::Fmadd(p, r, Ops::Set1(4.1665795894e-2f));
+  p = Ops::Fmadd(p, r, Ops::Set1(1.6666665459e-1f));
+  p = Ops::Fmadd(p, r, Ops::Set1(5.0000001201e-1f));
+  p = Ops::Fmadd(p, Ops::Mul(r, r), Ops::Add(r, Ops::Set1(1.0f)));
+  return Ops::MulZeroWhere(underflow, p, Ops::TwoToThe(n));
 }
+
+struct ExpOps8 {
+  using V = __m256;
+  static V Set1(float x) { return _mm256_set1_ps(x); }
+  static V Below(V x, V limit) { return _mm256_cmp_ps(x, limit, _CMP_LT_OQ); }
+  static V Max(V a, V b) { return _mm256_max_ps(a, b); }
+  static V Mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V Add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V Fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V Fnmadd(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
+  static V RoundNearest(V x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static V TwoToThe(V n) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+  }
+  static V MulZeroWhere(V zero, V a, V b) { return _mm256_andnot_ps(zero, _mm256_mul_ps(a, b)); }
+};
+
+inline __m256 Exp(__m256 x) { return ExpWith<ExpOps8>(x); }
 
 }  // namespace
 }  // namespace moefit::avx2
