@@ -290,6 +290,16 @@ void RegisterAll() {
                   (layout == Layout::kRepacked ? "/repacked" : "/interleaved"),
               {.isa = isa, .shape = shape, .threads = 1, .layout = layout, .tokens = tokens});
         }
+  // Prefill tiles of the plain-row kernels (tile_runner.h): the router of the Qwen3-30B-A3B shape
+  // (F32, 128 x 2048) against a pass of MatMul's activations (32 F32 rows of 2048), and Q8_0 /
+  // F16 matrices as a model of those types meets them; one thread, hot.
+  for (const Shape& shape : {Shape{"F32_128x2048", DType::kF32, 128, 2048}, Shape{"Q8_0_768x2048", DType::kQ8_0, 768, 2048},
+                             Shape{"F16_768x2048", DType::kF16, 768, 2048}})
+    for (CpuIsa isa : isas) {
+      if (isa == CpuIsa::kScalar) continue;
+      add("BM_Gemm/" + std::string(shape.name) + "/" + std::string(IsaName(isa)) + "/tokens:32/plain",
+          {.isa = isa, .shape = shape, .threads = 1, .layout = Layout::kPlain, .tokens = 32});
+    }
   // Batched decode (a few sequences' tokens against weights from DRAM), and a prefill expert's
   // tile as the model meets it (32 tokens, weights from DRAM): cold, all threads.
   for (const Shape& shape : {Shape{"Q4_K_768x2048", DType::kQ4_K, 768, 2048}, Shape{"Q6_K_2048x768", DType::kQ6_K, 2048, 768}})
