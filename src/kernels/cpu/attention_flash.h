@@ -438,8 +438,8 @@ inline void TransposeKeys16(const uint8_t* const* rows, int d, float* kt) {
 
 // The K rows of cells [c, c + count), count <= kKeyCells, as floats transposed:
 // kt[kKeyCells d + j] = K(c + j)[d], zero for j >= count.
-// fetch(i, n) fetches share i of n of the rows to read next: along the way (16-bit formats, a share
-// per dimension block) or all at once first.
+// fetch(i, n) fetches share i of n of the rows to read next, along the way: a share per 16
+// dimensions (16-bit formats at AVX-512) or per 8.
 template <typename Format, typename Fetch>
 void TransposeKeys(const AttentionTile& t, int64_t c, int count, float* kt, const Fetch& fetch) {
   const uint8_t* rows[kKeyCells];
@@ -459,8 +459,12 @@ void TransposeKeys(const AttentionTile& t, int64_t c, int count, float* kt, cons
     }
   }
 #endif
-  if (d == 0) fetch(0, 1);
+  // Here the rows are fetched a share per 8 dimensions (unless the 16-bit path above did).
+  const bool fetching = d == 0;
+  const int steps = t.head_dim / 8;
+  if (fetching && steps == 0) fetch(0, 1);
   for (; d + 8 <= t.head_dim; d += 8) {
+    if (fetching) fetch(d / 8, steps);
     if constexpr (Format::kBlocks)
       if (d % kQK32 == 0)
         for (int j = 0; j < count; ++j) scales[j] = Format::Scale(rows[j], d);
