@@ -291,9 +291,10 @@ void RegisterAll() {
               {.isa = isa, .shape = shape, .threads = 1, .layout = layout, .tokens = tokens});
         }
   // Prefill tiles of the plain-row kernels (tile_runner.h): the router of the Qwen3-30B-A3B shape
-  // (F32, 128 x 2048) against a pass of MatMul's activations (32 F32 rows of 2048), and Q8_0 /
-  // F16 matrices as a model of those types meets them; one thread, hot.
+  // (F32, 128 x 2048) against a pass of MatMul's activations (32 F32 rows of 2048), and Q8_0,
+  // Q4_0, IQ4_NL and F16 matrices as a model of those types meets them; one thread, hot.
   for (const Shape& shape : {Shape{"F32_128x2048", DType::kF32, 128, 2048}, Shape{"Q8_0_768x2048", DType::kQ8_0, 768, 2048},
+                             Shape{"Q4_0_768x2048", DType::kQ4_0, 768, 2048}, Shape{"IQ4_NL_768x2048", DType::kIQ4_NL, 768, 2048},
                              Shape{"F16_768x2048", DType::kF16, 768, 2048}})
     for (CpuIsa isa : isas) {
       if (isa == CpuIsa::kScalar) continue;

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
-// AVX-512 VNNI dots of the 32-element block formats against Q8_0 activations: Q8_0 two blocks per
-// 512-bit vector and up to four tokens per pass over a row group's blocks (prefill); Q4_0 and
-// IQ4_NL a block per 256-bit vector, a token at a time (the paired kernel's extra work per block
-// cost their single-token dots, compute-bound, 7-20%). vpdpbusd sums four int8 products straight
-// into int32 (exact).
+// AVX-512 VNNI dots of the 32-element block formats against Q8_0 activations, up to four tokens
+// per pass over a row group's blocks (prefill): Q8_0 two blocks per 512-bit vector, Q4_0 and
+// IQ4_NL a block per 256-bit vector (pairing blocks cost their single-token dots, compute-bound,
+// 7-20%). vpdpbusd sums four int8 products straight into int32 (exact).
 #include "kernels/cpu/avx512/simd_avx512.h"
 #include "kernels/cpu/isa_kernels.h"
 #include "kernels/cpu/tile_runner.h"
@@ -116,62 +115,104 @@ struct PairedBlocksKernel {
 
 using Q8_0Kernel = PairedBlocksKernel<Q8_0Levels>;
 
-template <int kRows>
-inline void StoreSums(const __m256* acc, float* out) {
-  for (int r = 0; r < kRows; ++r) out[r] = HorizontalSum(acc[r]);
-}
-
-// value (q - 8) * d with q in 0..15: unsigned levels go straight into vpdpbusd; 8 * sum(y) is
-// taken off once per block for all rows.
-struct Q4_0Kernel {
-  static constexpr int kMaxRows = 4;
+// Q4_0 and IQ4_NL: a block per 256-bit vector. Per block and (row, token): the exact int32 sums
+// of the block's 32 products, their conversion, and an FMA by the product of the two F16 scales
+// (one float multiply), into the (row, token)'s 8 lanes, summed at the end. The levels and their
+// row's scale serve kTokenBlock tokens at once (RunTokens), and a token alone (Run) takes the
+// same chain: the same bits among others or alone.
+// Q4_0: value (q - 8) * d with q in 0..15: the unsigned levels go straight into vpdpbusd, and
+// 8 x the sum of each lane's 4 activations (once per token) comes off.
+struct Q4_0Nibbles {
   static constexpr int64_t kBlockBytes = sizeof(BlockQ4_0);
-  template <int kRows>
-  static void Run(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* act, int64_t elements, float* out) {
-    __m256 acc[kRows];
-    for (int r = 0; r < kRows; ++r) acc[r] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < elements / kQK32; ++b) {
-      const uint8_t* y = act + b * kActBlock;
-      const __m256i yq = Load256(y + 2);
-      const float yd = HalfToFloat(y);
-      const __m256i offset = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(8), yq);
-      for (int r = 0; r < kRows; ++r) {
-        const uint8_t* x = w + r * stride + b * block_stride;
-        if (b % (64 / sizeof(BlockQ4_0)) == 0) Prefetch<64>(x);
-        const __m256i sums = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), SplitNibbles(Load128(x + 2)), yq), offset);
-        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(HalfToFloat(x) * yd), acc[r]);
-      }
-    }
-    StoreSums<kRows>(acc, out);
-  }
+  static constexpr bool kUnsigned = true;
+  static __m256i Levels(const uint8_t* x) { return SplitNibbles(Load128(x + 2)); }
 };
-
-struct IQ4_NLKernel {
-  static constexpr int kMaxRows = 4;
+// IQ4_NL: signed levels from the table; the activations + 128 against them, from -128 x the sum
+// of each lane's 4 levels (once per row), or for a token alone the sign trick.
+struct IQ4_NLNibbles {
   static constexpr int64_t kBlockBytes = sizeof(BlockIQ4_NL);
-  template <int kRows>
-  static void Run(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* act, int64_t elements, float* out) {
+  static constexpr bool kUnsigned = false;
+  static __m256i Levels(const uint8_t* x) {
     const __m256i table = _mm256_broadcastsi128_si256(_mm_setr_epi8(
         kIQ4Levels[0], kIQ4Levels[1], kIQ4Levels[2], kIQ4Levels[3], kIQ4Levels[4], kIQ4Levels[5], kIQ4Levels[6],
         kIQ4Levels[7], kIQ4Levels[8], kIQ4Levels[9], kIQ4Levels[10], kIQ4Levels[11], kIQ4Levels[12],
         kIQ4Levels[13], kIQ4Levels[14], kIQ4Levels[15]));
-    __m256 acc[kRows];
-    for (int r = 0; r < kRows; ++r) acc[r] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < elements / kQK32; ++b) {
-      const uint8_t* y = act + b * kActBlock;
-      const __m256i yq = Load256(y + 2);
-      const float yd = HalfToFloat(y);
-      for (int r = 0; r < kRows; ++r) {
-        const uint8_t* x = w + r * stride + b * block_stride;
-        if (b % (64 / sizeof(BlockIQ4_NL)) == 0) Prefetch<64>(x);
-        const __m256i sums = DotSigned8(_mm256_shuffle_epi8(table, SplitNibbles(Load128(x + 2))), yq);
-        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(HalfToFloat(x) * yd), acc[r]);
-      }
-    }
-    StoreSums<kRows>(acc, out);
+    return _mm256_shuffle_epi8(table, SplitNibbles(Load128(x + 2)));
   }
 };
 
+template <typename Format>
+struct NibbleBlocksKernel {
+  static constexpr int kMaxRows = 4;
+  static constexpr int64_t kBlockBytes = Format::kBlockBytes;
+  static constexpr int kTokenBlock = 4;
+
+  template <int kRows, int kT, bool kPrefetch>
+  static void Dots(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* const* act, int64_t elements,
+                   float* const* out) {
+    const __m256i ones = _mm256_set1_epi8(1), flip = _mm256_set1_epi8(static_cast<char>(0x80));
+    __m256 acc[kRows][kT];
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+      for (int t = 0; t < kT; ++t) acc[r][t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < elements / kQK32; ++b) {
+      __m256i y[kT], y_start[kT];
+      float y_scale[kT];
+#pragma GCC unroll 4
+      for (int t = 0; t < kT; ++t) {
+        const uint8_t* a = act[t] + b * kActBlock;
+        y[t] = Load256(a + 2);
+        y_scale[t] = HalfToFloat(a);
+        if constexpr (Format::kUnsigned) {
+          y_start[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, y[t]), 3));
+        } else if constexpr (kT > 1) {
+          y[t] = _mm256_xor_si256(y[t], flip);  // + 128: unsigned
+        }
+      }
+#pragma GCC unroll 4
+      for (int r = 0; r < kRows; ++r) {
+        const uint8_t* x = w + r * stride + b * block_stride;
+        if constexpr (kPrefetch) Prefetch<64>(x);
+        const __m256i levels = Format::Levels(x);
+        const float w_scale = HalfToFloat(x);
+        __m256i start = _mm256_setzero_si256();
+        if constexpr (!Format::kUnsigned && kT > 1)
+          start = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, levels), 7));
+#pragma GCC unroll 4
+        for (int t = 0; t < kT; ++t) {
+          __m256i sums;
+          if constexpr (Format::kUnsigned) {
+            sums = _mm256_dpbusd_epi32(y_start[t], levels, y[t]);
+          } else if constexpr (kT > 1) {
+            sums = _mm256_dpbusd_epi32(start, y[t], levels);
+          } else {
+            sums = DotSigned8(levels, y[t]);
+          }
+          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(w_scale * y_scale[t]), acc[r][t]);
+        }
+      }
+    }
+    for (int t = 0; t < kT; ++t)
+      for (int r = 0; r < kRows; ++r) out[t][r] = HorizontalSum(acc[r][t]);
+  }
+
+  template <int kRows>
+  static void Run(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* act, int64_t elements, float* out) {
+    Dots<kRows, 1, true>(w, stride, block_stride, &act, elements, &out);
+  }
+
+  template <int kRows>
+  static void RunTokens(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* const* act, int64_t elements,
+                        float (*out)[kMaxRows]) {
+    float* rows[kTokenBlock];
+    for (int t = 0; t < kTokenBlock; ++t) rows[t] = out[t];
+    Dots<kRows, kTokenBlock, false>(w, stride, block_stride, act, elements, rows);
+  }
+};
+
+using Q4_0Kernel = NibbleBlocksKernel<Q4_0Nibbles>;
+using IQ4_NLKernel = NibbleBlocksKernel<IQ4_NLNibbles>;
 
 }  // namespace
 
