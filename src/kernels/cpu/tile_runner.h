@@ -37,6 +37,26 @@ constexpr int64_t kPrefetchDistance = 4096;
 // L1, were no better; the L2 hint alone was worse than none). docs/benchmarks.md has the runs.
 constexpr int64_t kPrefetchL2Distance = 8192;
 
+// Run and RunTokens of a kernel written once over the tokens it takes at a time:
+//   template <int kRows, int kT, bool kPrefetch> static void Dots(weights, row_stride, block_stride,
+//       const uint8_t* const* activations, elements, float* const* out)  // out[t][r]
+// Run is a token alone, prefetching its rows (they come from memory); RunTokens is
+// Kernel::kTokenBlock tokens whose rows the first token alone brought into L1.
+template <typename Kernel>
+struct TokenDots {
+  template <int kRows>
+  static void Run(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* act, int64_t elements, float* out) {
+    Kernel::template Dots<kRows, 1, true>(w, stride, block_stride, &act, elements, &out);
+  }
+  template <int kRows, int kMaxRows>
+  static void RunTokens(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* const* act, int64_t elements,
+                        float (*out)[kMaxRows]) {
+    float* rows[Kernel::kTokenBlock];
+    for (int t = 0; t < Kernel::kTokenBlock; ++t) rows[t] = out[t];
+    Kernel::template Dots<kRows, Kernel::kTokenBlock, false>(w, stride, block_stride, act, elements, rows);
+  }
+};
+
 // Rows [row, row + kRows) against every token; the rows stay in L1 while the tokens go by. A
 // kernel with RunTokens (kTokenBlock tokens at once, the same bits as Run for each, rows read
 // from L1 without prefetching) takes the first token alone, which brings the rows in, and the

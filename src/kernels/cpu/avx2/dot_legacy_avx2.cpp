@@ -46,7 +46,7 @@ struct IQ4_NLLevels {  // d (F16), 16 bytes of nibbles indexing kIQ4Levels
 // summed at the end. A row's levels, their magnitudes and scale serve kTokenBlock tokens at once
 // (RunTokens) and a token alone (Run) takes the same chain: the same bits among others or alone.
 template <typename Format>
-struct BlocksKernel {
+struct BlocksKernel : cpu_detail::TokenDots<BlocksKernel<Format>> {
   static constexpr int kMaxRows = 4;
   static constexpr int64_t kBlockBytes = Format::kBlockBytes;
   static constexpr int kTokenBlock = 2;  // 8 accumulators of the 16 registers
@@ -88,18 +88,6 @@ struct BlocksKernel {
       for (int r = 0; r < kRows; ++r) out[t][r] = HorizontalSum(acc[r][t]);
   }
 
-  template <int kRows>
-  static void Run(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* act, int64_t elements, float* out) {
-    Dots<kRows, 1, true>(w, stride, block_stride, &act, elements, &out);
-  }
-
-  template <int kRows>
-  static void RunTokens(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* const* act, int64_t elements,
-                        float (*out)[kMaxRows]) {
-    float* rows[kTokenBlock];
-    for (int t = 0; t < kTokenBlock; ++t) rows[t] = out[t];
-    Dots<kRows, kTokenBlock, false>(w, stride, block_stride, act, elements, rows);
-  }
 };
 
 using Q8_0Kernel = BlocksKernel<Q8_0Levels>;

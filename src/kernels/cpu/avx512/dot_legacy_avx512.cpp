@@ -41,7 +41,7 @@ inline __m512 PairScales(const uint8_t* a, const uint8_t* b) {
 // conversion, the pair's scales (row x token) multiplied and an FMA into the (row, token)'s 16
 // lanes, summed at the end: the same float chain, so the same bits among others or alone.
 template <typename Levels>
-struct PairedBlocksKernel {
+struct PairedBlocksKernel : cpu_detail::TokenDots<PairedBlocksKernel<Levels>> {
   static constexpr int kMaxRows = 4;
   static constexpr int64_t kBlockBytes = Levels::kBlockBytes;
   static constexpr int kTokenBlock = 4;
@@ -99,18 +99,6 @@ struct PairedBlocksKernel {
       for (int r = 0; r < kRows; ++r) out[t][r] = _mm512_reduce_add_ps(acc[r][t]);
   }
 
-  template <int kRows>
-  static void Run(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* act, int64_t elements, float* out) {
-    Dots<kRows, 1, true>(w, stride, block_stride, &act, elements, &out);
-  }
-
-  template <int kRows>
-  static void RunTokens(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* const* act, int64_t elements,
-                        float (*out)[kMaxRows]) {
-    float* rows[kTokenBlock];
-    for (int t = 0; t < kTokenBlock; ++t) rows[t] = out[t];
-    Dots<kRows, kTokenBlock, false>(w, stride, block_stride, act, elements, rows);
-  }
 };
 
 using Q8_0Kernel = PairedBlocksKernel<Q8_0Levels>;
@@ -142,7 +130,7 @@ struct IQ4_NLNibbles {
 };
 
 template <typename Format>
-struct NibbleBlocksKernel {
+struct NibbleBlocksKernel : cpu_detail::TokenDots<NibbleBlocksKernel<Format>> {
   static constexpr int kMaxRows = 4;
   static constexpr int64_t kBlockBytes = Format::kBlockBytes;
   static constexpr int kTokenBlock = 4;
@@ -197,18 +185,6 @@ struct NibbleBlocksKernel {
       for (int r = 0; r < kRows; ++r) out[t][r] = HorizontalSum(acc[r][t]);
   }
 
-  template <int kRows>
-  static void Run(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* act, int64_t elements, float* out) {
-    Dots<kRows, 1, true>(w, stride, block_stride, &act, elements, &out);
-  }
-
-  template <int kRows>
-  static void RunTokens(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* const* act, int64_t elements,
-                        float (*out)[kMaxRows]) {
-    float* rows[kTokenBlock];
-    for (int t = 0; t < kTokenBlock; ++t) rows[t] = out[t];
-    Dots<kRows, kTokenBlock, false>(w, stride, block_stride, act, elements, rows);
-  }
 };
 
 using Q4_0Kernel = NibbleBlocksKernel<Q4_0Nibbles>;
