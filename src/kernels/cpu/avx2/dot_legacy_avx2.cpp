@@ -87,7 +87,6 @@ struct BlocksKernel : cpu_detail::TokenDots<BlocksKernel<Format>> {
     for (int t = 0; t < kT; ++t)
       for (int r = 0; r < kRows; ++r) out[t][r] = HorizontalSum(acc[r][t]);
   }
-
 };
 
 using Q8_0Kernel = BlocksKernel<Q8_0Levels>;

@@ -98,7 +98,6 @@ struct PairedBlocksKernel : cpu_detail::TokenDots<PairedBlocksKernel<Levels>> {
     for (int t = 0; t < kT; ++t)
       for (int r = 0; r < kRows; ++r) out[t][r] = _mm512_reduce_add_ps(acc[r][t]);
   }
-
 };
 
 using Q8_0Kernel = PairedBlocksKernel<Q8_0Levels>;
@@ -184,7 +183,6 @@ struct NibbleBlocksKernel : cpu_detail::TokenDots<NibbleBlocksKernel<Format>> {
     for (int t = 0; t < kT; ++t)
       for (int r = 0; r < kRows; ++r) out[t][r] = HorizontalSum(acc[r][t]);
   }
-
 };
 
 using Q4_0Kernel = NibbleBlocksKernel<Q4_0Nibbles>;
