@@ -252,10 +252,12 @@ KernelTable BuildKernelTable(CpuIsa isa) {
     if (const AttentionFn attention = ScalarAttentionKernel(traits.type)) table.attention[id] = {.tile = attention};
   }
   table.swiglu = {.row = SwiGluRowReference};
-  // No AVX-512 repacked IQ4_XS kernel nor SwiGLU: that level keeps the AVX2 ones.
+  table.rms_norm = {.row = RmsNormReference};
+  // No AVX-512 repacked IQ4_XS kernel, SwiGLU nor RMS norm: that level keeps the AVX2 ones.
   if (isa >= CpuIsa::kAvx2) {
     Overlay(table, CpuIsa::kAvx2, kAvx2Dots, kAvx2Quantizers, kAvx2Attention);
     table.swiglu = {.row = avx2::SwiGluRow, .isa = CpuIsa::kAvx2};
+    table.rms_norm = {.row = avx2::RmsNorm, .isa = CpuIsa::kAvx2};
   }
   if (isa >= CpuIsa::kAvx512) Overlay(table, CpuIsa::kAvx512, kAvx512Dots, kAvx512Quantizers, kAvx512Attention);
   return table;
@@ -285,6 +287,9 @@ std::vector<KernelChoice> ListKernelChoices(const KernelTable& table) {
   }
   if (table.swiglu.row != nullptr)
     choices.push_back({.op = "swiglu", .type = DType::kF32, .activation_type = DType::kF32, .isa = table.swiglu.isa,
+                       .multi_row = false});
+  if (table.rms_norm.row != nullptr)
+    choices.push_back({.op = "rmsnorm", .type = DType::kF32, .activation_type = DType::kF32, .isa = table.rms_norm.isa,
                        .multi_row = false});
   return choices;
 }

@@ -69,6 +69,16 @@ struct SwiGluKernel {
   CpuIsa isa = CpuIsa::kScalar;
 };
 
+// y = x * (1 / sqrt(mean(x^2) + eps)) * weight for n elements: the sum of squares in eight double
+// lanes (element e in lane e % 8, the tail alone, then the lanes in order), so every level gives
+// the reference's bits (RmsNormReference, cpu/ops.cpp; kernels/ops.h RmsNorm calls the table's).
+using RmsNormFn = void (*)(const float* x, const float* weight, int64_t n, float eps, float* y);
+void RmsNormReference(const float* x, const float* weight, int64_t n, float eps, float* y);
+struct RmsNormKernel {
+  RmsNormFn row = nullptr;
+  CpuIsa isa = CpuIsa::kScalar;
+};
+
 struct AttentionKernel {
   AttentionFn tile = nullptr;  // the flash kernel of one KV type (see attention_tile.h)
   CpuIsa isa = CpuIsa::kScalar;
@@ -80,6 +90,7 @@ struct KernelTable {
   std::array<QuantizeKernel, kDTypeIdLimit> quantize{};   // by activation type id (Q8_0, Q8_K, ...)
   std::array<AttentionKernel, kDTypeIdLimit> attention{};  // by KV cache type id (F16, BF16, Q8_0, Q4_0)
   SwiGluKernel swiglu;
+  RmsNormKernel rms_norm;
 
   const DotKernel& Dot(DType weight_type) const { return dot[static_cast<uint32_t>(weight_type)]; }
   const QuantizeKernel& Quantize(DType activation_type) const {
@@ -106,8 +117,8 @@ void AttentionWithTable(const KernelTable& table, const AttentionArgs& args);
 
 // What was chosen, one entry per op x dtype with a kernel, for `moefit doctor` / `bench`.
 struct KernelChoice {
-  std::string op;  // "dot", "quantize", "attention" or "swiglu"
-  DType type;      // weight type (dot), activation type (quantize), KV type (attention); F32 (swiglu)
+  std::string op;  // "dot", "quantize", "attention", "swiglu" or "rmsnorm"
+  DType type;      // weight type (dot), activation type (quantize), KV type (attention); F32 (swiglu, rmsnorm)
   DType activation_type;
   CpuIsa isa;
   bool multi_row;  // has a rows x tokens tile kernel

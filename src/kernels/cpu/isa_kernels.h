@@ -36,6 +36,7 @@ MOEFIT_DECLARE_DOT_KERNELS(IQ4_XS)
 void QuantizeRowQ8_0(const float* src, void* dst, int64_t elements);
 void QuantizeRowQ8_K(const float* src, void* dst, int64_t elements);
 void SwiGluRow(float* gate, const float* up, int64_t n);  // cpu/avx2/activation_avx2.cpp
+void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* y);  // the same file
 // Repacked row groups (quant/repack.h), rows x tokens (cpu/avx2/dot_repacked_avx2.cpp).
 void DotTileRepackedQ4_K(const DotTile& tile);
 void DotTileRepackedQ5_K(const DotTile& tile);

@@ -464,6 +464,32 @@ TEST(SwiGluKernels, MatchTheReferenceAndDoNotDependOnPosition) {
   }
 }
 
+// The RMS norm of every level gives the reference's bits (its eight double lanes kept), for
+// lengths off and on the vector width, large and tiny values.
+TEST(RmsNormKernels, GiveTheReferenceBits) {
+  std::mt19937 rng(78);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  for (CpuIsa isa : AvailableIsas()) {
+    SCOPED_TRACE(IsaName(isa));
+    const KernelTable table = BuildKernelTable(isa);
+    ASSERT_NE(table.rms_norm.row, nullptr);
+    EXPECT_EQ(table.rms_norm.isa, isa == CpuIsa::kScalar ? CpuIsa::kScalar : CpuIsa::kAvx2);
+    for (int64_t n : {1, 5, 8, 13, 64, 128, 2048, 2051}) {
+      for (float magnitude : {1.0f, 1e-20f, 1e15f}) {
+        std::vector<float> x(static_cast<size_t>(n)), weight(x.size());
+        for (size_t i = 0; i < x.size(); ++i) {
+          x[i] = normal(rng) * magnitude;
+          weight[i] = normal(rng);
+        }
+        std::vector<float> expected(x.size()), got(x.size(), -1.0f);
+        RmsNormReference(x.data(), weight.data(), n, 1e-6f, expected.data());
+        table.rms_norm.row(x.data(), weight.data(), n, 1e-6f, got.data());
+        EXPECT_EQ(std::memcmp(got.data(), expected.data(), x.size() * sizeof(float)), 0) << "n " << n << " magnitude " << magnitude;
+      }
+    }
+  }
+}
+
 TEST(KernelLevels, ReportsLevelsThisCpuCannotTest) {
   std::string missing;
   for (CpuIsa isa : {CpuIsa::kAvx2, CpuIsa::kAvx512})

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
-// AVX2 element-wise activations of the feed-forward: gate = silu(gate) * up, 8 at a time.
+// AVX2 element-wise ops: the feed-forward's gate = silu(gate) * up, 8 at a time; RMS norm.
+#include <cmath>
+
 #include "kernels/cpu/avx2/simd_avx2.h"
 #include "kernels/cpu/isa_kernels.h"
 
@@ -29,6 +31,30 @@ void SwiGluRow(float* gate, const float* up, int64_t n) {
   }
   _mm256_store_ps(g, SwiGlu8(_mm256_load_ps(g), _mm256_load_ps(u)));
   for (int64_t j = 0; j < rest; ++j) gate[i + j] = g[j];
+}
+
+// RmsNormReference's arithmetic with its eight double lanes in two vectors: each product of two
+// floats is exact in double, so the FMA adds what the reference's multiply and add do (the
+// same bits), and the scaling multiplies x by the scale, then by the weight, as it does.
+void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* y) {
+  __m256d low = _mm256_setzero_pd(), high = _mm256_setzero_pd();
+  int64_t e = 0;
+  for (; e + 8 <= n; e += 8) {
+    const __m256d a = _mm256_cvtps_pd(_mm_loadu_ps(x + e)), b = _mm256_cvtps_pd(_mm_loadu_ps(x + e + 4));
+    low = _mm256_fmadd_pd(a, a, low);
+    high = _mm256_fmadd_pd(b, b, high);
+  }
+  alignas(32) double lanes[8];
+  _mm256_store_pd(lanes, low);
+  _mm256_store_pd(lanes + 4, high);
+  double sum = 0.0;
+  for (; e < n; ++e) sum += static_cast<double>(x[e]) * x[e];
+  for (double lane : lanes) sum += lane;
+  const float scale = static_cast<float>(1.0 / std::sqrt(sum / static_cast<double>(n) + eps));
+  const __m256 s = _mm256_set1_ps(scale);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), s), _mm256_loadu_ps(weight + i)));
+  for (; i < n; ++i) y[i] = x[i] * scale * weight[i];
 }
 
 }  // namespace moefit::avx2
