@@ -333,8 +333,9 @@ inline void SoftmaxStep(float* scores, int64_t n, float& running_max, float& run
   running_sum += HorizontalSum(sum);
 }
 
-// Cells are anywhere in the cache and a KV head is a slice of each row, so the hardware
-// prefetcher does not see a stream: fetch the rows a few cells ahead.
+// Rows are fetched a few cells ahead: a sequence's cells may lie anywhere in the cache, and even
+// when they are in order a KV head's 16 rows of 256 bytes (F16, head size 128) fill one 4 KiB
+// page, where the L2 streamer stops.
 constexpr int64_t kPrefetchCells = 16;
 // V rows dequantized and summed at a time (32 x 128 floats: 16 KiB, in L1).
 constexpr int64_t kValueCells = kAttentionValueCells;
