@@ -7,9 +7,9 @@
 // Scores: the K rows of 16 cells at a time (AVX-512: 32) are converted to floats (Q8_0 / Q4_0:
 // dequantized, the floats the reference's rows hold) and transposed once, then scored against 4
 // float query rows at a time (AVX-512: 8), two vectors of cells each, one FMA chain per score.
-// Exponentials 8 at a time (AVX-512: 16). Values: the chunk's V rows are dequantized once into floats, then each row sums
-// its weighted V rows in registers, 64 columns at a time, and adds that to its (rescaled)
-// accumulator. Every score and every output dimension is the same chain of operations on both
+// Exponentials 8 at a time (AVX-512: 16). Values: the chunk's V rows are dequantized once into
+// floats, then each row sums its weighted V rows in registers, 64 columns at a time, and adds
+// that to its (rescaled) accumulator. Every score and every output dimension is the same chain of operations on both
 // levels: the same bits.
 #pragma once
 
@@ -188,8 +188,8 @@ struct F16Format {
   static float Scale(const uint8_t*, int) { return 1.0f; }
   static __m256 Load8(const uint8_t* row, int d, float) { return _mm256_cvtph_ps(Load128(row + 2 * d)); }
   static float Load1(const uint8_t* row, int d) { return HalfToFloat(row + 2 * d); }
+  static constexpr bool kHalves = true;  // 16-bit values (with AVX-512: TransposeKeys16 below)
 #if defined(__AVX512F__)
-  static constexpr bool kHalves = true;  // 16-bit values: TransposeKeys16 below
   static __m512 Widen16(__m256i halves) { return _mm512_cvtph_ps(halves); }
 #endif
 };
@@ -207,8 +207,8 @@ struct BF16Format {
     BF16ToFloat(row + 2 * d, &value, 1);
     return value;
   }
-#if defined(__AVX512F__)
   static constexpr bool kHalves = true;
+#if defined(__AVX512F__)
   static __m512 Widen16(__m256i halves) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(halves), 16)); }
 #endif
 };
@@ -218,6 +218,7 @@ constexpr int64_t kQ4Block = sizeof(BlockQ4_0);  // d (F16) + 16 bytes of nibble
 
 struct Q8_0Format {
   static constexpr bool kBlocks = true;
+  static constexpr bool kHalves = false;
   static int64_t RowBytes(int n) { return n / kQK32 * kQ8Block; }
   static float Scale(const uint8_t* row, int d) { return HalfToFloat(row + (d / kQK32) * kQ8Block); }
   static __m256 Levels8(const uint8_t* row, int d) {
@@ -237,6 +238,7 @@ struct Q8_0Format {
 
 struct Q4_0Format {
   static constexpr bool kBlocks = true;
+  static constexpr bool kHalves = false;
   static int64_t RowBytes(int n) { return n / kQK32 * kQ4Block; }
   static float Scale(const uint8_t* row, int d) { return HalfToFloat(row + (d / kQK32) * kQ4Block); }
   // Elements 0..15 of a block are the low nibbles of its 16 bytes, 16..31 the high ones; level - 8.
@@ -386,20 +388,11 @@ inline void Transpose8x8(__m256* r) {
   r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
-// Formats of 16-bit values (F16, BF16) with AVX-512: Format::kHalves (TransposeKeys16).
-template <typename Format, typename = void>
-struct HasHalves {
-  static constexpr bool value = false;
-};
-template <typename Format>
-struct HasHalves<Format, std::void_t<decltype(Format::kHalves)>> {
-  static constexpr bool value = Format::kHalves;
-};
-
 #if defined(__AVX512F__)
 // Dimensions [d, d + 16) of 16 K rows of 16-bit values, transposed in 16-bit lanes and then
-// widened: kt[kKeyCells (d + i) + j] = K(j)[d + i] (kt: the block's column of these rows). Each 512-bit vector holds two rows' halves as
-// 128-bit lanes [row k, dims 0-7 | row k + 8, dims 0-7 | row k, dims 8-15 | row k + 8, dims 8-15];
+// widened: kt[kKeyCells (d + i) + j] = K(j)[d + i] (kt: the block's column of these rows). Each
+// 512-bit vector holds two rows' halves as 128-bit lanes
+// [row k, dims 0-7 | row k + 8, dims 0-7 | row k, dims 8-15 | row k + 8, dims 8-15];
 // three rounds of unpacks transpose the 8 x 8 blocks of every lane, after which lanes 0-1 of
 // vector i hold dimension d + i of rows 0-15 and lanes 2-3 dimension d + i + 8. A quarter of
 // the shuffles of transposing floats 8 x 8 (the conversion is the same exact one).
@@ -448,7 +441,7 @@ void TransposeKeys(const AttentionTile& t, int64_t c, int count, float* kt, cons
   float scales[kKeyCells] = {};  // block formats: the scales of d's block, per row
   int d = 0;
 #if defined(__AVX512F__)
-  if constexpr (HasHalves<Format>::value) {
+  if constexpr (Format::kHalves) {
     constexpr int kParts = kKeyCells / 16;
     const int steps = t.head_dim / 16 * kParts;
     for (; d + 16 <= t.head_dim; d += 16) {
@@ -489,8 +482,8 @@ constexpr int kScoreVecs = kKeyCells / WideF32::kLanes;
 constexpr int kScoreRows = WideF32::kLanes == 16 ? 8 : 4;
 
 // Scores (times scale) of kRows query rows from `first` against the kKeyCells transposed K rows of
-// kt, into columns [column, column + kKeyCells) of their score rows. Each score is one FMA chain over the
-// dimensions in order, in its own lane: the same bits whatever rows or block it is computed in.
+// kt, into columns [column, column + kKeyCells) of their score rows. Each score is one FMA chain
+// over the dimensions in order, in its own lane: the same bits whatever rows or block it is computed in.
 // kDims > 0: the kRows rows are heads of one query token (consecutive, kDims floats apart) and
 // head_dim is kDims, so each row's query is a constant offset from the first: eight row pointers
 // of a run-time head size did not fit the registers (GCC reloaded them from the stack for every

@@ -484,7 +484,8 @@ TEST(RmsNormKernels, GiveTheReferenceBits) {
         std::vector<float> expected(x.size()), got(x.size(), -1.0f);
         RmsNormReference(x.data(), weight.data(), n, 1e-6f, expected.data());
         table.rms_norm.row(x.data(), weight.data(), n, 1e-6f, got.data());
-        EXPECT_EQ(std::memcmp(got.data(), expected.data(), x.size() * sizeof(float)), 0) << "n " << n << " magnitude " << magnitude;
+        EXPECT_EQ(std::memcmp(got.data(), expected.data(), x.size() * sizeof(float)), 0)
+            << "n " << n << " magnitude " << magnitude;
       }
     }
   }

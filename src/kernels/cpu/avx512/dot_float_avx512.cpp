@@ -34,16 +34,20 @@ struct BF16Format {
 };
 
 template <typename Format>
-struct FloatKernel {
+struct FloatKernel : cpu_detail::TokenDots<FloatKernel<Format>> {
   static constexpr int kMaxRows = 4;
   static constexpr int64_t kBlockBytes = 0;  // plain rows: no blocks
+  // Tokens at once in RunTokens (TokenDots), the same bits per token. One token at a time, the
+  // router of a prefill (F32, 4 rows against 512 tokens) ran at ~0.45 fmadds a cycle.
+  static constexpr int kTokenBlock = 2;
   // out[t][r] = dot(row r, token t's activations) for kRows rows and kT tokens: each weight load
   // (and F16 / BF16 widening) serves every token, and each (row, token) takes the same chain of
   // fmadds whatever kT is, so the bits do not depend on the tokens beside it. kPrefetch: the
   // rows come from memory (a token alone; the tile runner sends a tile's first token alone, and
   // the blocks after it find the rows in L1, where prefetches were ~40% of a prefill router).
   template <int kRows, int kT, bool kPrefetch>
-  static void Dots(const uint8_t* w, int64_t stride, const uint8_t* const* act, int64_t elements, float* const* out) {
+  static void Dots(const uint8_t* w, int64_t stride, int64_t /*block_stride*/, const uint8_t* const* act, int64_t elements,
+                   float* const* out) {
     const float* x[kT];
     for (int t = 0; t < kT; ++t) x[t] = reinterpret_cast<const float*>(act[t]);
     __m512 acc0[kRows][kT], acc1[kRows][kT];
@@ -75,22 +79,6 @@ struct FloatKernel {
     }
     for (int t = 0; t < kT; ++t)
       for (int r = 0; r < kRows; ++r) out[t][r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r][t], acc1[r][t]));
-  }
-
-  template <int kRows>
-  static void Run(const uint8_t* w, int64_t stride, int64_t /*block_stride*/, const uint8_t* act, int64_t elements, float* out) {
-    Dots<kRows, 1, true>(w, stride, &act, elements, &out);
-  }
-
-  // Run for kTokenBlock tokens at once (act[t], out[t][r]), the same bits per token. One token at
-  // a time, the router of a prefill (F32, 4 rows against 512 tokens) ran at ~0.45 fmadds a cycle.
-  static constexpr int kTokenBlock = 2;
-  template <int kRows>
-  static void RunTokens(const uint8_t* w, int64_t stride, int64_t /*block_stride*/, const uint8_t* const* act,
-                        int64_t elements, float (*out)[kMaxRows]) {
-    float* rows[kTokenBlock];
-    for (int t = 0; t < kTokenBlock; ++t) rows[t] = out[t];
-    Dots<kRows, kTokenBlock, false>(w, stride, act, elements, rows);
   }
 };
 

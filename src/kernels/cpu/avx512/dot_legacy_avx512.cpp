@@ -14,16 +14,16 @@ namespace {
 
 constexpr int64_t kActBlock = sizeof(BlockQ8_0);  // d (F16) + 32 int8
 
-// A format's signed levels of a block (quants at block + 2).
-struct Q8_0Levels {
-  static constexpr int64_t kBlockBytes = sizeof(BlockQ8_0);
-  static __m256i Block(const uint8_t* x) { return Load256(x + 2); }
-};
-// Two blocks' levels as one 512-bit vector: x0 in the low half, x1 in the high half (zero when x1
-// is null: an odd last block).
-template <typename Levels>
-inline __m512i PairLevels(const uint8_t* x0, const uint8_t* x1) {
-  return Concat(Levels::Block(x0), x1 != nullptr ? Levels::Block(x1) : _mm256_setzero_si256());
+// -(2^shift x the sum of each int32 lane's 4 signed bytes): the start of a vpdpbusd against these
+// bytes that takes off the +2^shift its other operand carries (activations + 128 as unsigned;
+// Q4_0's levels q = value + 8).
+inline __m256i MinusScaledLaneSums(__m256i bytes, int shift) {
+  const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), bytes);
+  return _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sums, shift));
+}
+inline __m512i MinusScaledLaneSums(__m512i bytes, int shift) {
+  const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), bytes);
+  return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sums, shift));
 }
 
 // The F16 scales at a and b as [a x 8 | b x 8] (b = a for an odd last block: its products are 0).
@@ -33,23 +33,23 @@ inline __m512 PairScales(const uint8_t* a, const uint8_t* b) {
   return _mm512_permutexvar_ps(index, _mm512_castps128_ps512(both));
 }
 
-// A 32-element block format of signed levels (Q8_0) against Q8_0 activations, two blocks per
-// 512-bit vector. For several tokens (RunTokens) vpdpbusd takes the activations + 128 (unsigned)
-// against the levels and starts from -128 x the sum of each lane's 4 levels (once per row for the
-// tokens); a token alone (Run) takes |levels| against the activations with the levels' signs.
-// Either way each lane is the exact sum of its 4 products; then per block pair and (row, token) a
-// conversion, the pair's scales (row x token) multiplied and an FMA into the (row, token)'s 16
-// lanes, summed at the end: the same float chain, so the same bits among others or alone.
-template <typename Levels>
-struct PairedBlocksKernel : cpu_detail::TokenDots<PairedBlocksKernel<Levels>> {
+// Q8_0 (d, 32 int8 levels) against Q8_0 activations, two blocks per 512-bit vector (the high
+// half zero for an odd last block). For several tokens (RunTokens) vpdpbusd takes the
+// activations + 128 (unsigned) against the levels and starts from -128 x the sum of each lane's
+// 4 levels (once per row for the tokens); a token alone (Run) takes |levels| against the
+// activations with the levels' signs. Either way each lane is the exact sum of its 4 products;
+// then per block pair and (row, token) a conversion, the pair's scales (row x token) multiplied
+// and an FMA into the (row, token)'s 16 lanes, summed at the end: the same float chain, so the
+// same bits among others or alone.
+struct Q8_0Kernel : cpu_detail::TokenDots<Q8_0Kernel> {
   static constexpr int kMaxRows = 4;
-  static constexpr int64_t kBlockBytes = Levels::kBlockBytes;
+  static constexpr int64_t kBlockBytes = sizeof(BlockQ8_0);
   static constexpr int kTokenBlock = 4;
 
   template <int kRows, int kT, bool kPrefetch>
   static void Dots(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* const* act, int64_t elements,
                    float* const* out) {
-    const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80)), ones = _mm512_set1_epi8(1);
+    const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     __m512 acc[kRows][kT];
 #pragma GCC unroll 4
     for (int r = 0; r < kRows; ++r)
@@ -76,7 +76,7 @@ struct PairedBlocksKernel : cpu_detail::TokenDots<PairedBlocksKernel<Levels>> {
           Prefetch<64>(x0);
           if (pair) Prefetch<64>(x1);
         }
-        const __m512i levels = PairLevels<Levels>(x0, x1);
+        const __m512i levels = Concat(Load256(x0 + 2), pair ? Load256(x1 + 2) : _mm256_setzero_si256());
         const __m512 w_scale = PairScales(x0, pair ? x1 : x0);
         if constexpr (kT == 1) {
           // One token: |levels| against the activations with the levels' signs, the same exact sums.
@@ -85,8 +85,7 @@ struct PairedBlocksKernel : cpu_detail::TokenDots<PairedBlocksKernel<Levels>> {
           const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(levels), signed_y);
           acc[r][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(w_scale, y_scale[0]), acc[r][0]);
         } else {
-          const __m512i start =
-              _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, levels), 7));
+          const __m512i start = MinusScaledLaneSums(levels, 7);
 #pragma GCC unroll 4
           for (int t = 0; t < kT; ++t) {
             const __m512i sums = _mm512_dpbusd_epi32(start, y[t], levels);
@@ -99,8 +98,6 @@ struct PairedBlocksKernel : cpu_detail::TokenDots<PairedBlocksKernel<Levels>> {
       for (int r = 0; r < kRows; ++r) out[t][r] = _mm512_reduce_add_ps(acc[r][t]);
   }
 };
-
-using Q8_0Kernel = PairedBlocksKernel<Q8_0Levels>;
 
 // Q4_0 and IQ4_NL: a block per 256-bit vector. Per block and (row, token): the exact int32 sums
 // of the block's 32 products, their conversion, and an FMA by the product of the two F16 scales
@@ -137,7 +134,7 @@ struct NibbleBlocksKernel : cpu_detail::TokenDots<NibbleBlocksKernel<Format>> {
   template <int kRows, int kT, bool kPrefetch>
   static void Dots(const uint8_t* w, int64_t stride, int64_t block_stride, const uint8_t* const* act, int64_t elements,
                    float* const* out) {
-    const __m256i ones = _mm256_set1_epi8(1), flip = _mm256_set1_epi8(static_cast<char>(0x80));
+    const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
     __m256 acc[kRows][kT];
 #pragma GCC unroll 4
     for (int r = 0; r < kRows; ++r)
@@ -152,7 +149,7 @@ struct NibbleBlocksKernel : cpu_detail::TokenDots<NibbleBlocksKernel<Format>> {
         y[t] = Load256(a + 2);
         y_scale[t] = HalfToFloat(a);
         if constexpr (Format::kUnsigned) {
-          y_start[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, y[t]), 3));
+          y_start[t] = MinusScaledLaneSums(y[t], 3);  // the levels' offset 8 x the activations
         } else if constexpr (kT > 1) {
           y[t] = _mm256_xor_si256(y[t], flip);  // + 128: unsigned
         }
@@ -164,8 +161,7 @@ struct NibbleBlocksKernel : cpu_detail::TokenDots<NibbleBlocksKernel<Format>> {
         const __m256i levels = Format::Levels(x);
         const float w_scale = HalfToFloat(x);
         __m256i start = _mm256_setzero_si256();
-        if constexpr (!Format::kUnsigned && kT > 1)
-          start = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, levels), 7));
+        if constexpr (!Format::kUnsigned && kT > 1) start = MinusScaledLaneSums(levels, 7);
 #pragma GCC unroll 4
         for (int t = 0; t < kT; ++t) {
           __m256i sums;
