@@ -310,6 +310,9 @@ void RegisterAll() {
         add("BM_Gemm/" + std::string(shape.name) + "/" + std::string(IsaName(isa)) + "/tokens:" + std::to_string(tokens) +
                 "/threads:" + std::to_string(max_threads) + "/cold_repacked",
             {.isa = isa, .shape = shape, .threads = max_threads, .cold = true, .layout = Layout::kRepacked, .tokens = tokens});
+        if (tokens == 32 && max_threads > 1)
+          add("BM_Gemm/" + std::string(shape.name) + "/" + std::string(IsaName(isa)) + "/tokens:32/threads:1/cold_repacked",
+              {.isa = isa, .shape = shape, .threads = 1, .cold = true, .layout = Layout::kRepacked, .tokens = tokens});
       }
   for (CpuIsa isa : isas)
     for (DType type : {DType::kQ8_K, DType::kQ8_0})

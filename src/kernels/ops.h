@@ -85,6 +85,14 @@ struct RopeParams {
 };
 // Rotates each of n_heads heads of head_dim values at `pos` (in place).
 void Rope(float* heads, int n_heads, int head_dim, int64_t pos, const RopeParams& params);
+// The same in two steps, so the angles of a position are computed once for every head and
+// layer that rotates at it: RopeAngles writes RopePairs cosines then as many sines (each times
+// the YaRN magnitude scale) to cos_sin (RopeAngleFloats floats); RopeApply rotates with them.
+// Same bits as Rope.
+constexpr int RopePairs(const RopeParams& params) { return (params.dims + 1) / 2; }
+constexpr int RopeAngleFloats(const RopeParams& params) { return 2 * RopePairs(params); }
+void RopeAngles(int64_t pos, const RopeParams& params, float* cos_sin);
+void RopeApply(float* heads, int n_heads, int head_dim, const float* cos_sin, const RopeParams& params);
 
 // ---- Attention over the KV cache ----------------------------------------------------------
 

@@ -154,8 +154,9 @@ void Attention(const ModelSpec& spec, const LayerWeights& l, const ForwardBatch&
       RmsNorm(qt, l.attn_q_norm.data, q_dim, spec.rms_eps, qt);
       RmsNorm(kt, l.attn_k_norm.data, k_dim, spec.rms_eps, kt);
     }
-    Rope(qt, spec.n_heads, spec.head_dim, batch.positions[t], rope);
-    Rope(kt, spec.n_kv_heads, spec.head_dim, batch.positions[t], rope);
+    const float* angles = s.rope.data() + t * RopeAngleFloats(rope);
+    RopeApply(qt, spec.n_heads, spec.head_dim, angles, rope);
+    RopeApply(kt, spec.n_kv_heads, spec.head_dim, angles, rope);
     // Each KV head's row of the cell (head-major cache), one at a time: a token's K/V bytes do
     // not depend on its batch. Block types' blocks of 32 lie within a head (KvCache checks), so a
     // head's bytes are those of its slice of the whole row.
@@ -340,7 +341,7 @@ void MixtureOfExperts(const ModelSpec& spec, const LayerWeights& l, int layer, i
 
 // Elements of each scratch buffer for batches of `tokens` tokens.
 struct ScratchSizes {
-  int64_t hidden = 0, q = 0, k = 0, v = 0, attention = 0;
+  int64_t hidden = 0, q = 0, k = 0, v = 0, attention = 0, rope = 0;
   int64_t router = 0, entries = 0, experts = 0, expert_out = 0, shared_out = 0;
   int64_t ffn_hidden = 0;  // elements of hidden rows in one SwiGluMany call (all its jobs)
   int64_t ffn_jobs = 0;
@@ -354,6 +355,7 @@ ScratchSizes SizesFor(const ModelSpec& spec, int64_t tokens) {
   sizes.k = t * spec.n_kv_heads * spec.head_dim;
   sizes.v = t * spec.n_kv_heads * spec.value_head_dim;
   sizes.attention = t * spec.n_heads * spec.value_head_dim;
+  sizes.rope = t * RopeAngleFloats(MakeRopeParams(spec.rope));
   const bool has_dense = !spec.is_moe() || spec.leading_dense_layers > 0;
   if (has_dense) {
     sizes.ffn_hidden = t * spec.ffn_dim;
@@ -392,6 +394,7 @@ void ForwardScratch::Reserve(const ModelSpec& spec, int64_t max_tokens) {
   size(k, z.k);
   size(v, z.v);
   size(attention, z.attention);
+  size(rope, z.rope);
   size(router, z.router);
   ffn.Reserve(max_tokens, spec.model_dim, z.ffn_hidden);
   ffn_jobs.reserve(static_cast<size_t>(z.ffn_jobs));
@@ -412,7 +415,8 @@ void ForwardScratch::Reserve(const ModelSpec& spec, int64_t max_tokens) {
 
 uint64_t ForwardScratch::Bytes(const ModelSpec& spec, int64_t max_tokens) {
   const ScratchSizes z = SizesFor(spec, max_tokens);
-  const int64_t floats = 4 * z.hidden + z.q + z.k + z.v + z.attention + z.router + z.expert_out + z.shared_out + z.entries;
+  const int64_t floats =
+      4 * z.hidden + z.q + z.k + z.v + z.attention + z.rope + z.router + z.expert_out + z.shared_out + z.entries;
   const int64_t ints = 3 * z.entries + (z.experts > 0 ? z.experts + 1 : 0) + 3 * z.experts + 2 * max_tokens + 1;
   // Attention workspaces share ffn.gate (z.ffn_hidden floats): only what they need beyond it.
   const int64_t attention_extra = std::max<int64_t>(0, AttentionWorkspaceFloats(spec, AttentionThreads()) - z.ffn_hidden);
@@ -447,6 +451,10 @@ void Forward(const ModelSpec& spec, const ModelWeights& w, const ForwardBatch& b
     MOEFIT_CHECK(token >= 0 && token < spec.vocab_size);
     embedding.dequantize_row(w.token_embd.row(token), x + t * dim, dim);
   }
+  // RoPE's angles for each token's position, once for all layers (they differ only by position).
+  const RopeParams rope = MakeRopeParams(spec.rope);
+  float* angles = Grow(s.rope, n * RopeAngleFloats(rope));
+  ForEachToken(n, [&](int64_t t) { RopeAngles(batch.positions[t], rope, angles + t * RopeAngleFloats(rope)); });
   for (int layer = 0; layer < spec.n_layers; ++layer) {
     const LayerWeights& l = w.layers[static_cast<size_t>(layer)];
     ForEachToken(n, [&](int64_t t) { RmsNorm(x + t * dim, l.attn_norm.data, dim, spec.rms_eps, s.normed.data() + t * dim); });

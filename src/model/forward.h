@@ -83,6 +83,7 @@ class WeightsExpertSource final : public ExpertSource {
 // past that (it may grow them, allocating, when no Reserve() was made).
 struct ForwardScratch {
   std::vector<float> residual, normed, q, k, v, attention, projected, ffn_out;
+  std::vector<float> rope;  // RoPE's angles per token (RopeAngleFloats each), for all layers
   std::vector<float> router, expert_out, shared_out;
   FfnScratch ffn;                 // SwiGluMany's buffers (quantized input, hidden rows)
   std::vector<FfnJob> ffn_jobs;   // one per expert of a round (+ the shared expert)

@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <numbers>
 #include <random>
 #include <string>
 #include <vector>
@@ -706,6 +709,86 @@ TEST(TopK, MatchesStableSort) {
       }
     }
   }
+}
+
+// RoPE in two steps (angles once per position, then every head) gives the bits of the rotation
+// written the plain way, pair by pair with its angle computed in place (the form the ecosystem's
+// reference uses), for both styles, with and without YaRN, at small and large positions.
+TEST(Rope, TwoStepsGiveThePlainRotationsBits) {
+  const auto plain = [](float* heads, int n_heads, int head_dim, int64_t pos, const RopeParams& p) {
+    const auto corr = [&](float rotations) {
+      return static_cast<float>(p.dims) * std::log(static_cast<float>(p.original_context) / (rotations * 2.0f * std::numbers::pi_v<float>)) /
+             (2.0f * std::log(p.base));
+    };
+    const float theta_scale = std::pow(p.base, -2.0f / static_cast<float>(p.dims));
+    float low = 0.0f, high = 0.0f;
+    if (p.ext_factor != 0.0f) {
+      low = std::max(0.0f, std::floor(corr(p.beta_fast)));
+      high = std::min(static_cast<float>(p.dims - 1), std::ceil(corr(p.beta_slow)));
+    }
+    float theta_extrap = static_cast<float>(pos);
+    for (int i0 = 0; i0 < p.dims; i0 += 2) {
+      float theta = p.freq_scale * theta_extrap, mscale = p.attn_factor;
+      if (p.ext_factor != 0.0f) {
+        const float y = (static_cast<float>(i0 / 2) - low) / std::max(0.001f, high - low);
+        const float ramp_mix = (1.0f - std::min(1.0f, std::max(0.0f, y))) * p.ext_factor;
+        theta = p.freq_scale * theta_extrap * (1.0f - ramp_mix) + theta_extrap * ramp_mix;
+        mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
+      }
+      const float c = std::cos(theta) * mscale, sn = std::sin(theta) * mscale;
+      for (int h = 0; h < n_heads; ++h) {
+        float* head = heads + static_cast<int64_t>(h) * head_dim;
+        const int a = p.kind == RopeKind::kNorm ? i0 : i0 / 2, b = p.kind == RopeKind::kNorm ? i0 + 1 : i0 / 2 + p.dims / 2;
+        const float x0 = head[a], x1 = head[b];
+        head[a] = x0 * c - x1 * sn;
+        head[b] = x0 * sn + x1 * c;
+      }
+      theta_extrap *= theta_scale;
+    }
+  };
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  for (RopeKind kind : {RopeKind::kNeox, RopeKind::kNorm})
+    for (bool yarn : {false, true})
+      for (int dims : {128, 64}) {  // whole heads, and partial rotation of 128-wide heads
+        RopeParams params{.kind = kind, .dims = dims, .base = 1000000.0f};
+        if (yarn) {
+          params.freq_scale = 0.25f;
+          params.ext_factor = 1.0f;
+          params.original_context = 32768;
+        }
+        for (int64_t pos : {0, 1, 17, 4095, 131071}) {
+          const int n_heads = 4, head_dim = 128;
+          std::vector<float> expected(static_cast<size_t>(n_heads * head_dim));
+          for (float& x : expected) x = normal(rng);
+          std::vector<float> whole = expected, split = expected;
+          plain(expected.data(), n_heads, head_dim, pos, params);
+          Rope(whole.data(), n_heads, head_dim, pos, params);
+          std::vector<float> angles(static_cast<size_t>(RopeAngleFloats(params)));
+          RopeAngles(pos, params, angles.data());
+          RopeApply(split.data(), n_heads, head_dim, angles.data(), params);
+          for (size_t i = 0; i < expected.size(); ++i) {
+            ASSERT_EQ(std::bit_cast<uint32_t>(whole[i]), std::bit_cast<uint32_t>(expected[i])) << i << " pos " << pos;
+            ASSERT_EQ(std::bit_cast<uint32_t>(split[i]), std::bit_cast<uint32_t>(expected[i])) << i << " pos " << pos;
+          }
+        }
+      }
+}
+
+// A NaN (a broken router's output) counts as -inf instead of being taken first because nothing
+// compares greater than it; fewer values than k leave -1.
+TEST(TopK, RanksNaNLast) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> values = {nan, 1.0f, -INFINITY, 2.0f, nan, 1.0f};
+  std::vector<int> top(6, -2);
+  TopK(values.data(), 6, 6, top.data());
+  EXPECT_EQ(top, (std::vector<int>{3, 1, 5, 0, 2, 4}));
+  std::vector<int> two(2, -2);
+  TopK(values.data(), 6, 2, two.data());
+  EXPECT_EQ(two, (std::vector<int>{3, 1}));
+  std::vector<int> more(4, -2);
+  TopK(values.data() + 1, 2, 4, more.data());
+  EXPECT_EQ(more, (std::vector<int>{0, 1, -1, -1}));
 }
 
 }  // namespace
