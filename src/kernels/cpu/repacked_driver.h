@@ -19,7 +19,7 @@
 // whichever way the groups are paired (neighbours in the passes, the tile's halves in the
 // streams) and wherever the tile boundaries fall. Decode (up to
 // kStreamTokens tokens) widens the tokens whole and streams every group past them; prefill goes
-// a block at a time with kPassGroups groups' sums waiting in L1.
+// a block at a time with kPassGroups groups' sums waiting in L1 (or L2: the sizes are measured per kernel).
 #pragma once
 
 #include <immintrin.h>
