@@ -307,10 +307,10 @@ TEST_P(RepackedDotTest, TileMatchesReference) {
     for (int64_t blocks : {1, 2, 3, 8}) {
       const int64_t elements = blocks * Layout(type()).block_elements;
       const int64_t row_bytes = RowBytes(type(), elements), act_bytes = RowBytes(activation_type(), elements);
-      // 136 rows: more row groups than one pass of the multi-token kernels takes (16 or 32); 16 and 21
-      // tokens: a full pass of the 16-token kernels and one more (for the 32-token Q4_K pairs, two
-      // sweeps of one pass); 37: a full pass of 32 and five more.
-      for (int64_t rows : {4, 8, 12, 136}) {
+      // 136 and 264 rows: more row groups than one pass of the multi-token kernels takes (16, 32
+      // or 64); 16 and 21 tokens: a full pass of the 16-token kernels and one more (as 16 + 5, or
+      // 11 + 10 where the passes are even); 37: three passes (16 + 16 + 5, or 13 + 12 + 12).
+      for (int64_t rows : {4, 8, 12, 136, 264}) {
         for (int64_t tokens : {1, 2, 3, 5, 8, 11, 16, 21, 37}) {
           std::vector<uint8_t> w, x;
           for (int64_t r = 0; r < rows; ++r) {

@@ -6,6 +6,8 @@
 //   static Acc Zero();  static void Store(Acc, float* out);   // out[0..3] = the 4 rows' dots
 //   static constexpr int kMaxTokens;            // tokens per unpacking of the levels (prefill)
 //   static constexpr int64_t kPassGroups;       // row groups per pass of the prefill path
+//   static constexpr bool kEvenPasses;          // prefill token passes of even sizes (17: 9 + 8),
+//                                               // or kMaxTokens each and the rest (17: 16 + 1)
 //   static constexpr int kUnitGroups;           // row groups per Block (1, or 2: a pair)
 //   static constexpr int64_t kWideBlock, kGroupBlock;  // widened activation block, group block
 //   static void Widen(const uint8_t* q8k_block, uint8_t* wide);  // 64-byte aligned `wide`
@@ -210,8 +212,13 @@ void RunTokenPasses(const DotTile& tile) {
   for (int64_t row0 = 0; row0 < tile.rows; row0 += 4 * kPassGroups) {
     const int64_t groups = Min(kPassGroups, (tile.rows - row0 + 3) / 4);
     const uint8_t* weights = tile.weights + row0 * tile.weight_row_bytes;
-    for (int64_t t0 = 0; t0 < tile.tokens; t0 += kMax) {
-      const int n = static_cast<int>(Min(kMax, tile.tokens - t0));
+    // ceil(tokens / kMax) passes of the tokens: as even as they go (kEvenPasses), or full ones
+    // and the rest last.
+    const int64_t passes = (tile.tokens + kMax - 1) / kMax;
+    for (int64_t pass = 0; pass < passes; ++pass) {
+      const int64_t t0 = Kernel::kEvenPasses ? tile.tokens * pass / passes : pass * kMax;
+      const int n =
+          static_cast<int>(Kernel::kEvenPasses ? tile.tokens * (pass + 1) / passes - t0 : Min(kMax, tile.tokens - t0));
       const uint8_t* act[kMax];
       for (int i = 0; i < n; ++i)
         act[i] = tile.activations +
