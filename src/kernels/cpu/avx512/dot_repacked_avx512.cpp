@@ -116,7 +116,11 @@ inline __m512i LoadWide(const uint8_t* p) { return _mm512_load_si512(p); }
 // The float sums of one row group for one token, in the row lanes.
 struct RowLaneSums {
   using Acc = __m512;
-  static constexpr int64_t kPassGroups = 16;  // x 16 tokens x 64 bytes: 16 KiB in L1
+  // x 16 tokens x 64 bytes: 64 KiB of sums, past L1, and still faster than 16 groups (16 KiB):
+  // the widening of each token's block (1 KiB) is shared by 4x the groups. 32-token tiles, the
+  // two alternating call by call in one process: Q6_K -3.3% (423 -> 408 us; 8 groups +4-7%, 128
+  // the same as 64), Q5_K -7.3% (365 -> 339 us; 17 tokens -5%).
+  static constexpr int64_t kPassGroups = 64;
   // A pass of one or a few tokens unpacks a block a unit at a time for them alone, where the
   // passes of more tokens unpack it first (kUnpackFirst): 17 tokens as 9 + 8 instead of 16 + 1,
   // Q6_K tile -7% (252 -> 234 us; 35 tokens 470 -> 439), Q5_K -3-6%; 113: the same.
@@ -135,7 +139,7 @@ struct RowLaneSums {
 // sub-blocks and token: 4 vpdpbusd, a pack, a vpdpwssd.
 // |lane| <= 8 products of 31 x 127 < 2^15.
 struct Q5_KVnni : RowLaneSums {
-  static constexpr int kMaxTokens = 16;
+  static constexpr int kMaxTokens = 16;  // (four tokens' chains side by side, as Q6_K's: the same)
   // After the levels: the 8 sub-block sums in SubBlockOfPairLane's order (int16), then d.
   static constexpr int64_t kWideBlock = kWideLevels + 64 + 64;
   static constexpr int64_t kGroupBlock = kQ5_KGroupBlock;
@@ -390,10 +394,6 @@ struct Q4_KPairVnni {
 // and token: 4 vpdpbusd, a pack, a vpdpwssd; no offset term.
 struct Q6_KVnni : RowLaneSums {
   static constexpr int kMaxTokens = 16;
-  // x 16 tokens x 64 bytes: 64 KiB of sums, past L1, and still faster: the widening of each
-  // token's block is shared by 4x the groups of RowLaneSums' 16 (32-token tile -3.3%, 423 ->
-  // 408 us, alternating call by call in one process; 8 groups +4-7%).
-  static constexpr int64_t kPassGroups = 64;
   // Tokens whose chains go side by side, as Q4_KPairVnni's (with the passes above -1.5% more;
   // one token or four: the same).
   static constexpr int kInterleave = 4;
