@@ -139,7 +139,8 @@ struct RowLaneSums {
 // sub-blocks and token: 4 vpdpbusd, a pack, a vpdpwssd.
 // |lane| <= 8 products of 31 x 127 < 2^15.
 struct Q5_KVnni : RowLaneSums {
-  static constexpr int kMaxTokens = 16;  // (four tokens' chains side by side, as Q6_K's: the same)
+  // A token's chains one after another (four tokens' side by side, as Q6_KVnni's, measured the same).
+  static constexpr int kMaxTokens = 16;
   // After the levels: the 8 sub-block sums in SubBlockOfPairLane's order (int16), then d.
   static constexpr int64_t kWideBlock = kWideLevels + 64 + 64;
   static constexpr int64_t kGroupBlock = kQ5_KGroupBlock;
