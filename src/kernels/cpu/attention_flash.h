@@ -266,26 +266,6 @@ struct Q4_0Format {
 
 // ---- The flash loop -------------------------------------------------------------------------
 
-#if defined(__AVX512F__)
-// avx2::Exp on 16 lanes (ExpWith: the same operations lane for lane, so the same bits).
-struct ExpOps16 {
-  using V = __m512;
-  static V Set1(float x) { return _mm512_set1_ps(x); }
-  static __mmask16 Below(V x, V limit) { return _mm512_cmp_ps_mask(x, limit, _CMP_LT_OQ); }
-  static V Max(V a, V b) { return _mm512_max_ps(a, b); }
-  static V Mul(V a, V b) { return _mm512_mul_ps(a, b); }
-  static V Add(V a, V b) { return _mm512_add_ps(a, b); }
-  static V Fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  static V Fnmadd(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
-  static V RoundNearest(V x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-  static V TwoToThe(V n) {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
-  }
-  static V MulZeroWhere(__mmask16 zero, V a, V b) { return _mm512_maskz_mul_ps(static_cast<__mmask16>(~zero), a, b); }
-};
-inline __m512 Exp16(__m512 x) { return ExpWith<ExpOps16>(x); }
-#endif
-
 // One row's chunk of n scores -> weights; rescales its sum and accumulator to the new max. With
 // AVX-512, 16 scores at a time where 16 are left: the same exponentials, and the sum takes each
 // half in turn, the order of the 8-lane loop (the same bits).

@@ -253,13 +253,17 @@ KernelTable BuildKernelTable(CpuIsa isa) {
   }
   table.swiglu = {.row = SwiGluRowReference};
   table.rms_norm = {.row = RmsNormReference};
-  // No AVX-512 repacked IQ4_XS kernel, SwiGLU nor RMS norm: that level keeps the AVX2 ones.
+  // No AVX-512 repacked IQ4_XS kernel: that level keeps the AVX2 one.
   if (isa >= CpuIsa::kAvx2) {
     Overlay(table, CpuIsa::kAvx2, kAvx2Dots, kAvx2Quantizers, kAvx2Attention);
     table.swiglu = {.row = avx2::SwiGluRow, .isa = CpuIsa::kAvx2};
     table.rms_norm = {.row = avx2::RmsNorm, .isa = CpuIsa::kAvx2};
   }
-  if (isa >= CpuIsa::kAvx512) Overlay(table, CpuIsa::kAvx512, kAvx512Dots, kAvx512Quantizers, kAvx512Attention);
+  if (isa >= CpuIsa::kAvx512) {
+    Overlay(table, CpuIsa::kAvx512, kAvx512Dots, kAvx512Quantizers, kAvx512Attention);
+    table.swiglu = {.row = avx512::SwiGluRow, .isa = CpuIsa::kAvx512};
+    table.rms_norm = {.row = avx512::RmsNorm, .isa = CpuIsa::kAvx512};
+  }
   return table;
 }
 

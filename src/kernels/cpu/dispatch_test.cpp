@@ -84,7 +84,8 @@ TEST(Dispatch, BestTableUsesSimdWhereAvailable) {
   EXPECT_EQ(table.Dot(DType::kQ4_K).isa, best);
   EXPECT_EQ(table.Quantize(DType::kQ8_K).isa, best);
   EXPECT_NE(description.find("dot Q4_K x Q8_K"), std::string::npos) << description;
-  EXPECT_NE(description.find("swiglu F32 -> F32: avx2"), std::string::npos) << description;  // AVX-512 keeps AVX2's
+  EXPECT_NE(description.find("swiglu F32 -> F32: " + std::string(IsaName(best))), std::string::npos) << description;
+  EXPECT_NE(description.find("rmsnorm F32 -> F32: " + std::string(IsaName(best))), std::string::npos) << description;
   // Types without a SIMD kernel keep the reference.
   EXPECT_EQ(table.Dot(DType::kQ2_K).row, Traits(DType::kQ2_K).dot_row);
   EXPECT_FALSE(ListKernelChoices(table).empty());

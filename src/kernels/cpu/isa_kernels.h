@@ -62,6 +62,8 @@ MOEFIT_DECLARE_DOT_KERNELS(Q6_K)
 MOEFIT_DECLARE_DOT_KERNELS(IQ4_XS)
 void QuantizeRowQ8_0(const float* src, void* dst, int64_t elements);
 void QuantizeRowQ8_K(const float* src, void* dst, int64_t elements);
+void SwiGluRow(float* gate, const float* up, int64_t n);  // cpu/avx512/activation_avx512.cpp: avx2's bits
+void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* y);  // the same file
 // Repacked row groups with VNNI (cpu/avx512/dot_repacked_avx512.cpp); IQ4_XS keeps the AVX2 one.
 void DotTileRepackedQ4_K(const DotTile& tile);
 void DotTileRepackedQ5_K(const DotTile& tile);

@@ -90,7 +90,7 @@ inline void StoreSums(const __m256* acc, float* out) {
 // exp(x) for x <= 88.7 (larger x overflow the exponent bits: callers clamp): 0 below -87.3
 // (where the result would leave the normal floats), else x = n ln2 + r, |r| <= ln2 / 2, e^r by
 // the Cephes expf polynomial and 2^n through the exponent bits. Relative error about 2e-7.
-// Written once over the vector width (Ops: ExpOps8 below; attention_flash.h's 16-lane one), so
+// Written once over the vector width (Ops: ExpOps8 and ExpOps16 below), so
 // every width runs the same operations lane for lane: the same bits.
 template <typename Ops>
 inline typename Ops::V ExpWith(typename Ops::V x) {
@@ -128,6 +128,27 @@ struct ExpOps8 {
 };
 
 inline __m256 Exp(__m256 x) { return ExpWith<ExpOps8>(x); }
+
+#if defined(__AVX512F__)
+// Exp on 16 lanes, for the AVX-512 files that include this one (ExpWith: the same operations lane
+// for lane, so the same bits as Exp).
+struct ExpOps16 {
+  using V = __m512;
+  static V Set1(float x) { return _mm512_set1_ps(x); }
+  static __mmask16 Below(V x, V limit) { return _mm512_cmp_ps_mask(x, limit, _CMP_LT_OQ); }
+  static V Max(V a, V b) { return _mm512_max_ps(a, b); }
+  static V Mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V Add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V Fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V Fnmadd(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
+  static V RoundNearest(V x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static V TwoToThe(V n) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
+  }
+  static V MulZeroWhere(__mmask16 zero, V a, V b) { return _mm512_maskz_mul_ps(static_cast<__mmask16>(~zero), a, b); }
+};
+inline __m512 Exp16(__m512 x) { return ExpWith<ExpOps16>(x); }
+#endif
 
 }  // namespace
 }  // namespace moefit::avx2
