@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "core/aligned_vector.h"
 #include "core/dtype.h"
 #include "core/tensor_view.h"
 
@@ -47,8 +48,8 @@ struct FfnJob {
 // Buffers SwiGluMany works in; they grow to what a call needs and are kept (no allocation once
 // warm). Reserve sizes them up front for the largest call; Bytes is what that takes.
 struct FfnScratch {
-  std::vector<uint8_t> x_quantized, hidden_quantized;
-  std::vector<float> gate, up, gathered;
+  AlignedVector<uint8_t> x_quantized, hidden_quantized;  // 64-byte aligned (core/aligned_vector.h)
+  AlignedVector<float> gate, up, gathered;
   std::vector<int64_t> layout;  // per-call offsets and the thread split (7 per job)
   // x_rows input rows of `dim`; jobs with hidden_elements = sum over jobs of tokens x ffn size.
   // Quantized rows are counted at 4 bytes an element (the F32 "activation type" of float

@@ -72,8 +72,8 @@ class PhaseClock {
   double last_;
 };
 
-template <typename T>
-T* Grow(std::vector<T>& buffer, int64_t size) {
+template <typename T, typename Allocator>
+T* Grow(std::vector<T, Allocator>& buffer, int64_t size) {
   if (static_cast<int64_t>(buffer.size()) < size) buffer.resize(static_cast<size_t>(size));
   return buffer.data();
 }
@@ -404,7 +404,7 @@ void WeightsExpertSource::Acquire(int layer, std::span<const int32_t> experts, s
 void ForwardScratch::Reserve(const ModelSpec& spec, int64_t max_tokens) {
   const ScratchSizes z = SizesFor(spec, max_tokens);
   auto size = [](auto& buffer, int64_t elements) { buffer.resize(static_cast<size_t>(elements)); };
-  for (std::vector<float>* buffer : {&residual, &normed, &projected, &ffn_out}) size(*buffer, z.hidden);
+  for (AlignedVector<float>* buffer : {&residual, &normed, &projected, &ffn_out}) size(*buffer, z.hidden);
   size(q, z.q);
   size(k, z.k);
   size(v, z.v);

@@ -82,9 +82,10 @@ class WeightsExpertSource final : public ExpertSource {
 // Activation buffers. Reserve() sizes them once for the largest batch; Forward never grows them
 // past that (it may grow them, allocating, when no Reserve() was made).
 struct ForwardScratch {
-  std::vector<float> residual, normed, q, k, v, attention, projected, ffn_out;
-  std::vector<float> rope;  // RoPE's angles per token (RopeAngleFloats each), for all layers
-  std::vector<float> router, expert_out, shared_out;
+  // Rows the kernels read with full-width loads: 64-byte aligned (core/aligned_vector.h).
+  AlignedVector<float> residual, normed, q, k, v, attention, projected, ffn_out;
+  AlignedVector<float> rope;  // RoPE's angles per token (RopeAngleFloats each), for all layers
+  AlignedVector<float> router, expert_out, shared_out;
   FfnScratch ffn;                 // SwiGluMany's buffers (quantized input, hidden rows)
   std::vector<FfnJob> ffn_jobs;   // one per expert of a round (+ the shared expert)
   // Routing of a batch (MoE layers), per (token, slot j < n_active): chosen expert and weight;

@@ -35,7 +35,7 @@ using DotTileFn = void (*)(const DotTile& tile);
 
 // Tiles of at most this many tokens (decode: one sequence or a few) stream their weights from
 // DRAM, each row group's blocks one after another (repacked_driver.h); more tokens go a block at
-// a time over the row groups. MatMul sizes its claims of work by the same line (matmul.cpp).
+// a time over the row groups.
 constexpr int kDotTileStreamTokens = 4;
 
 }  // namespace moefit

@@ -201,10 +201,15 @@ TEST_P(DotKernelTest, IntegerSumsAreExact) {
 TEST_P(DotKernelTest, TileMatchesReferenceForEveryRowAndToken) {
   std::mt19937 rng(777 + static_cast<int>(type()));
   const DotRowFn reference = Traits(type()).dot_row;
-  const int64_t elements = Layout(type()).block_elements == 1 ? 300 : 512;
-  const int64_t row_bytes = RowBytes(type(), elements), act_bytes = RowBytes(activation_type(), elements);
+  // Float rows also long enough for the AVX-512 tiles' slices (1100: two slices of 512 and a
+  // tail of 76), with more tokens than one run of them takes (32).
+  const bool plain = Layout(type()).block_elements == 1;
+  const std::vector<int64_t> lengths = plain ? std::vector<int64_t>{300, 1100} : std::vector<int64_t>{512};
+  const std::vector<int64_t> token_counts = plain ? std::vector<int64_t>{1, 2, 3, 5, 35} : std::vector<int64_t>{1, 2, 3, 5};
+  for (const int64_t elements : lengths)
   for (int64_t rows : {1, 2, 3, 4, 5, 7, 13}) {
-    for (int64_t tokens : {1, 2, 3, 5}) {
+    const int64_t row_bytes = RowBytes(type(), elements), act_bytes = RowBytes(activation_type(), elements);
+    for (int64_t tokens : token_counts) {
       std::vector<uint8_t> w, x;
       for (int64_t r = 0; r < rows; ++r) {
         const auto row = RandomWeights(type(), elements, Scales::kRandom, rng);
@@ -228,7 +233,7 @@ TEST_P(DotKernelTest, TileMatchesReferenceForEveryRowAndToken) {
           const double magnitude = Magnitude(type(), wr, activation_type(), xt, elements);
           EXPECT_LE(std::fabs(static_cast<double>(out[t * stride + r]) - reference(wr, xt, elements)),
                     kRelativeTolerance * magnitude + 1e-30)
-              << "rows " << rows << " tokens " << tokens << " at row " << r << " token " << t;
+              << "elements " << elements << " rows " << rows << " tokens " << tokens << " at row " << r << " token " << t;
         }
         for (int64_t r = rows; r < stride; ++r) {
           EXPECT_EQ(out[t * stride + r], -12345.0f) << "wrote past the tile";
