@@ -63,6 +63,10 @@ void SwiGluMany(const float* x, int64_t x_rows, int64_t dim, std::span<const Ffn
 // y = x / sqrt(mean(x^2) + eps) * weight, over n elements (in place allowed).
 void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* y);
 
+// out[i] = the sum over k < count of weights[k] * rows[k][i], added in k order from 0, each
+// product rounded before its add: the same bits on every ISA level (cpu/dispatch.h).
+void WeightedSum(const float* const* rows, const float* weights, int count, int64_t n, float* out);
+
 // Softmax over n values in place.
 void Softmax(float* x, int64_t n);
 

@@ -324,22 +324,9 @@ void MixtureOfExperts(const ModelSpec& spec, const LayerWeights& l, int layer, i
       weights[k] = chosen_weight[t * active + order[k]];
     }
     // Each element sums 0 + w x row over the experts in ascending order (the bits of adding the
-    // rows one after another into a zeroed row), 16 elements at a time in registers: one pass
-    // over the target instead of a fill and a read-modify-write per expert.
-    float* target = out + t * dim;
-    constexpr int64_t kSpan = 16;
-    int64_t d = 0;
-    for (; d + kSpan <= dim; d += kSpan) {
-      float sum[kSpan] = {};
-      for (int k = 0; k < active; ++k)
-        for (int64_t i = 0; i < kSpan; ++i) sum[i] += weights[k] * rows[k][d + i];
-      std::copy_n(sum, kSpan, target + d);
-    }
-    for (; d < dim; ++d) {
-      float sum = 0.0f;
-      for (int k = 0; k < active; ++k) sum += weights[k] * rows[k][d];
-      target[d] = sum;
-    }
+    // rows one after another into a zeroed row), in one pass over the target (the table's
+    // weighted sum: the same bits at every ISA level).
+    WeightedSum(rows, weights, active, dim, out + t * dim);
   });
   if (shared != nullptr) {
     ForEachToken(n, [&](int64_t t) {

@@ -253,16 +253,19 @@ KernelTable BuildKernelTable(CpuIsa isa) {
   }
   table.swiglu = {.row = SwiGluRowReference};
   table.rms_norm = {.row = RmsNormReference};
+  table.weighted_sum = {.row = WeightedSumReference};
   // No AVX-512 repacked IQ4_XS kernel: that level keeps the AVX2 one.
   if (isa >= CpuIsa::kAvx2) {
     Overlay(table, CpuIsa::kAvx2, kAvx2Dots, kAvx2Quantizers, kAvx2Attention);
     table.swiglu = {.row = avx2::SwiGluRow, .isa = CpuIsa::kAvx2};
     table.rms_norm = {.row = avx2::RmsNorm, .isa = CpuIsa::kAvx2};
+    table.weighted_sum = {.row = avx2::WeightedSum, .isa = CpuIsa::kAvx2};
   }
   if (isa >= CpuIsa::kAvx512) {
     Overlay(table, CpuIsa::kAvx512, kAvx512Dots, kAvx512Quantizers, kAvx512Attention);
     table.swiglu = {.row = avx512::SwiGluRow, .isa = CpuIsa::kAvx512};
     table.rms_norm = {.row = avx512::RmsNorm, .isa = CpuIsa::kAvx512};
+    table.weighted_sum = {.row = avx512::WeightedSum, .isa = CpuIsa::kAvx512};
   }
   return table;
 }
@@ -295,6 +298,9 @@ std::vector<KernelChoice> ListKernelChoices(const KernelTable& table) {
   if (table.rms_norm.row != nullptr)
     choices.push_back({.op = "rmsnorm", .type = DType::kF32, .activation_type = DType::kF32, .isa = table.rms_norm.isa,
                        .multi_row = false});
+  if (table.weighted_sum.row != nullptr)
+    choices.push_back({.op = "weighted sum", .type = DType::kF32, .activation_type = DType::kF32,
+                       .isa = table.weighted_sum.isa, .multi_row = false});
   return choices;
 }
 

@@ -79,6 +79,17 @@ struct RmsNormKernel {
   CpuIsa isa = CpuIsa::kScalar;
 };
 
+// out[i] = 0 + weights[0] * rows[0][i] + weights[1] * rows[1][i] + ... for i < n, added in k order,
+// each product rounded to a float before its add (never a fused multiply-add), so every level
+// gives the reference's bits (WeightedSumReference, cpu/ops.cpp): a token's sum of its experts'
+// rows in the MoE layer (kernels/ops.h WeightedSum calls the table's).
+using WeightedSumFn = void (*)(const float* const* rows, const float* weights, int count, int64_t n, float* out);
+void WeightedSumReference(const float* const* rows, const float* weights, int count, int64_t n, float* out);
+struct WeightedSumKernel {
+  WeightedSumFn row = nullptr;
+  CpuIsa isa = CpuIsa::kScalar;
+};
+
 struct AttentionKernel {
   AttentionFn tile = nullptr;  // the flash kernel of one KV type (see attention_tile.h)
   CpuIsa isa = CpuIsa::kScalar;
@@ -91,6 +102,7 @@ struct KernelTable {
   std::array<AttentionKernel, kDTypeIdLimit> attention{};  // by KV cache type id (F16, BF16, Q8_0, Q4_0)
   SwiGluKernel swiglu;
   RmsNormKernel rms_norm;
+  WeightedSumKernel weighted_sum;
 
   const DotKernel& Dot(DType weight_type) const { return dot[static_cast<uint32_t>(weight_type)]; }
   const QuantizeKernel& Quantize(DType activation_type) const {
@@ -117,8 +129,8 @@ void AttentionWithTable(const KernelTable& table, const AttentionArgs& args);
 
 // What was chosen, one entry per op x dtype with a kernel, for `moefit doctor` / `bench`.
 struct KernelChoice {
-  std::string op;  // "dot", "quantize", "attention", "swiglu" or "rmsnorm"
-  DType type;      // weight type (dot), activation type (quantize), KV type (attention); F32 (swiglu, rmsnorm)
+  std::string op;  // "dot", "quantize", "attention", "swiglu", "rmsnorm" or "weighted sum"
+  DType type;      // weight type (dot), activation type (quantize), KV type (attention); F32 (the element-wise ops)
   DType activation_type;
   CpuIsa isa;
   bool multi_row;  // has a rows x tokens tile kernel

@@ -505,6 +505,40 @@ TEST(RmsNormKernels, GiveTheReferenceBits) {
   }
 }
 
+// The MoE layer's weighted sum of expert rows, every level: the reference's bits (each product
+// rounded before its add, 0 first: a fused multiply-add, or another order, changes the last bits
+// of most of these sums), for counts and lengths on and off the vector widths.
+TEST(WeightedSumKernels, GiveTheReferenceBits) {
+  std::mt19937 rng(79);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (CpuIsa isa : AvailableIsas()) {
+    SCOPED_TRACE(IsaName(isa));
+    const KernelTable table = BuildKernelTable(isa);
+    ASSERT_NE(table.weighted_sum.row, nullptr);
+    EXPECT_EQ(table.weighted_sum.isa, isa);
+    for (int count : {1, 2, 8, 9}) {
+      for (int64_t n : {1, 7, 8, 16, 63, 64, 65, 130, 2048, 2051}) {
+        std::vector<std::vector<float>> rows(static_cast<size_t>(count), std::vector<float>(static_cast<size_t>(n)));
+        std::vector<const float*> pointers;
+        std::vector<float> weights;
+        for (auto& row : rows) {
+          for (float& v : row) v = normal(rng) * 3.0f;
+          row[0] = -0.0f;  // 0 + (-0 x w) is +0: the sum starts from +0 as the reference's does
+          pointers.push_back(row.data());
+          weights.push_back(std::fabs(normal(rng)) + 0.01f);
+        }
+        std::vector<float> expected(static_cast<size_t>(n)), got(static_cast<size_t>(n) + 1, -7.0f);
+        WeightedSumReference(pointers.data(), weights.data(), count, n, expected.data());
+        table.weighted_sum.row(pointers.data(), weights.data(), count, n, got.data());
+        EXPECT_EQ(std::memcmp(got.data(), expected.data(), static_cast<size_t>(n) * sizeof(float)), 0)
+            << "count " << count << " n " << n;
+        EXPECT_EQ(got[static_cast<size_t>(n)], -7.0f) << "wrote past the row";
+        EXPECT_FALSE(std::signbit(got[0])) << "-0 where the reference's sum gives +0";
+      }
+    }
+  }
+}
+
 TEST(KernelLevels, ReportsLevelsThisCpuCannotTest) {
   std::string missing;
   for (CpuIsa isa : {CpuIsa::kAvx2, CpuIsa::kAvx512})

@@ -30,6 +30,19 @@ void RmsNormReference(const float* x, const float* weight, int64_t n, float eps,
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * weight[i];
 }
 
+void WeightedSum(const float* const* rows, const float* weights, int count, int64_t n, float* out) {
+  CpuKernels().weighted_sum.row(rows, weights, count, n, out);
+}
+
+// Baseline x86-64 has no fused multiply-add, so each product is rounded before its add here.
+void WeightedSumReference(const float* const* rows, const float* weights, int count, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    float sum = 0.0f;
+    for (int k = 0; k < count; ++k) sum += weights[k] * rows[k][i];
+    out[i] = sum;
+  }
+}
+
 void Softmax(float* x, int64_t n) {
   float max_value = -INFINITY;
   for (int64_t i = 0; i < n; ++i) max_value = std::max(max_value, x[i]);

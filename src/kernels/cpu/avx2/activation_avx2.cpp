@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// AVX2 element-wise ops: the feed-forward's gate = silu(gate) * up, 8 at a time; RMS norm.
+// AVX2 element-wise ops: the feed-forward's gate = silu(gate) * up, 8 at a time; RMS norm; the
+// MoE layer's weighted sum of a token's expert rows.
 #include <cmath>
 
 #include "kernels/cpu/avx2/simd_avx2.h"
@@ -56,6 +57,27 @@ void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* y
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), s), _mm256_loadu_ps(weight + i)));
   for (; i < n; ++i) y[i] = x[i] * scale * weight[i];
+}
+
+// The reference's arithmetic 8 elements at a time: 0 + each row's product in order. The empty asm
+// hides each product from the compiler, which would otherwise fuse it with its add (-mfma and
+// GCC's default -ffp-contract=fast), changing the bits.
+void WeightedSum(const float* const* rows, const float* weights, int count, int64_t n, float* out) {
+  const auto add_rows = [&](int64_t i, const auto& load) {
+    __m256 sum = _mm256_setzero_ps();
+    for (int k = 0; k < count; ++k) {
+      __m256 product = _mm256_mul_ps(_mm256_set1_ps(weights[k]), load(rows[k] + i));
+      asm("" : "+x"(product));
+      sum = _mm256_add_ps(sum, product);
+    }
+    return sum;
+  };
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, add_rows(i, [](const float* p) { return _mm256_loadu_ps(p); }));
+  if (i == n) return;
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n - i)), lanes);
+  _mm256_maskstore_ps(out + i, mask, add_rows(i, [&](const float* p) { return _mm256_maskload_ps(p, mask); }));
 }
 
 }  // namespace moefit::avx2
