@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/test_isas.h"
 #include "kernels/ops.h"
 #include "quant/dtype_traits.h"
 
@@ -23,13 +24,6 @@ namespace moefit {
 namespace {
 
 constexpr DType kKvTypes[] = {DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0};
-
-std::vector<CpuIsa> AvailableIsas() {
-  std::vector<CpuIsa> isas;
-  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512})
-    if (IsaSupported(isa, DetectCpuFeatures())) isas.push_back(isa);
-  return isas;
-}
 
 struct Shape {
   const char* name;
