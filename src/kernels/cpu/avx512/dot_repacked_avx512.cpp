@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: MIT
 // AVX-512 VNNI dots of repacked row groups (quant/repack.h) against Q8_K activations: Q4_K, Q5_K
 // and Q6_K, through the drivers of cpu/repacked_driver.h (decode streams, prefill passes). Q4_K
-// takes two row groups at a time (Q4_KPairVnni, below); Q5_K and Q6_K one.
+// and Q6_K take two row groups at a time (Q4_KPairVnni, Q6_KPairVnni, below); Q5_K one.
 //
-// One 512-bit load holds a whole sub-block of 32 elements of the 4 rows (Q5_K's two halves, or a
-// Q6_K unit's two sub-blocks of 16), and `vpdpbusd` multiplies its levels by the activations
-// and adds groups of 4 products into int32 lanes: 2 instructions per 32 x 4 multiply-adds. The
-// activations are widened once per block for it: the 8 activations that meet each 64-bit lane of
-// the levels, repeated (a 512-bit load per instruction, no broadcast per row group). The lanes'
-// sums stay below 2^15, so two of them pack into int16 and take their sub-blocks' scales with one
-// `vpdpwssd`; the mins (Q4_K, Q5_K) and Q6_K's level offset (u = q + 32) are one `vpdpwssd` of the
-// token's sub-block sums per block.
+// Q5_K: one 512-bit load holds a whole sub-block of 32 elements of the 4 rows, and `vpdpbusd`
+// multiplies its levels by the activations and adds groups of 4 products into int32 lanes: 2
+// instructions per 32 x 4 multiply-adds. The activations are widened once per block for it: the
+// 8 activations that meet each 64-bit lane of the levels, repeated (a 512-bit load per
+// instruction, no broadcast per row group). The lanes' sums stay below 2^15, so two of them pack
+// into int16 and take their sub-blocks' scales with one `vpdpwssd`; the mins are one `vpdpwssd`
+// of the token's sub-block sums per block.
 //
 // Lane layout ("row lanes"): int32 / float lane m = 4L + q of a 512-bit sum (L = its 128-bit lane)
 // belongs to row 2 (L % 2) + q % 2. A product vector of `vpdpbusd` has row 2 (L % 2) + q / 2 in
@@ -68,18 +67,6 @@ constexpr Words kQ4_KMinIndex = MakeIndex<int16_t, 32>(
 // A token's 8 sub-block sums of 32 (int16 lanes 0..7) -> SubBlockOfPairLane's order.
 constexpr Words kSubBlockIndex = MakeIndex<int16_t, 32>([](int lane) { return SubBlockOfPairLane(lane); });
 
-// Q6_K scales of sub-blocks 8z .. 8z + 7 widened to int16 (lane 16q + 4r + i: row r, sub-block
-// 8z + 4q + i) -> the vpdpwssd operand of units 2p, 2p + 1 (p % 2 = h, p / 2 = z): int16 lane
-// 8L + i takes row 2 (L % 2) + (i % 4) / 2, sub-block 4p + 2 (i / 4) + L / 2 (the packing of the
-// two units' product vectors; a unit's 256-bit halves are its two sub-blocks).
-constexpr Words Q6_KScaleIndex(int h) {
-  return MakeIndex<int16_t, 32>([h](int lane) {
-    const int L = lane / 8, i = lane % 8, sub = 4 * h + 2 * (i / 4) + L / 2;  // within the 8 widened
-    return 16 * (sub / 4) + 4 * (2 * (L % 2) + (i % 4) / 2) + sub % 4;
-  });
-}
-constexpr Words kQ6_KScaleIndex[2] = {Q6_KScaleIndex(0), Q6_KScaleIndex(1)};
-
 // Row r's float (of 4) into the row lanes.
 constexpr IndexTable<int32_t, 16> kRowLaneIndex = MakeIndex<int32_t, 16>([](int m) { return RowOfLane(m); });
 
@@ -98,16 +85,15 @@ inline __m512 RowLanes(const uint8_t* p) {
 
 // Widened activations: per 32 activations k, the 128 bytes at 128k hold two 512-bit operands,
 // [activations 32k .. +7 in each 64-bit lane | 32k + 16 .. +23] and [32k + 8 .. +15 | 32k + 24 ..
-// +31]: what the low and the high nibbles of a 64-byte level vector meet; each byte xor `flip`
-// (0x80: the activations + 128 as unsigned bytes). Then each kernel's tail.
+// +31]: what the low and the high nibbles of a 64-byte level vector meet. Then the kernel's tail.
 constexpr int64_t kWideLevels = 8 * 128;
 
-inline void WidenLevels(const uint8_t* block, uint8_t* wide, __m512i flip) {
+inline void WidenLevels(const uint8_t* block, uint8_t* wide) {
   const __m512i first = _mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2), second = _mm512_setr_epi64(1, 1, 1, 1, 3, 3, 3, 3);
   for (int k = 0; k < 8; ++k) {
     const __m512i y = _mm512_castsi256_si512(Load256(block + kActLevels + 32 * k));
-    _mm512_store_si512(wide + 128 * k, _mm512_xor_si512(_mm512_permutexvar_epi64(first, y), flip));
-    _mm512_store_si512(wide + 128 * k + 64, _mm512_xor_si512(_mm512_permutexvar_epi64(second, y), flip));
+    _mm512_store_si512(wide + 128 * k, _mm512_permutexvar_epi64(first, y));
+    _mm512_store_si512(wide + 128 * k + 64, _mm512_permutexvar_epi64(second, y));
   }
 }
 
@@ -118,12 +104,12 @@ struct RowLaneSums {
   using Acc = __m512;
   // x 16 tokens x 64 bytes: 64 KiB of sums, past L1, and still faster than 16 groups (16 KiB):
   // the widening of each token's block (1 KiB) is shared by 4x the groups. 32-token tiles, the
-  // two alternating call by call in one process: Q6_K -3.3% (423 -> 408 us; 8 groups +4-7%, 128
-  // the same as 64), Q5_K -7.3% (365 -> 339 us; 17 tokens -5%).
+  // two alternating call by call in one process: Q5_K -7.3% (365 -> 339 us; 17 tokens -5%; the
+  // 4-row Q6_K kernel then -3.3%, 8 groups +4-7%, 128 the same as 64).
   static constexpr int64_t kPassGroups = 64;
   // A pass of one or a few tokens unpacks a block a unit at a time for them alone, where the
   // passes of more tokens unpack it first (kUnpackFirst): 17 tokens as 9 + 8 instead of 16 + 1,
-  // Q6_K tile -7% (252 -> 234 us; 35 tokens 470 -> 439), Q5_K -3-6%; 113: the same.
+  // Q5_K -3-6% (the 4-row Q6_K kernel's tile -7%); 113: the same.
   static constexpr bool kEvenPasses = true;
   static constexpr int kUnitGroups = 1;
   static Acc Zero() { return _mm512_setzero_ps(); }
@@ -139,14 +125,14 @@ struct RowLaneSums {
 // sub-blocks and token: 4 vpdpbusd, a pack, a vpdpwssd.
 // |lane| <= 8 products of 31 x 127 < 2^15.
 struct Q5_KVnni : RowLaneSums {
-  // A token's chains one after another (four tokens' side by side, as Q6_KVnni's, measured the same).
+  // A token's chains one after another (four tokens' side by side, as the 4-row Q6_K kernel's, measured the same).
   static constexpr int kMaxTokens = 16;
   // After the levels: the 8 sub-block sums in SubBlockOfPairLane's order (int16), then d.
   static constexpr int64_t kWideBlock = kWideLevels + 64 + 64;
   static constexpr int64_t kGroupBlock = kQ5_KGroupBlock;
 
   static void Widen(const uint8_t* block, uint8_t* wide) {
-    WidenLevels(block, wide, _mm512_setzero_si512());
+    WidenLevels(block, wide);
     const __m128i sums = _mm256_castsi256_si128(SubBlockSums(block));  // int16 s0..s7
     _mm512_store_si512(wide + kWideLevels, _mm512_permutexvar_epi16(LoadIndex(kSubBlockIndex), _mm512_castsi128_si512(sums)));
     std::memcpy(wide + kWideLevels + 64, block, sizeof(float));
@@ -276,9 +262,28 @@ inline __m512 PairedRowLanes(const uint8_t* first, const uint8_t* second) {
   return _mm512_permutexvar_ps(LoadIndex(kPairedLaneIndex), _mm512_castps256_ps512(rows));
 }
 
-struct Q4_KPairVnni {
+// The float sums of a pair of row groups for one token, in the pair lanes.
+struct PairLaneSums {
   using Acc = __m512;
   static constexpr int kUnitGroups = 2;
+  static Acc Zero() { return _mm512_setzero_ps(); }
+  // The first group's 4 rows to first_out, the second's to second_out (unless null).
+  static void Store(Acc acc, float* first_out, float* second_out) {
+    const __m512 folded = _mm512_add_ps(acc, _mm512_permute_ps(acc, _MM_SHUFFLE(1, 0, 3, 2)));
+    const __m256 rows = _mm512_castps512_ps256(_mm512_permutexvar_ps(LoadIndex(kPairedRowIndex), folded));
+    _mm_storeu_ps(first_out, _mm256_castps256_ps128(rows));
+    if (second_out != nullptr) _mm_storeu_ps(second_out, _mm256_extractf128_ps(rows, 1));
+  }
+};
+
+// 8 activations at p in every 64-bit lane.
+inline __m512i Broadcast8(const uint8_t* p) {
+  int64_t value;
+  std::memcpy(&value, p, sizeof value);
+  return _mm512_set1_epi64(value);
+}
+
+struct Q4_KPairVnni : PairLaneSums {
   // x 16 tokens x 64 bytes per pair: 32 KiB of sums. More groups per pass widen each token's
   // blocks fewer times: 16 -> 32 gave the 8-layer pp512 +3-25% in three alternations; 32 -> 64
   // the 32-token tile -1.2% (251.8 -> 248.7 us, hot; 268.5 -> 265.9 from DRAM), the two
@@ -297,15 +302,6 @@ struct Q4_KPairVnni {
   static constexpr int64_t kWideBlock = 256 + 64;
   static constexpr int64_t kGroupBlock = kQ4_KGroupBlock;
 
-  static Acc Zero() { return _mm512_setzero_ps(); }
-  // The first group's 4 rows to first_out, the second's to second_out (unless null).
-  static void Store(Acc acc, float* first_out, float* second_out) {
-    const __m512 folded = _mm512_add_ps(acc, _mm512_permute_ps(acc, _MM_SHUFFLE(1, 0, 3, 2)));
-    const __m256 rows = _mm512_castps512_ps256(_mm512_permutexvar_ps(LoadIndex(kPairedRowIndex), folded));
-    _mm_storeu_ps(first_out, _mm256_castps256_ps128(rows));
-    if (second_out != nullptr) _mm_storeu_ps(second_out, _mm256_extractf128_ps(rows, 1));
-  }
-
   static void Widen(const uint8_t* block, uint8_t* wide) {
     for (int i = 0; i < 4; ++i) _mm512_store_si512(wide + 64 * i, Load512(block + kActLevels + 64 * i));
     const __m128i sums = _mm256_castsi256_si128(SubBlockSums(block));  // int16 s0..s7
@@ -313,12 +309,6 @@ struct Q4_KPairVnni {
       _mm_store_si128(reinterpret_cast<__m128i*>(wide + 256 + 16 * c),
                       _mm_shuffle_epi8(sums, _mm_load_si128(reinterpret_cast<const __m128i*>(kPairSumPattern[c].index))));
     std::memcpy(wide + 256 + 32, block, sizeof(float));
-  }
-
-  static __m512i Broadcast8(const uint8_t* p) {
-    int64_t value;
-    std::memcpy(&value, p, sizeof value);
-    return _mm512_set1_epi64(value);
   }
 
   template <int kTokens, bool kStream>
@@ -387,89 +377,121 @@ struct Q4_KPairVnni {
   }
 };
 
-// Q6_K: signed levels q = u - 32 (-32..31) against the activations + 128 (unsigned, from the
-// widening): vpdpbusd then adds 128 x (sum of the 4 levels) to each lane, the same for every
-// token, so each unit's product vectors start from minus that (two vpdpbusd per unit, shared by
-// the tokens). A lane then holds 8 products |q x y| <= 32 x 127: below 2^15 as Q4_K's, and two
-// units' vectors pack and take their 4 sub-blocks' scales with one vpdpwssd. Per pair of units
-// and token: 4 vpdpbusd, a pack, a vpdpwssd; no offset term.
-struct Q6_KVnni : RowLaneSums {
+// Q6_K, two row groups at a time, as Q4_KPairVnni: a unit's three 32-byte parts of the two
+// groups side by side give four vectors of 8 levels per 64-bit lane (row k of the eight), each
+// met by one broadcast of 8 activations. The levels stay unsigned (u = q + 32, 0..63) and the
+// activations signed; each chain starts from -32 x the sum of its lane's 8 activations (from the
+// widening, a broadcast per chain), so a lane ends at the sum of its 8 products q x y, |.| <= 8 x
+// 32 x 127 < 2^15, and a unit's two sub-blocks pack and take their scales with one vpdpwssd. Per
+// unit and token: 4 vpdpbusd, a pack, a vpdpwssd; unpacking a unit's 256 levels of the pair takes
+// ~13 operations (the two top bits moved to bits 4..5 and merged by one vpternlogd).
+//
+// Scales of the two groups (each widened to int16 as two vectors, h = sub-blocks 8h .. 8h + 7:
+// lane 16q + 4r + i is row r, sub-block 8h + 4q + i) -> the vpdpwssd operand of unit k's
+// sub-blocks 2k, 2k + 1 (k % 4 = c, from vector k / 4): int16 lane 8L + i takes row 2L + (i %
+// 4) / 2, sub-block 2k + i / 4, as PairScaleIndex.
+constexpr Words Q6_KPairScaleIndex(int c) {
+  return MakeIndex<int16_t, 32>([c](int lane) {
+    const int L = lane / 8, i = lane % 8, row = 2 * L + (i % 4) / 2, sub = 2 * c + i / 4;  // sub within the 8
+    return 32 * (row / 4) + 16 * (sub / 4) + 4 * (row % 4) + sub % 4;
+  });
+}
+constexpr Words kQ6_KPairScaleIndex[4] = {Q6_KPairScaleIndex(0), Q6_KPairScaleIndex(1), Q6_KPairScaleIndex(2),
+                                          Q6_KPairScaleIndex(3)};
+
+// Bits 0..3 of `nibbles`, bits 4..7 of `high` (one vpternlogd: mask ? nibbles : high).
+inline __m512i MergeNibbles(__m512i nibbles, __m512i high, __m512i low_mask) {
+  return _mm512_ternarylogic_epi32(nibbles, high, low_mask, 0xE4);
+}
+
+struct Q6_KPairVnni : PairLaneSums {
+  // x 16 tokens x 64 bytes per pair, as Q4_KPairVnni's (32 and 128 groups, and two tokens' chains
+  // side by side instead of four: the same within the noise).
+  static constexpr int64_t kPassGroups = 64;
+  // 17 tokens as 9 + 8: 196-211 us against 210-249 as 16 + 1 (the 2048 x 768 tile, one thread,
+  // alternating); a lone token's pass unpacks each unit for 6 operations of its own.
+  static constexpr bool kEvenPasses = true;
   static constexpr int kMaxTokens = 16;
-  // Tokens whose chains go side by side, as Q4_KPairVnni's (with the passes above -1.5% more;
-  // one token or four: the same).
   static constexpr int kInterleave = 4;
-  // The levels + 128 (unsigned), then d.
-  static constexpr int64_t kWideBlock = kWideLevels + 64;
+  // The block's 256 activations; per sub-block j of 16 the two chain starts (int32, 8 bytes at
+  // kStartsAt + 8j): -32 x (y0..3 + y8..11), -32 x (y4..7 + y12..15) of its elements; then d.
+  static constexpr int64_t kStartsAt = 256, kScaleAt = 256 + 128;
+  static constexpr int64_t kWideBlock = kScaleAt + 64;
   static constexpr int64_t kGroupBlock = kQ6_KGroupBlock;
 
   static void Widen(const uint8_t* block, uint8_t* wide) {
-    WidenLevels(block, wide, _mm512_set1_epi8(static_cast<char>(0x80)));
-    std::memcpy(wide + kWideLevels, block, sizeof(float));
+    const __m512i thirty_two = _mm512_set1_epi8(32);
+    const __m512i even_quads = _mm512_setr_epi64(0, 2, 4, 6, 0, 2, 4, 6);
+    for (int i = 0; i < 4; ++i) {  // sub-blocks 4i .. 4i + 3, one per 128-bit lane
+      const __m512i y = Load512(block + kActLevels + 64 * i);
+      _mm512_store_si512(wide + 64 * i, y);
+      const __m512i quads = _mm512_dpbusd_epi32(_mm512_setzero_si512(), thirty_two, y);  // 32 x (4 in a row)
+      const __m512i pairs = _mm512_add_epi32(quads, _mm512_shuffle_epi32(quads, _MM_PERM_BADC));
+      const __m512i starts = _mm512_permutexvar_epi64(even_quads, _mm512_sub_epi32(_mm512_setzero_si512(), pairs));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(wide + kStartsAt + 32 * i), _mm512_castsi512_si256(starts));
+    }
+    std::memcpy(wide + kScaleAt, block, sizeof(float));
   }
 
   template <int kTokens, bool kStream>
-  static void Block(const uint8_t* w, const uint8_t* wide, __m512* acc) {
-    const __m512i low_mask = _mm512_set1_epi8(0x0f), high_mask = _mm512_set1_epi8(0x30), offset = _mm512_set1_epi8(32),
-                  bias = _mm512_set1_epi8(static_cast<char>(0x80));
-    if constexpr (kStream) Prefetch<128>(w);  // d and the scales; the units one at a time below
-    const __m512i scales[2] = {_mm512_cvtepi8_epi16(Load256(w + kQ6_KScalesAt)),
-                               _mm512_cvtepi8_epi16(Load256(w + kQ6_KScalesAt + 32))};
+  static void Block(const uint8_t* w, const uint8_t* w2, const uint8_t* wide, __m512* acc) {
+    const __m512i low_mask = _mm512_set1_epi8(0x0f), top_mask = _mm512_set1_epi8(0x30);
+    if constexpr (kStream) {  // d and the scales; the units one at a time below
+      Prefetch<128>(w);
+      Prefetch<128>(w2);
+    }
+    const __m512i scales_first[2] = {_mm512_cvtepi8_epi16(Load256(w + kQ6_KScalesAt)),
+                                     _mm512_cvtepi8_epi16(Load256(w + kQ6_KScalesAt + 32))};
+    const __m512i scales_second[2] = {_mm512_cvtepi8_epi16(Load256(w2 + kQ6_KScalesAt)),
+                                      _mm512_cvtepi8_epi16(Load256(w2 + kQ6_KScalesAt + 32))};
     __m512i sum[kTokens];
 #pragma GCC unroll 16
     for (int t = 0; t < kTokens; ++t) sum[t] = _mm512_setzero_si512();
-    // A unit's signed levels (lo, hi) and its start, -128 x (the sum of each lane's 4 levels).
-    const auto unpack = [&](int unit_index, __m512i& lo, __m512i& hi, __m512i& start) {
-      const uint8_t* unit = w + kQ6_KUnitsAt + kQ6_KUnitBytes * unit_index;
-      if constexpr (kStream) Prefetch<128>(unit);
-      const __m512i packed = Load512(unit);
-      const __m256i high = Load256(unit + 64);  // the top bits of element e at bits 4, 2 (half 0), 0, -2 (half 1) from 4
-      const __m512i top = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_slli_epi16(high, 4)), high, 1);
-      lo = _mm512_sub_epi8(_mm512_or_si512(_mm512_and_si512(packed, low_mask), _mm512_and_si512(top, high_mask)), offset);
-      hi = _mm512_sub_epi8(_mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask),
-                                           _mm512_and_si512(_mm512_srli_epi16(top, 2), high_mask)),
-                           offset);
-      start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, lo), bias, hi));
-    };
-    // All 8 units before the token loops, or a pair at a time (repacked_driver.h, kUnpackFirst).
-    __m512i lo_all[8], hi_all[8], start_all[8];
-    if constexpr (kUnpackFirst<kTokens>)
-#pragma GCC unroll 8
-      for (int unit_index = 0; unit_index < 8; ++unit_index) unpack(unit_index, lo_all[unit_index], hi_all[unit_index], start_all[unit_index]);
 #pragma GCC unroll 1
-    for (int p = 0; p < 4; ++p) {  // units 2p, 2p + 1: sub-blocks 4p .. 4p + 3
-      if constexpr (!kUnpackFirst<kTokens>)
-#pragma GCC unroll 2
-        for (int u = 0; u < 2; ++u) unpack(2 * p + u, lo_all[2 * p + u], hi_all[2 * p + u], start_all[2 * p + u]);
-      const __m512i lo[2] = {lo_all[2 * p], lo_all[2 * p + 1]}, hi[2] = {hi_all[2 * p], hi_all[2 * p + 1]},
-                    start[2] = {start_all[2 * p], start_all[2 * p + 1]};
-      const __m512i scale = _mm512_permutexvar_epi16(LoadIndex(kQ6_KScaleIndex[p % 2]), scales[p / 2]);
-      // Each token's two chains (units 2p, 2p + 1) start from the units' starts and take the
-      // low then the high levels; kInterleave tokens' chains go side by side.
+    for (int k = 0; k < 8; ++k) {  // unit k: elements 32k .. 32k + 31, sub-blocks 2k, 2k + 1
+      const uint8_t* unit = w + kQ6_KUnitsAt + kQ6_KUnitBytes * k;
+      const uint8_t* unit2 = w2 + kQ6_KUnitsAt + kQ6_KUnitBytes * k;
+      if constexpr (kStream) {
+        Prefetch<128>(unit);
+        Prefetch<128>(unit2);
+      }
+      const __m512i packed[2] = {Concat(Load256(unit), Load256(unit2)), Concat(Load256(unit + 32), Load256(unit2 + 32))};
+      const __m512i top = Concat(Load256(unit + 64), Load256(unit2 + 64));  // bits 0, 2, 4, 6: elements +0, +8, +16, +24
+      // levels[s][half]: sub-block 2k + s, elements 32k + 16s + 8 half + (0..7).
+      const __m512i levels[2][2] = {
+          {MergeNibbles(packed[0], _mm512_and_si512(_mm512_slli_epi16(top, 4), top_mask), low_mask),
+           MergeNibbles(_mm512_srli_epi16(packed[0], 4), _mm512_and_si512(_mm512_slli_epi16(top, 2), top_mask), low_mask)},
+          {MergeNibbles(packed[1], _mm512_and_si512(top, top_mask), low_mask),
+           MergeNibbles(_mm512_srli_epi16(packed[1], 4), _mm512_and_si512(_mm512_srli_epi16(top, 2), top_mask), low_mask)}};
+      const __m512i scale =
+          _mm512_permutex2var_epi16(scales_first[k / 4], LoadIndex(kQ6_KPairScaleIndex[k % 4]), scales_second[k / 4]);
 #pragma GCC unroll 16
       for (int t = 0; t < kTokens; t += kInterleave) {
         __m512i chain[kInterleave][2];
 #pragma GCC unroll 4
-        for (int u = 0; u < kInterleave; ++u) chain[u][0] = start[0], chain[u][1] = start[1];
+        for (int u = 0; u < kInterleave; ++u)
 #pragma GCC unroll 2
-        for (int k = 0; k < 2; ++k)
+          for (int s = 0; s < 2; ++s)
+            if (t + u < kTokens) chain[u][s] = Broadcast8(wide + (t + u) * kWideBlock + kStartsAt + 8 * (2 * k + s));
+#pragma GCC unroll 2
+        for (int half = 0; half < 2; ++half)
 #pragma GCC unroll 4
           for (int u = 0; u < kInterleave; ++u)
 #pragma GCC unroll 2
-            for (int c = 0; c < 2; ++c)
+            for (int s = 0; s < 2; ++s)
               if (t + u < kTokens)
-                chain[u][c] = _mm512_dpbusd_epi32(chain[u][c], LoadWide(wide + (t + u) * kWideBlock + 256 * p + 128 * c + 64 * k),
-                                                  k == 0 ? lo[c] : hi[c]);
+                chain[u][s] = _mm512_dpbusd_epi32(chain[u][s], levels[s][half],
+                                                  Broadcast8(wide + (t + u) * kWideBlock + 32 * k + 16 * s + 8 * half));
 #pragma GCC unroll 4
         for (int u = 0; u < kInterleave; ++u)
           if (t + u < kTokens) sum[t + u] = _mm512_dpwssd_epi32(sum[t + u], _mm512_packs_epi32(chain[u][0], chain[u][1]), scale);
       }
     }
-    const __m512 d = RowLanes(w);
+    const __m512 d = PairedRowLanes(w, w2);
 #pragma GCC unroll 16
-    for (int t = 0; t < kTokens; ++t) {
-      const __m512 yd = _mm512_set1_ps(LoadFloat(wide + t * kWideBlock + kWideLevels));
-      acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sum[t]), d), yd, acc[t]);
-    }
+    for (int t = 0; t < kTokens; ++t)
+      acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sum[t]), d), _mm512_set1_ps(LoadFloat(wide + t * kWideBlock + kScaleAt)),
+                               acc[t]);
   }
 };
 
@@ -477,6 +499,6 @@ struct Q6_KVnni : RowLaneSums {
 
 void DotTileRepackedQ4_K(const DotTile& tile) { RunTile<Q4_KPairVnni>(tile); }
 void DotTileRepackedQ5_K(const DotTile& tile) { RunTile<Q5_KVnni>(tile); }
-void DotTileRepackedQ6_K(const DotTile& tile) { RunTile<Q6_KVnni>(tile); }
+void DotTileRepackedQ6_K(const DotTile& tile) { RunTile<Q6_KPairVnni>(tile); }
 
 }  // namespace moefit::avx512
