@@ -46,14 +46,6 @@ constexpr int64_t kMaxWideBlocks = 64;
 // byte is read once either way. The block-at-a-time passes jump from group to group, which the
 // hardware prefetcher does not follow from DRAM.
 constexpr int kStreamTokens = kDotTileStreamTokens;
-// Whether a kernel's Block for kTokens tokens unpacks the whole block's levels before its token
-// loops (prefill tiles: independent work the core overlaps, where unpacking each step's levels
-// just before its token loop left the loop waiting on it; Q6_K 32-token tile 451-454 -> 429-434
-// us, when Q6_K had a 4-row kernel) or a step at a time (decode streams: from DRAM that order read
-// a little faster). Q5_K follows it; the pair kernels (Q4_K, Q6_K) unpack a unit at a time (the
-// Q4_K pairs gained nothing from unpacking first; a Q6_K pair block's levels take 32 registers).
-template <int kTokens>
-inline constexpr bool kUnpackFirst = kTokens > kStreamTokens;
 
 // One unit's block: a group's (kUnitGroups 1), or a pair's (`second`: the other group's block,
 // or the first again for a lone group).

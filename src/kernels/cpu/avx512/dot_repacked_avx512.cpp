@@ -1,21 +1,11 @@
 // SPDX-License-Identifier: MIT
 // AVX-512 VNNI dots of repacked row groups (quant/repack.h) against Q8_K activations: Q4_K, Q5_K
-// and Q6_K, through the drivers of cpu/repacked_driver.h (decode streams, prefill passes). Q4_K
-// and Q6_K take two row groups at a time (Q4_KPairVnni, Q6_KPairVnni, below); Q5_K one.
-//
-// Q5_K: one 512-bit load holds a whole sub-block of 32 elements of the 4 rows, and `vpdpbusd`
-// multiplies its levels by the activations and adds groups of 4 products into int32 lanes: 2
-// instructions per 32 x 4 multiply-adds. The activations are widened once per block for it: the
-// 8 activations that meet each 64-bit lane of the levels, repeated (a 512-bit load per
-// instruction, no broadcast per row group). The lanes' sums stay below 2^15, so two of them pack
-// into int16 and take their sub-blocks' scales with one `vpdpwssd`; the mins are one `vpdpwssd`
-// of the token's sub-block sums per block.
-//
-// Lane layout ("row lanes"): int32 / float lane m = 4L + q of a 512-bit sum (L = its 128-bit lane)
-// belongs to row 2 (L % 2) + q % 2. A product vector of `vpdpbusd` has row 2 (L % 2) + q / 2 in
-// lane 4L + q (bytes 8r .. 8r + 7 of each 256-bit half are row r), and packing two of them then
-// pairing int16 lanes with `vpdpwssd` lands each pair in a row-lane of the same row. The float
-// sums keep that layout across blocks and fold to the 4 rows once, when stored.
+// and Q6_K, through the drivers of cpu/repacked_driver.h (decode streams, prefill passes), each
+// taking two row groups at a time (KPairVnni for Q4_K and Q5_K, Q6_KPairVnni; below): one
+// 512-bit vector holds 8 levels of each of the 8 rows, so one broadcast of 8 activations meets
+// all of them and `vpdpbusd` adds 4 products of a row into each int32 lane; the lanes stay below
+// 2^15, so two product vectors pack into int16 and take their sub-blocks' scales with one
+// `vpdpwssd`.
 #include "kernels/cpu/avx512/simd_avx512.h"
 #include "kernels/cpu/isa_kernels.h"
 #include "kernels/cpu/repacked_driver.h"
@@ -24,9 +14,6 @@ namespace moefit::avx512 {
 namespace {
 
 using namespace repacked;
-
-// The row of int32 lane m of a sum in the row-lane layout.
-constexpr int RowOfLane(int m) { return 2 * ((m / 4) % 2) + m % 2; }
 
 // An index vector for `vpermw` / `vpermd`-style permutes, built at compile time: lane -> index(lane).
 template <typename T, int kLanes>
@@ -41,171 +28,20 @@ constexpr IndexTable<T, kLanes> MakeIndex(Index index) {
 }
 using Words = IndexTable<int16_t, 32>;
 
-// Int16 lane 8L + 2q + k of a vpdpwssd operand whose int32 lane 4L + q takes the sub-block
-// 4 (L / 2) + 2 (q / 2) + k of its row (eight sub-blocks per row; each once).
-constexpr int SubBlockOfPairLane(int lane) {
-  const int L = lane / 8, q = (lane % 8) / 2, k = lane % 2;
-  return 4 * (L / 2) + 2 * (q / 2) + k;
-}
-constexpr int RowOfPairLane(int lane) { return RowOfLane(lane / 2); }
-
-// Q4_K scales (int16 lane 8r + j after widening the unpacked bytes) -> the vpdpwssd operand of
-// sub-blocks 2p, 2p + 1: int16 lane 8L + i takes the scale of row 2 (L % 2) + (i % 4) / 2,
-// sub-block 2p + i / 4 (the packing of the two sub-blocks' product vectors).
-constexpr Words Q4_KScaleIndex(int p) {
-  return MakeIndex<int16_t, 32>([p](int lane) {
-    const int L = lane / 8, i = lane % 8;
-    return 8 * (2 * (L % 2) + (i % 4) / 2) + 2 * p + i / 4;
-  });
-}
-constexpr Words kQ4_KScaleIndex[4] = {Q4_KScaleIndex(0), Q4_KScaleIndex(1), Q4_KScaleIndex(2), Q4_KScaleIndex(3)};
-
-// Q4_K mins (int16 lane 8 kRepackMinRowOrder[r] + j) -> SubBlockOfPairLane's order.
-constexpr Words kQ4_KMinIndex = MakeIndex<int16_t, 32>(
-    [](int lane) { return 8 * kRepackMinRowOrder[RowOfPairLane(lane)] + SubBlockOfPairLane(lane); });
-
-// A token's 8 sub-block sums of 32 (int16 lanes 0..7) -> SubBlockOfPairLane's order.
-constexpr Words kSubBlockIndex = MakeIndex<int16_t, 32>([](int lane) { return SubBlockOfPairLane(lane); });
-
-// Row r's float (of 4) into the row lanes.
-constexpr IndexTable<int32_t, 16> kRowLaneIndex = MakeIndex<int32_t, 16>([](int m) { return RowOfLane(m); });
-
 template <typename T>
 inline __m512i LoadIndex(const IndexTable<T, 64 / sizeof(T)>& table) {
   return _mm512_load_si512(table.index);
 }
 
-// Four F16 values at p (one per row) in the row lanes.
-inline __m512 RowLanes(const uint8_t* p) {
-  int64_t bits;
-  std::memcpy(&bits, p, sizeof bits);
-  const __m128 rows = _mm_cvtph_ps(_mm_cvtsi64_si128(bits));
-  return _mm512_permutexvar_ps(LoadIndex(kRowLaneIndex), _mm512_castps128_ps512(rows));
-}
-
-// Widened activations: per 32 activations k, the 128 bytes at 128k hold two 512-bit operands,
-// [activations 32k .. +7 in each 64-bit lane | 32k + 16 .. +23] and [32k + 8 .. +15 | 32k + 24 ..
-// +31]: what the low and the high nibbles of a 64-byte level vector meet. Then the kernel's tail.
-constexpr int64_t kWideLevels = 8 * 128;
-
-inline void WidenLevels(const uint8_t* block, uint8_t* wide) {
-  const __m512i first = _mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2), second = _mm512_setr_epi64(1, 1, 1, 1, 3, 3, 3, 3);
-  for (int k = 0; k < 8; ++k) {
-    const __m512i y = _mm512_castsi256_si512(Load256(block + kActLevels + 32 * k));
-    _mm512_store_si512(wide + 128 * k, _mm512_permutexvar_epi64(first, y));
-    _mm512_store_si512(wide + 128 * k + 64, _mm512_permutexvar_epi64(second, y));
-  }
-}
-
-inline __m512i LoadWide(const uint8_t* p) { return _mm512_load_si512(p); }
-
-// The float sums of one row group for one token, in the row lanes.
-struct RowLaneSums {
-  using Acc = __m512;
-  // x 16 tokens x 64 bytes: 64 KiB of sums, past L1, and still faster than 16 groups (16 KiB):
-  // the widening of each token's block (1 KiB) is shared by 4x the groups. 32-token tiles, the
-  // two alternating call by call in one process: Q5_K -7.3% (365 -> 339 us; 17 tokens -5%; the
-  // 4-row Q6_K kernel then -3.3%, 8 groups +4-7%, 128 the same as 64).
-  static constexpr int64_t kPassGroups = 64;
-  // A pass of one or a few tokens unpacks a block a unit at a time for them alone, where the
-  // passes of more tokens unpack it first (kUnpackFirst): 17 tokens as 9 + 8 instead of 16 + 1,
-  // Q5_K -3-6% (the 4-row Q6_K kernel's tile -7%); 113: the same.
-  static constexpr bool kEvenPasses = true;
-  static constexpr int kUnitGroups = 1;
-  static Acc Zero() { return _mm512_setzero_ps(); }
-  static void Store(Acc acc, float* out) {
-    const __m256 halves = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
-    const __m128 low = _mm256_castps256_ps128(halves), high = _mm256_extractf128_ps(halves, 1);  // [r0 r1 r0 r1], [r2 r3 r2 r3]
-    _mm_storeu_ps(out, _mm_add_ps(_mm_shuffle_ps(low, high, _MM_SHUFFLE(1, 0, 1, 0)),
-                                  _mm_shuffle_ps(low, high, _MM_SHUFFLE(3, 2, 3, 2))));
-  }
-};
-
-// Q5_K, a row group at a time (Q4_K's levels and scales, plus a fifth bit per level). Per pair of
-// sub-blocks and token: 4 vpdpbusd, a pack, a vpdpwssd.
-// |lane| <= 8 products of 31 x 127 < 2^15.
-struct Q5_KVnni : RowLaneSums {
-  // A token's chains one after another (four tokens' side by side, as the 4-row Q6_K kernel's, measured the same).
-  static constexpr int kMaxTokens = 16;
-  // After the levels: the 8 sub-block sums in SubBlockOfPairLane's order (int16), then d.
-  static constexpr int64_t kWideBlock = kWideLevels + 64 + 64;
-  static constexpr int64_t kGroupBlock = kQ5_KGroupBlock;
-
-  static void Widen(const uint8_t* block, uint8_t* wide) {
-    WidenLevels(block, wide);
-    const __m128i sums = _mm256_castsi256_si128(SubBlockSums(block));  // int16 s0..s7
-    _mm512_store_si512(wide + kWideLevels, _mm512_permutexvar_epi16(LoadIndex(kSubBlockIndex), _mm512_castsi128_si512(sums)));
-    std::memcpy(wide + kWideLevels + 64, block, sizeof(float));
-  }
-
-  template <int kTokens, bool kStream>
-  static void Block(const uint8_t* w, const uint8_t* wide, __m512* acc) {
-    const __m512i low_mask = _mm512_set1_epi8(0x0f);
-    if constexpr (kStream) Prefetch<64>(w);  // the header line; the levels' lines one sub-block at a time below
-    const __m512i scales = _mm512_cvtepu8_epi16(UnpackSixBits(w + 16));  // lane 8r + j
-    const __m512i mins = _mm512_permutexvar_epi16(LoadIndex(kQ4_KMinIndex), _mm512_cvtepu8_epi16(UnpackSixBits(w + 40)));
-    __m512i sum[kTokens];
-#pragma GCC unroll 16
-    for (int t = 0; t < kTokens; ++t) sum[t] = _mm512_setzero_si512();
-    // Sub-blocks 2p, 2p + 1 ([h]): their levels with the fifth bits.
-    const auto unpack = [&](int p, __m512i* lo, __m512i* hi) {
-      if constexpr (kStream) Prefetch<64>(w + kQ5_KFifthBitsAt + 32 * p);
-      const __m256i bits = Load256(w + kQ5_KFifthBitsAt + 32 * p);
-      const __m512i plane = _mm512_inserti64x4(_mm512_castsi256_si512(bits), _mm256_srli_epi16(bits, 2), 1);  // the pair's fifth bits
-#pragma GCC unroll 2
-      for (int h = 0; h < 2; ++h) {
-        const uint8_t* levels = w + kQ4_KLevelsAt + 64 * (2 * p + h);
-        if constexpr (kStream) Prefetch<64>(levels);
-        const __m512i packed = Load512(levels);
-        lo[h] = _mm512_and_si512(packed, low_mask);
-        hi[h] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask);
-        // Low nibbles take bit 4h of the plane, high nibbles bit 4h + 1.
-        const __m512i bit4 = _mm512_set1_epi8(0x10);
-        const __m512i low_bit = h == 0 ? _mm512_slli_epi16(plane, 4) : plane;
-        const __m512i high_bit = h == 0 ? _mm512_slli_epi16(plane, 3) : _mm512_srli_epi16(plane, 1);
-        lo[h] = _mm512_or_si512(lo[h], _mm512_and_si512(low_bit, bit4));
-        hi[h] = _mm512_or_si512(hi[h], _mm512_and_si512(high_bit, bit4));
-      }
-    };
-    __m512i lo_all[4][2], hi_all[4][2];  // all 4 pairs first, or one at a time (kUnpackFirst)
-    if constexpr (kUnpackFirst<kTokens>)
-#pragma GCC unroll 4
-      for (int p = 0; p < 4; ++p) unpack(p, lo_all[p], hi_all[p]);
-#pragma GCC unroll 1
-    for (int p = 0; p < 4; ++p) {
-      if constexpr (!kUnpackFirst<kTokens>) unpack(p, lo_all[p], hi_all[p]);
-      const __m512i lo[2] = {lo_all[p][0], lo_all[p][1]}, hi[2] = {hi_all[p][0], hi_all[p][1]};
-      const __m512i scale = _mm512_permutexvar_epi16(LoadIndex(kQ4_KScaleIndex[p]), scales);
-#pragma GCC unroll 16
-      for (int t = 0; t < kTokens; ++t) {
-        const uint8_t* y = wide + t * kWideBlock + 256 * p;
-        const __m512i first = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[0], LoadWide(y)), hi[0],
-                                                  LoadWide(y + 64));
-        const __m512i second = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[1], LoadWide(y + 128)),
-                                                   hi[1], LoadWide(y + 192));
-        sum[t] = _mm512_dpwssd_epi32(sum[t], _mm512_packs_epi32(first, second), scale);
-      }
-    }
-    const __m512 d = RowLanes(w), dmin = RowLanes(w + 8);
-#pragma GCC unroll 16
-    for (int t = 0; t < kTokens; ++t) {
-      const uint8_t* tail = wide + t * kWideBlock + kWideLevels;
-      const __m512i min_sums = _mm512_dpwssd_epi32(_mm512_setzero_si512(), mins, LoadWide(tail));
-      const __m512 dots = _mm512_fmsub_ps(_mm512_cvtepi32_ps(sum[t]), d, _mm512_mul_ps(_mm512_cvtepi32_ps(min_sums), dmin));
-      acc[t] = _mm512_fmadd_ps(dots, _mm512_set1_ps(LoadFloat(tail + 64)), acc[t]);
-    }
-  }
-};
-
-// ---- Q4_K, two row groups at a time ----------------------------------------------------------
+// ---- Q4_K and Q5_K, two row groups at a time -------------------------------------------------
 // Eight rows per 512-bit vector: the same half of a sub-block of two groups (32 bytes each, rows
 // 4g .. 4g + 3 and 4g + 4 .. 4g + 7) side by side, so each 64-bit lane k holds 8 levels of row k
 // of the eight, and one broadcast of 8 activations meets all of them (a load, no widening). A
 // sub-block's four level vectors then add 16 products per int32 lane, two lanes per row: |lane|
 // <= 16 x 15 x 127 < 2^15, so two sub-blocks' sums pack into int16 and take their scales with one
-// vpdpwssd per 8 rows (the 4-row kernel's lanes hold 8 products, and it needs two). Per pair of
+// vpdpwssd per 8 rows (a 4-row kernel's lanes hold 8 products, and it needs two). Per pair of
 // sub-blocks of the 8 rows and token: 8 vpdpbusd, a pack, a vpdpwssd; the mins two vpdpwssd per
-// block. Q5_K's levels (up to 31) would overflow 16 products and keep the 4-row kernel.
+// block. Q5_K's levels (up to 31) would overflow 16 products: see KPairVnni for its offset.
 //
 // Lane layout ("pair lanes"): int32 / float lane m = 4L + q of a sum belongs to row 2L + q % 2 of
 // the eight (rows 0..3 the first group's, 4..7 the second's), sub-blocks 2p for q < 2 and 2p + 1
@@ -283,27 +119,74 @@ inline __m512i Broadcast8(const uint8_t* p) {
   return _mm512_set1_epi64(value);
 }
 
-struct Q4_KPairVnni : PairLaneSums {
+// The scales of the two groups (widened to int16 as for PairMinIndex, in row order) -> the
+// vpdpwssd operand c against kPairSumPattern, as PairMinIndex's: Q5_K's offset term.
+constexpr Words PairScaleSumIndex(int c) {
+  return MakeIndex<int16_t, 32>([c](int lane) {
+    const int L = lane / 8, q = (lane % 8) / 2, k = lane % 2, row = 2 * L + q % 2;
+    return 32 * (row / 4) + 8 * (row % 4) + 4 * c + 2 * (q / 2) + k;
+  });
+}
+constexpr Words kPairScaleSumIndex[2] = {PairScaleSumIndex(0), PairScaleSumIndex(1)};
+
+// Bits 0..3 of `nibbles`, bits 4..7 of `high` (one vpternlogd: mask ? nibbles : high).
+inline __m512i MergeNibbles(__m512i nibbles, __m512i high, __m512i low_mask) {
+  return _mm512_ternarylogic_epi32(nibbles, high, low_mask, 0xE4);
+}
+
+// Bit `from` of every byte moved to bit `to` (two 16-bit shifts never cross a byte for it).
+template <int kFrom, int kTo>
+inline __m512i MoveBit(__m512i v) {
+  if constexpr (kFrom < kTo) {
+    return _mm512_slli_epi16(v, kTo - kFrom);
+  } else if constexpr (kFrom > kTo) {
+    return _mm512_srli_epi16(v, kFrom - kTo);
+  } else {
+    return v;
+  }
+}
+
+// Q4_K (kFifthBit false) and Q5_K (true) two row groups at a time. Q5_K's levels u (0..31) would
+// overflow the lanes' 16 products, so each of its chains starts from -16 x the sum of the lane's
+// 16 activations (from the widening, a broadcast load): the lane ends at the sum of (u - 16) x y,
+// |.| <= 16 x 16 x 127 < 2^15, and the 16 x scale x (sub-block sum) that this takes off comes
+// back into the integer sums with two vpdpwssd per block, against the mins' patterns.
+template <bool kFifthBit>
+struct KPairVnni : PairLaneSums {
   // x 16 tokens x 64 bytes per pair: 32 KiB of sums. More groups per pass widen each token's
   // blocks fewer times: 16 -> 32 gave the 8-layer pp512 +3-25% in three alternations; 32 -> 64
   // the 32-token tile -1.2% (251.8 -> 248.7 us, hot; 268.5 -> 265.9 from DRAM), the two
   // alternating call by call in one process (128: the same as 64).
   static constexpr int64_t kPassGroups = 64;
-  // Full passes and the rest: 17 tokens as 9 + 8 made the tile 5% slower than 16 + 1 (152 ->
-  // 160 us; a lone token's unit of a pair overlaps the next unit's).
-  static constexpr bool kEvenPasses = false;
+  // Full passes and the rest: 17 tokens as 9 + 8 made the Q4_K tile 5% slower than 16 + 1 (152
+  // -> 160 us; a lone token's unit of a pair overlaps the next unit's).
+  static constexpr bool kEvenPasses = kFifthBit;
   static constexpr int kMaxTokens = 16;
   // Tokens whose product chains go side by side, a vpdpbusd of each in turn: a token's two
   // chains of 4 (latency ~6 cycles each) left the out-of-order window short of independent
   // work when the tokens came one after another (32-token hot tile 275-280 -> 257-263 us; 2
   // tokens at a time 265-272; 8 run out of registers).
   static constexpr int kInterleave = 4;
-  // The block's 256 levels, the two sub-block sum patterns (32 bytes), d.
-  static constexpr int64_t kWideBlock = 256 + 64;
-  static constexpr int64_t kGroupBlock = kQ4_KGroupBlock;
+  // The block's 256 levels, the two sub-block sum patterns (32 bytes), d; Q5_K: then per
+  // sub-block j of 32 the two chain starts at kStartsAt + 8j (int32: lane i of its product
+  // vectors meets elements 8k + 4i + (0..3), k < 4).
+  static constexpr int64_t kStartsAt = 256 + 64;
+  static constexpr int64_t kWideBlock = kFifthBit ? kStartsAt + 64 : 256 + 64;
+  static constexpr int64_t kGroupBlock = kFifthBit ? kQ5_KGroupBlock : kQ4_KGroupBlock;
 
   static void Widen(const uint8_t* block, uint8_t* wide) {
-    for (int i = 0; i < 4; ++i) _mm512_store_si512(wide + 64 * i, Load512(block + kActLevels + 64 * i));
+    for (int i = 0; i < 4; ++i) {
+      const __m512i y = Load512(block + kActLevels + 64 * i);  // sub-blocks 2i, 2i + 1
+      _mm512_store_si512(wide + 64 * i, y);
+      if constexpr (kFifthBit) {
+        const __m512i quads = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(16), y);  // 16 x (4 in a row)
+        const __m512i pairs = _mm512_add_epi32(quads, _mm512_shuffle_epi32(quads, _MM_PERM_BADC));  // + the quad 2 on
+        const __m512i sums = _mm512_add_epi32(pairs, _mm512_shuffle_i32x4(pairs, pairs, _MM_SHUFFLE(2, 3, 0, 1)));  // + 4 on
+        const __m512i starts = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 4, 0, 4, 0, 4, 0, 4),
+                                                        _mm512_sub_epi32(_mm512_setzero_si512(), sums));
+        _mm_store_si128(reinterpret_cast<__m128i*>(wide + kStartsAt + 16 * i), _mm512_castsi512_si128(starts));
+      }
+    }
     const __m128i sums = _mm256_castsi256_si128(SubBlockSums(block));  // int16 s0..s7
     for (int c = 0; c < 2; ++c)
       _mm_store_si128(reinterpret_cast<__m128i*>(wide + 256 + 16 * c),
@@ -311,9 +194,25 @@ struct Q4_KPairVnni : PairLaneSums {
     std::memcpy(wide + 256 + 32, block, sizeof(float));
   }
 
+  // Sub-block 2p + s, half h of the pair: its low and high nibbles (Q5_K: with their fifth bits,
+  // bits 4s + 2h and 4s + 2h + 1 of the pair's plane p).
+  template <int kS, int kH>
+  static void Unpack(const uint8_t* w, const uint8_t* w2, int p, __m512i plane, __m512i& lo, __m512i& hi) {
+    const __m512i low_mask = _mm512_set1_epi8(0x0f);
+    const int64_t at = kQ4_KLevelsAt + 64 * (2 * p + kS) + 32 * kH;
+    const __m512i packed = Concat(Load256(w + at), Load256(w2 + at));
+    if constexpr (kFifthBit) {
+      const __m512i bit4 = _mm512_set1_epi8(0x10);
+      lo = MergeNibbles(packed, _mm512_and_si512(MoveBit<4 * kS + 2 * kH, 4>(plane), bit4), low_mask);
+      hi = MergeNibbles(_mm512_srli_epi16(packed, 4), _mm512_and_si512(MoveBit<4 * kS + 2 * kH + 1, 4>(plane), bit4), low_mask);
+    } else {
+      lo = _mm512_and_si512(packed, low_mask);
+      hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask);
+    }
+  }
+
   template <int kTokens, bool kStream>
   static void Block(const uint8_t* w, const uint8_t* w2, const uint8_t* wide, __m512* acc) {
-    const __m512i low_mask = _mm512_set1_epi8(0x0f);
     if constexpr (kStream) {  // the header lines; the levels' lines one sub-block at a time below
       Prefetch<64>(w);
       Prefetch<64>(w2);
@@ -325,27 +224,35 @@ struct Q4_KPairVnni : PairLaneSums {
     for (int t = 0; t < kTokens; ++t) sum[t] = _mm512_setzero_si512();
 #pragma GCC unroll 1
     for (int p = 0; p < 4; ++p) {
-      __m512i lo[2][2], hi[2][2];  // [sub-block 2p + s][half]
-#pragma GCC unroll 2
-      for (int s = 0; s < 2; ++s) {
-        const int64_t at = kQ4_KLevelsAt + 64 * (2 * p + s);
+      __m512i plane = _mm512_setzero_si512();
+      if constexpr (kFifthBit) {
         if constexpr (kStream) {
-          Prefetch<64>(w + at);
-          Prefetch<64>(w2 + at);
+          Prefetch<64>(w + kQ5_KFifthBitsAt + 32 * p);
+          Prefetch<64>(w2 + kQ5_KFifthBitsAt + 32 * p);
         }
-#pragma GCC unroll 2
-        for (int h = 0; h < 2; ++h) {
-          const __m512i packed = _mm512_inserti64x4(_mm512_castsi256_si512(Load256(w + at + 32 * h)), Load256(w2 + at + 32 * h), 1);
-          lo[s][h] = _mm512_and_si512(packed, low_mask);
-          hi[s][h] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask);
-        }
+        plane = Concat(Load256(w + kQ5_KFifthBitsAt + 32 * p), Load256(w2 + kQ5_KFifthBitsAt + 32 * p));
       }
+      if constexpr (kStream)
+        for (int s = 0; s < 2; ++s) {
+          Prefetch<64>(w + kQ4_KLevelsAt + 64 * (2 * p + s));
+          Prefetch<64>(w2 + kQ4_KLevelsAt + 64 * (2 * p + s));
+        }
+      __m512i lo[2][2], hi[2][2];  // [sub-block 2p + s][half]
+      Unpack<0, 0>(w, w2, p, plane, lo[0][0], hi[0][0]);
+      Unpack<0, 1>(w, w2, p, plane, lo[0][1], hi[0][1]);
+      Unpack<1, 0>(w, w2, p, plane, lo[1][0], hi[1][0]);
+      Unpack<1, 1>(w, w2, p, plane, lo[1][1], hi[1][1]);
       const __m512i scale = _mm512_permutex2var_epi16(scales_first, LoadIndex(kPairScaleIndex[p]), scales_second);
 #pragma GCC unroll 16
       for (int t = 0; t < kTokens; t += kInterleave) {
         __m512i product[kInterleave][2];
 #pragma GCC unroll 4
-        for (int u = 0; u < kInterleave; ++u) product[u][0] = product[u][1] = _mm512_setzero_si512();
+        for (int u = 0; u < kInterleave; ++u)
+#pragma GCC unroll 2
+          for (int s = 0; s < 2; ++s)
+            if (t + u < kTokens)
+              product[u][s] = kFifthBit ? Broadcast8(wide + (t + u) * kWideBlock + kStartsAt + 8 * (2 * p + s))
+                                        : _mm512_setzero_si512();
 #pragma GCC unroll 4
         for (int k = 0; k < 4; ++k)
 #pragma GCC unroll 4
@@ -364,18 +271,25 @@ struct Q4_KPairVnni : PairLaneSums {
                   mins_second = _mm512_cvtepu8_epi16(UnpackSixBits(w2 + 40));
     const __m512i mins[2] = {_mm512_permutex2var_epi16(mins_first, LoadIndex(kPairMinIndex[0]), mins_second),
                              _mm512_permutex2var_epi16(mins_first, LoadIndex(kPairMinIndex[1]), mins_second)};
+    __m512i offsets[2];  // Q5_K: 16 x the scales, against the same patterns
+    if constexpr (kFifthBit)
+      for (int c = 0; c < 2; ++c)
+        offsets[c] = _mm512_slli_epi16(_mm512_permutex2var_epi16(scales_first, LoadIndex(kPairScaleSumIndex[c]), scales_second), 4);
     const __m512 d = PairedRowLanes(w, w2), dmin = PairedRowLanes(w + 8, w2 + 8);
 #pragma GCC unroll 16
     for (int t = 0; t < kTokens; ++t) {
       const uint8_t* tail = wide + t * kWideBlock + 256;
       const __m512i pattern0 = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(tail)));
       const __m512i pattern1 = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(tail + 16)));
+      if constexpr (kFifthBit) sum[t] = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(sum[t], offsets[0], pattern0), offsets[1], pattern1);
       const __m512i min_sums = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(_mm512_setzero_si512(), mins[0], pattern0), mins[1], pattern1);
       const __m512 dots = _mm512_fmsub_ps(_mm512_cvtepi32_ps(sum[t]), d, _mm512_mul_ps(_mm512_cvtepi32_ps(min_sums), dmin));
       acc[t] = _mm512_fmadd_ps(dots, _mm512_set1_ps(LoadFloat(tail + 32)), acc[t]);
     }
   }
 };
+using Q4_KPairVnni = KPairVnni<false>;
+using Q5_KPairVnni = KPairVnni<true>;
 
 // Q6_K, two row groups at a time, as Q4_KPairVnni: a unit's three 32-byte parts of the two
 // groups side by side give four vectors of 8 levels per 64-bit lane (row k of the eight), each
@@ -398,11 +312,6 @@ constexpr Words Q6_KPairScaleIndex(int c) {
 }
 constexpr Words kQ6_KPairScaleIndex[4] = {Q6_KPairScaleIndex(0), Q6_KPairScaleIndex(1), Q6_KPairScaleIndex(2),
                                           Q6_KPairScaleIndex(3)};
-
-// Bits 0..3 of `nibbles`, bits 4..7 of `high` (one vpternlogd: mask ? nibbles : high).
-inline __m512i MergeNibbles(__m512i nibbles, __m512i high, __m512i low_mask) {
-  return _mm512_ternarylogic_epi32(nibbles, high, low_mask, 0xE4);
-}
 
 struct Q6_KPairVnni : PairLaneSums {
   // x 16 tokens x 64 bytes per pair, as Q4_KPairVnni's (32 and 128 groups, and two tokens' chains
@@ -498,7 +407,7 @@ struct Q6_KPairVnni : PairLaneSums {
 }  // namespace
 
 void DotTileRepackedQ4_K(const DotTile& tile) { RunTile<Q4_KPairVnni>(tile); }
-void DotTileRepackedQ5_K(const DotTile& tile) { RunTile<Q5_KVnni>(tile); }
+void DotTileRepackedQ5_K(const DotTile& tile) { RunTile<Q5_KPairVnni>(tile); }
 void DotTileRepackedQ6_K(const DotTile& tile) { RunTile<Q6_KPairVnni>(tile); }
 
 }  // namespace moefit::avx512
