@@ -106,7 +106,7 @@ constexpr IsaDot kAvx512Dots[] = {
     {DType::kBF16, avx512::DotRowBF16, avx512::DotTileBF16}, {DType::kQ4_0, avx512::DotRowQ4_0, avx512::DotTileQ4_0},
     {DType::kQ8_0, avx512::DotRowQ8_0, avx512::DotTileQ8_0}, {DType::kIQ4_NL, avx512::DotRowIQ4_NL, avx512::DotTileIQ4_NL},
     {DType::kQ4_K, avx512::DotRowQ4_K, avx512::DotTileQ4_K, avx512::DotTileRepackedQ4_K}, {DType::kQ5_K, avx512::DotRowQ5_K, avx512::DotTileQ5_K, avx512::DotTileRepackedQ5_K},
-    {DType::kQ6_K, avx512::DotRowQ6_K, avx512::DotTileQ6_K, avx512::DotTileRepackedQ6_K}, {DType::kIQ4_XS, avx512::DotRowIQ4_XS, avx512::DotTileIQ4_XS},
+    {DType::kQ6_K, avx512::DotRowQ6_K, avx512::DotTileQ6_K, avx512::DotTileRepackedQ6_K}, {DType::kIQ4_XS, avx512::DotRowIQ4_XS, avx512::DotTileIQ4_XS, avx512::DotTileRepackedIQ4_XS},
 };
 constexpr IsaAttention kAvx512Attention[] = {
     {DType::kF16, avx512::AttentionF16},
@@ -254,7 +254,6 @@ KernelTable BuildKernelTable(CpuIsa isa) {
   table.swiglu = {.row = SwiGluRowReference};
   table.rms_norm = {.row = RmsNormReference};
   table.weighted_sum = {.row = WeightedSumReference};
-  // No AVX-512 repacked IQ4_XS kernel: that level keeps the AVX2 one.
   if (isa >= CpuIsa::kAvx2) {
     Overlay(table, CpuIsa::kAvx2, kAvx2Dots, kAvx2Quantizers, kAvx2Attention);
     table.swiglu = {.row = avx2::SwiGluRow, .isa = CpuIsa::kAvx2};

@@ -66,10 +66,11 @@ void QuantizeRowQ8_K(const float* src, void* dst, int64_t elements);
 void SwiGluRow(float* gate, const float* up, int64_t n);  // cpu/avx512/activation_avx512.cpp: avx2's bits
 void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* y);  // the same file
 void WeightedSum(const float* const* rows, const float* weights, int count, int64_t n, float* out);  // the same file
-// Repacked row groups with VNNI (cpu/avx512/dot_repacked_avx512.cpp); IQ4_XS keeps the AVX2 one.
+// Repacked row groups with VNNI (cpu/avx512/dot_repacked_avx512.cpp).
 void DotTileRepackedQ4_K(const DotTile& tile);
 void DotTileRepackedQ5_K(const DotTile& tile);
 void DotTileRepackedQ6_K(const DotTile& tile);
+void DotTileRepackedIQ4_XS(const DotTile& tile);
 // Flash attention (cpu/avx512/attention_avx512.cpp).
 void AttentionF16(const AttentionTile& tile);
 void AttentionBF16(const AttentionTile& tile);

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
-// AVX-512 VNNI dots of repacked row groups (quant/repack.h) against Q8_K activations: Q4_K, Q5_K
-// and Q6_K, through the drivers of cpu/repacked_driver.h (decode streams, prefill passes), each
-// taking two row groups at a time (KPairVnni for Q4_K and Q5_K, Q6_KPairVnni; below): one
+// AVX-512 VNNI dots of repacked row groups (quant/repack.h) against Q8_K activations: Q4_K, Q5_K,
+// Q6_K and IQ4_XS, through the drivers of cpu/repacked_driver.h (decode streams, prefill passes), each
+// taking two row groups at a time (KPairVnni for Q4_K and Q5_K, Q6_KPairVnni, IQ4_XSPairVnni; below): one
 // 512-bit vector holds 8 levels of each of the 8 rows, so one broadcast of 8 activations meets
-// all of them and `vpdpbusd` adds 4 products of a row into each int32 lane; the lanes stay below
-// 2^15, so two product vectors pack into int16 and take their sub-blocks' scales with one
-// `vpdpwssd`.
+// all of them and `vpdpbusd` adds 4 products of a row into each int32 lane. The K-quants' lanes
+// stay below 2^15, so two product vectors pack into int16 and take their sub-blocks' scales with
+// one `vpdpwssd`; IQ4_XS's take theirs as floats.
 #include "kernels/cpu/avx512/simd_avx512.h"
 #include "kernels/cpu/isa_kernels.h"
 #include "kernels/cpu/repacked_driver.h"
@@ -146,6 +146,19 @@ inline __m512i MoveBit(__m512i v) {
   }
 }
 
+// The chain starts of a 64-byte run of activations (sub-blocks of 32 in its 256-bit halves) for a
+// sub-block met by four level vectors of 8 elements each: lane i of its product vectors meets
+// elements 8k + 4i + (0..3), k < 4, so its start is -kFactor x the sum of those 16 activations.
+// Returns the 2 x 2 int32 starts (sub-block 0's, then 1's).
+template <int kFactor>
+inline __m128i ChainStarts(__m512i y) {
+  const __m512i quads = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(static_cast<char>(kFactor)), y);
+  const __m512i pairs = _mm512_add_epi32(quads, _mm512_shuffle_epi32(quads, _MM_PERM_BADC));  // + the quad 2 on
+  const __m512i sums = _mm512_add_epi32(pairs, _mm512_shuffle_i32x4(pairs, pairs, _MM_SHUFFLE(2, 3, 0, 1)));  // + 4 on
+  return _mm512_castsi512_si128(
+      _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 4, 0, 4, 0, 4, 0, 4), _mm512_sub_epi32(_mm512_setzero_si512(), sums)));
+}
+
 // Q4_K (kFifthBit false) and Q5_K (true) two row groups at a time. Q5_K's levels u (0..31) would
 // overflow the lanes' 16 products, so each of its chains starts from -16 x the sum of the lane's
 // 16 activations (from the widening, a broadcast load): the lane ends at the sum of (u - 16) x y,
@@ -178,14 +191,7 @@ struct KPairVnni : PairLaneSums {
     for (int i = 0; i < 4; ++i) {
       const __m512i y = Load512(block + kActLevels + 64 * i);  // sub-blocks 2i, 2i + 1
       _mm512_store_si512(wide + 64 * i, y);
-      if constexpr (kFifthBit) {
-        const __m512i quads = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(16), y);  // 16 x (4 in a row)
-        const __m512i pairs = _mm512_add_epi32(quads, _mm512_shuffle_epi32(quads, _MM_PERM_BADC));  // + the quad 2 on
-        const __m512i sums = _mm512_add_epi32(pairs, _mm512_shuffle_i32x4(pairs, pairs, _MM_SHUFFLE(2, 3, 0, 1)));  // + 4 on
-        const __m512i starts = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 4, 0, 4, 0, 4, 0, 4),
-                                                        _mm512_sub_epi32(_mm512_setzero_si512(), sums));
-        _mm_store_si128(reinterpret_cast<__m128i*>(wide + kStartsAt + 16 * i), _mm512_castsi512_si128(starts));
-      }
+      if constexpr (kFifthBit) _mm_store_si128(reinterpret_cast<__m128i*>(wide + kStartsAt + 16 * i), ChainStarts<16>(y));
     }
     const __m128i sums = _mm256_castsi256_si128(SubBlockSums(block));  // int16 s0..s7
     for (int c = 0; c < 2; ++c)
@@ -404,10 +410,141 @@ struct Q6_KPairVnni : PairLaneSums {
   }
 };
 
+// ---- IQ4_XS, two row groups at a time ------------------------------------------------------
+// The levels' nibbles as Q4_K's (two groups side by side per vector), looked up as u = L + 128
+// (1..241, kIQ4Levels L) with one vpshufb per vector, against broadcast activations; each chain
+// starts from -128 x the sum of its lane's 16 activations (from the widening), so it ends at the
+// sum of L x y over its 16 elements. That is up to 16 x 127 x 127: no room for int16, so each
+// sub-block's product vector takes its scale as a float, d x (scale - 32) of its row: a
+// conversion and an FMA into the token's block sum, which takes y's d once per block. Per
+// sub-block of the 8 rows and token: 4 vpdpbusd, a conversion, an FMA (the AVX2 kernel: 4
+// sign + 4 maddubs + 4 madd + 4 adds per 4 rows).
+//
+// Lane layout ("product lanes"): int32 / float lane m of a product vector and of the sums is row
+// m / 2 of the eight (rows 0..3 the first group's); stores fold the two lanes of a row.
+struct ProductLaneSums {
+  using Acc = __m512;
+  static constexpr int kUnitGroups = 2;
+  static Acc Zero() { return _mm512_setzero_ps(); }
+  static void Store(Acc acc, float* first_out, float* second_out) {
+    const __m512 folded = _mm512_add_ps(acc, _mm512_permute_ps(acc, _MM_SHUFFLE(2, 3, 0, 1)));  // row k in lane 2k
+    const __m256 rows = _mm512_castps512_ps256(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), folded));
+    _mm_storeu_ps(first_out, _mm256_castps256_ps128(rows));
+    if (second_out != nullptr) _mm_storeu_ps(second_out, _mm256_extractf128_ps(rows, 1));
+  }
+};
+
+// Scales of the two groups widened to int16 (lane 32h + 8r + j) -> int32 lane m = the scale of row
+// m / 2, sub-block j (its int16 lane 2m; the odd lanes are masked to zero).
+constexpr Words ProductScaleIndex(int j) {
+  return MakeIndex<int16_t, 32>([j](int lane) {
+    const int row = lane / 4;
+    return 32 * (row / 4) + 8 * (row % 4) + j;
+  });
+}
+constexpr Words kProductScaleIndex[8] = {ProductScaleIndex(0), ProductScaleIndex(1), ProductScaleIndex(2), ProductScaleIndex(3),
+                                         ProductScaleIndex(4), ProductScaleIndex(5), ProductScaleIndex(6), ProductScaleIndex(7)};
+
+// The four F16 values at first and the four at second (one per row) in the product lanes.
+inline __m512 ProductRowLanes(const uint8_t* first, const uint8_t* second) {
+  int64_t a, b;
+  std::memcpy(&a, first, sizeof a);
+  std::memcpy(&b, second, sizeof b);
+  const __m256 rows = _mm256_cvtph_ps(_mm_set_epi64x(b, a));
+  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), _mm512_castps256_ps512(rows));
+}
+
+struct IQ4_XSPairVnni : ProductLaneSums {
+  static constexpr int64_t kPassGroups = 64;
+  static constexpr bool kEvenPasses = true;
+  static constexpr int kMaxTokens = 16;
+  static constexpr int kInterleave = 4;
+  // The block's 256 activations, the chain starts of its 8 sub-blocks (8 bytes each), d.
+  static constexpr int64_t kStartsAt = 256, kScaleAt = 256 + 64;
+  static constexpr int64_t kWideBlock = kScaleAt + 64;
+  static constexpr int64_t kGroupBlock = kIQ4_XSGroupBlock;
+
+  static void Widen(const uint8_t* block, uint8_t* wide) {
+    for (int i = 0; i < 4; ++i) {
+      const __m512i y = Load512(block + kActLevels + 64 * i);
+      _mm512_store_si512(wide + 64 * i, y);
+      _mm_store_si128(reinterpret_cast<__m128i*>(wide + kStartsAt + 16 * i), ChainStarts<128>(y));
+    }
+    std::memcpy(wide + kScaleAt, block, sizeof(float));
+  }
+
+  template <int kTokens, bool kStream>
+  static void Block(const uint8_t* w, const uint8_t* w2, const uint8_t* wide, __m512* acc) {
+    const __m512i low_mask = _mm512_set1_epi8(0x0f);
+    constexpr auto U = [](int i) { return static_cast<char>(static_cast<uint8_t>(kIQ4Levels[i] + 128)); };
+    const __m512i table = _mm512_broadcast_i32x4(_mm_setr_epi8(U(0), U(1), U(2), U(3), U(4), U(5), U(6), U(7), U(8), U(9),
+                                                               U(10), U(11), U(12), U(13), U(14), U(15)));
+    if constexpr (kStream) {  // d and the scales; the levels a sub-block pair at a time below
+      Prefetch<64>(w);
+      Prefetch<64>(w2);
+    }
+    const __m512i scales_first = _mm512_cvtepu8_epi16(UnpackSixBits(w + 8)),
+                  scales_second = _mm512_cvtepu8_epi16(UnpackSixBits(w2 + 8));
+    const __m512 d = ProductRowLanes(w, w2);
+    __m512 block_sum[kTokens];
+#pragma GCC unroll 16
+    for (int t = 0; t < kTokens; ++t) block_sum[t] = _mm512_setzero_ps();
+#pragma GCC unroll 1
+    for (int p = 0; p < 4; ++p) {  // sub-blocks 2p, 2p + 1
+      __m512i lo[2][2], hi[2][2];  // [sub-block 2p + s][half]
+      __m512 scale[2];
+#pragma GCC unroll 2
+      for (int s = 0; s < 2; ++s) {
+        const int64_t at = kIQ4_XSLevelsAt + 64 * (2 * p + s);
+        if constexpr (kStream) {
+          Prefetch<64>(w + at);
+          Prefetch<64>(w2 + at);
+        }
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+          const __m512i packed = Concat(Load256(w + at + 32 * h), Load256(w2 + at + 32 * h));
+          lo[s][h] = _mm512_shuffle_epi8(table, _mm512_and_si512(packed, low_mask));
+          hi[s][h] = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_mask));
+        }
+        const __m512i scale_int = _mm512_maskz_permutex2var_epi16(0x55555555, scales_first, LoadIndex(kProductScaleIndex[2 * p + s]),
+                                                                  scales_second);
+        scale[s] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(scale_int, _mm512_set1_epi32(32))), d);
+      }
+#pragma GCC unroll 16
+      for (int t = 0; t < kTokens; t += kInterleave) {
+        __m512i product[kInterleave][2];
+#pragma GCC unroll 4
+        for (int u = 0; u < kInterleave; ++u)
+#pragma GCC unroll 2
+          for (int s = 0; s < 2; ++s)
+            if (t + u < kTokens) product[u][s] = Broadcast8(wide + (t + u) * kWideBlock + kStartsAt + 8 * (2 * p + s));
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; ++k)
+#pragma GCC unroll 4
+          for (int u = 0; u < kInterleave; ++u)
+#pragma GCC unroll 2
+            for (int s = 0; s < 2; ++s)
+              if (t + u < kTokens)
+                product[u][s] = _mm512_dpbusd_epi32(product[u][s], k % 2 == 0 ? lo[s][k / 2] : hi[s][k / 2],
+                                                    Broadcast8(wide + (t + u) * kWideBlock + 64 * p + 32 * s + 8 * k));
+#pragma GCC unroll 4
+        for (int u = 0; u < kInterleave; ++u)
+#pragma GCC unroll 2
+          for (int s = 0; s < 2; ++s)
+            if (t + u < kTokens) block_sum[t + u] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(product[u][s]), scale[s], block_sum[t + u]);
+      }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < kTokens; ++t)
+      acc[t] = _mm512_fmadd_ps(block_sum[t], _mm512_set1_ps(LoadFloat(wide + t * kWideBlock + kScaleAt)), acc[t]);
+  }
+};
+
 }  // namespace
 
 void DotTileRepackedQ4_K(const DotTile& tile) { RunTile<Q4_KPairVnni>(tile); }
 void DotTileRepackedQ5_K(const DotTile& tile) { RunTile<Q5_KPairVnni>(tile); }
 void DotTileRepackedQ6_K(const DotTile& tile) { RunTile<Q6_KPairVnni>(tile); }
+void DotTileRepackedIQ4_XS(const DotTile& tile) { RunTile<IQ4_XSPairVnni>(tile); }
 
 }  // namespace moefit::avx512
