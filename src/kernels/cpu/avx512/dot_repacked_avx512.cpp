@@ -119,6 +119,35 @@ inline __m512i Broadcast8(const uint8_t* p) {
   return _mm512_set1_epi64(value);
 }
 
+// The product chains of a pair kernel's step, for kTokens tokens, kInterleave of them side by side
+// (a vpdpbusd of each in turn: one token's chains alone leave the out-of-order window short of
+// independent work): chain (t, s), s < 2, starts at start(t, s) and takes kLinks vpdpbusd, link k
+// of levels(s, k) against the 8 activations at activations(t, s, k) (broadcast); then done(t,
+// chain (t, 0), chain (t, 1)).
+template <int kTokens, int kInterleave, int kLinks, typename Start, typename Levels, typename Activations, typename Done>
+[[gnu::always_inline]] inline void RunChains(const Start& start, const Levels& levels, const Activations& activations,
+                                             const Done& done) {
+#pragma GCC unroll 16
+  for (int t = 0; t < kTokens; t += kInterleave) {
+    __m512i chain[kInterleave][2];
+#pragma GCC unroll 4
+    for (int u = 0; u < kInterleave; ++u)
+#pragma GCC unroll 2
+      for (int s = 0; s < 2; ++s)
+        if (t + u < kTokens) chain[u][s] = start(t + u, s);
+#pragma GCC unroll 4
+    for (int k = 0; k < kLinks; ++k)
+#pragma GCC unroll 4
+      for (int u = 0; u < kInterleave; ++u)
+#pragma GCC unroll 2
+        for (int s = 0; s < 2; ++s)
+          if (t + u < kTokens) chain[u][s] = _mm512_dpbusd_epi32(chain[u][s], levels(s, k), Broadcast8(activations(t + u, s, k)));
+#pragma GCC unroll 4
+    for (int u = 0; u < kInterleave; ++u)
+      if (t + u < kTokens) done(t + u, chain[u][0], chain[u][1]);
+  }
+}
+
 // The scales of the two groups (widened to int16 as for PairMinIndex, in row order) -> the
 // vpdpwssd operand c against kPairSumPattern, as PairMinIndex's: Q5_K's offset term.
 constexpr Words PairScaleSumIndex(int c) {
@@ -249,29 +278,15 @@ struct KPairVnni : PairLaneSums {
       Unpack<1, 0>(w, w2, p, plane, lo[1][0], hi[1][0]);
       Unpack<1, 1>(w, w2, p, plane, lo[1][1], hi[1][1]);
       const __m512i scale = _mm512_permutex2var_epi16(scales_first, LoadIndex(kPairScaleIndex[p]), scales_second);
-#pragma GCC unroll 16
-      for (int t = 0; t < kTokens; t += kInterleave) {
-        __m512i product[kInterleave][2];
-#pragma GCC unroll 4
-        for (int u = 0; u < kInterleave; ++u)
-#pragma GCC unroll 2
-          for (int s = 0; s < 2; ++s)
-            if (t + u < kTokens)
-              product[u][s] = kFifthBit ? Broadcast8(wide + (t + u) * kWideBlock + kStartsAt + 8 * (2 * p + s))
-                                        : _mm512_setzero_si512();
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; ++k)
-#pragma GCC unroll 4
-          for (int u = 0; u < kInterleave; ++u)
-#pragma GCC unroll 2
-            for (int s = 0; s < 2; ++s)
-              if (t + u < kTokens)
-                product[u][s] = _mm512_dpbusd_epi32(product[u][s], k % 2 == 0 ? lo[s][k / 2] : hi[s][k / 2],
-                                                    Broadcast8(wide + (t + u) * kWideBlock + 64 * p + 32 * s + 8 * k));
-#pragma GCC unroll 4
-        for (int u = 0; u < kInterleave; ++u)
-          if (t + u < kTokens) sum[t + u] = _mm512_dpwssd_epi32(sum[t + u], _mm512_packs_epi32(product[u][0], product[u][1]), scale);
-      }
+      RunChains<kTokens, kInterleave, 4>(
+          [&](int t, int s) {
+            return kFifthBit ? Broadcast8(wide + t * kWideBlock + kStartsAt + 8 * (2 * p + s)) : _mm512_setzero_si512();
+          },
+          [&](int s, int k) { return k % 2 == 0 ? lo[s][k / 2] : hi[s][k / 2]; },
+          [&](int t, int s, int k) { return wide + t * kWideBlock + 64 * p + 32 * s + 8 * k; },
+          [&](int t, __m512i first, __m512i second) {
+            sum[t] = _mm512_dpwssd_epi32(sum[t], _mm512_packs_epi32(first, second), scale);
+          });
     }
     const __m512i mins_first = _mm512_cvtepu8_epi16(UnpackSixBits(w + 40)),
                   mins_second = _mm512_cvtepu8_epi16(UnpackSixBits(w2 + 40));
@@ -380,27 +395,13 @@ struct Q6_KPairVnni : PairLaneSums {
            MergeNibbles(_mm512_srli_epi16(packed[1], 4), _mm512_and_si512(_mm512_srli_epi16(top, 2), top_mask), low_mask)}};
       const __m512i scale =
           _mm512_permutex2var_epi16(scales_first[k / 4], LoadIndex(kQ6_KPairScaleIndex[k % 4]), scales_second[k / 4]);
-#pragma GCC unroll 16
-      for (int t = 0; t < kTokens; t += kInterleave) {
-        __m512i chain[kInterleave][2];
-#pragma GCC unroll 4
-        for (int u = 0; u < kInterleave; ++u)
-#pragma GCC unroll 2
-          for (int s = 0; s < 2; ++s)
-            if (t + u < kTokens) chain[u][s] = Broadcast8(wide + (t + u) * kWideBlock + kStartsAt + 8 * (2 * k + s));
-#pragma GCC unroll 2
-        for (int half = 0; half < 2; ++half)
-#pragma GCC unroll 4
-          for (int u = 0; u < kInterleave; ++u)
-#pragma GCC unroll 2
-            for (int s = 0; s < 2; ++s)
-              if (t + u < kTokens)
-                chain[u][s] = _mm512_dpbusd_epi32(chain[u][s], levels[s][half],
-                                                  Broadcast8(wide + (t + u) * kWideBlock + 32 * k + 16 * s + 8 * half));
-#pragma GCC unroll 4
-        for (int u = 0; u < kInterleave; ++u)
-          if (t + u < kTokens) sum[t + u] = _mm512_dpwssd_epi32(sum[t + u], _mm512_packs_epi32(chain[u][0], chain[u][1]), scale);
-      }
+      RunChains<kTokens, kInterleave, 2>(
+          [&](int t, int s) { return Broadcast8(wide + t * kWideBlock + kStartsAt + 8 * (2 * k + s)); },
+          [&](int s, int half) { return levels[s][half]; },
+          [&](int t, int s, int half) { return wide + t * kWideBlock + 32 * k + 16 * s + 8 * half; },
+          [&](int t, __m512i first, __m512i second) {
+            sum[t] = _mm512_dpwssd_epi32(sum[t], _mm512_packs_epi32(first, second), scale);
+          });
     }
     const __m512 d = PairedRowLanes(w, w2);
 #pragma GCC unroll 16
@@ -510,29 +511,14 @@ struct IQ4_XSPairVnni : ProductLaneSums {
                                                                   scales_second);
         scale[s] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(scale_int, _mm512_set1_epi32(32))), d);
       }
-#pragma GCC unroll 16
-      for (int t = 0; t < kTokens; t += kInterleave) {
-        __m512i product[kInterleave][2];
-#pragma GCC unroll 4
-        for (int u = 0; u < kInterleave; ++u)
-#pragma GCC unroll 2
-          for (int s = 0; s < 2; ++s)
-            if (t + u < kTokens) product[u][s] = Broadcast8(wide + (t + u) * kWideBlock + kStartsAt + 8 * (2 * p + s));
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; ++k)
-#pragma GCC unroll 4
-          for (int u = 0; u < kInterleave; ++u)
-#pragma GCC unroll 2
-            for (int s = 0; s < 2; ++s)
-              if (t + u < kTokens)
-                product[u][s] = _mm512_dpbusd_epi32(product[u][s], k % 2 == 0 ? lo[s][k / 2] : hi[s][k / 2],
-                                                    Broadcast8(wide + (t + u) * kWideBlock + 64 * p + 32 * s + 8 * k));
-#pragma GCC unroll 4
-        for (int u = 0; u < kInterleave; ++u)
-#pragma GCC unroll 2
-          for (int s = 0; s < 2; ++s)
-            if (t + u < kTokens) block_sum[t + u] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(product[u][s]), scale[s], block_sum[t + u]);
-      }
+      RunChains<kTokens, kInterleave, 4>(
+          [&](int t, int s) { return Broadcast8(wide + t * kWideBlock + kStartsAt + 8 * (2 * p + s)); },
+          [&](int s, int k) { return k % 2 == 0 ? lo[s][k / 2] : hi[s][k / 2]; },
+          [&](int t, int s, int k) { return wide + t * kWideBlock + 64 * p + 32 * s + 8 * k; },
+          [&](int t, __m512i first, __m512i second) {
+            block_sum[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(first), scale[0], block_sum[t]);
+            block_sum[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(second), scale[1], block_sum[t]);
+          });
     }
 #pragma GCC unroll 16
     for (int t = 0; t < kTokens; ++t)
