@@ -280,9 +280,11 @@ void RegisterAll() {
       if (CanRepack(type) && isa != CpuIsa::kScalar) add(name + "_repacked", {.isa = isa, .shape = c.shape, .threads = 1, .layout = Layout::kRepacked});
     }
   // Prefill tiles (GEMM): an expert's gate/up matrix against 8, 17 and 32 tokens (17: passes of
-  // uneven sizes, kEvenPasses), one thread, hot.
+  // uneven sizes, kEvenPasses), one thread, hot; and its down matrix (Q6_K, or Q4_K in the
+  // layers Q4_K_M leaves at Q4_K): the two types on the same shape.
   for (const Shape& shape : {Shape{"Q4_K_768x2048", DType::kQ4_K, 768, 2048}, Shape{"Q5_K_768x2048", DType::kQ5_K, 768, 2048},
-                             Shape{"Q6_K_2048x768", DType::kQ6_K, 2048, 768}, Shape{"IQ4_XS_768x2048", DType::kIQ4_XS, 768, 2048}})
+                             Shape{"Q6_K_2048x768", DType::kQ6_K, 2048, 768}, Shape{"Q4_K_2048x768", DType::kQ4_K, 2048, 768},
+                             Shape{"IQ4_XS_768x2048", DType::kIQ4_XS, 768, 2048}})
     for (CpuIsa isa : isas)
       for (int64_t tokens : {8, 17, 32})
         for (Layout layout : {Layout::kInterleaved, Layout::kRepacked}) {
