@@ -17,6 +17,8 @@
 #include "kernels/cpu/test_isas.h"
 #include "kernels/ops.h"
 #include "quant/dtype_traits.h"
+#include "quant/iq4.h"
+#include "quant/k_quants.h"
 #include "quant/repack.h"
 
 namespace moefit {
@@ -354,6 +356,93 @@ TEST_P(RepackedDotTest, TileMatchesReference) {
                 << "token " << t << " of " << tokens << ", rows " << rows << ", blocks " << blocks;
           }
         }
+      }
+    }
+  }
+}
+
+// One block of a row whose levels are all the type's lowest (`low`) or highest, with unit scales
+// (d = 1, dmin = 0, sub-block scales 1): the integer extremes the repacked kernels' int16 and
+// int32 lanes are sized for (Q4_K 16 x 15 x 127, Q5_K 16 x 16 x 127 after its offset, Q6_K 8 x
+// 32 x 127, IQ4_XS 16 x 127 x 127), small enough that every dot is an exact float.
+std::vector<uint8_t> ExtremeLevelsBlock(DType type, bool low) {
+  const uint8_t levels = low ? 0x00 : 0xff;
+  const uint16_t one = FloatToFp16(1.0f);
+  std::vector<uint8_t> bytes(static_cast<size_t>(Layout(type).block_bytes));
+  auto fill_k_scales = [](uint8_t* scales) {  // 6-bit scales 1, mins 0 (Q4_K / Q5_K packing)
+    for (int j = 0; j < 4; ++j) scales[j] = 1, scales[j + 4] = 0, scales[j + 8] = 1;
+  };
+  switch (type) {
+    case DType::kQ4_K: {
+      BlockQ4_K block{.d = one, .dmin = 0, .scales = {}, .qs = {}};
+      fill_k_scales(block.scales);
+      std::memset(block.qs, levels, sizeof block.qs);
+      std::memcpy(bytes.data(), &block, sizeof block);
+      break;
+    }
+    case DType::kQ5_K: {
+      BlockQ5_K block{.d = one, .dmin = 0, .scales = {}, .qh = {}, .qs = {}};
+      fill_k_scales(block.scales);
+      std::memset(block.qh, levels, sizeof block.qh);
+      std::memset(block.qs, levels, sizeof block.qs);
+      std::memcpy(bytes.data(), &block, sizeof block);
+      break;
+    }
+    case DType::kQ6_K: {
+      BlockQ6_K block{.ql = {}, .qh = {}, .scales = {}, .d = one};
+      std::memset(block.ql, levels, sizeof block.ql);
+      std::memset(block.qh, levels, sizeof block.qh);
+      for (int8_t& scale : block.scales) scale = 1;
+      std::memcpy(bytes.data(), &block, sizeof block);
+      break;
+    }
+    case DType::kIQ4_XS: {  // scale6 = 33 (scale - 32 = 1): low nibbles 1, high bits 0b10
+      BlockIQ4_XS block{.d = one, .scales_h = 0xaaaa, .scales_l = {0x11, 0x11, 0x11, 0x11}, .qs = {}};
+      std::memset(block.qs, levels, sizeof block.qs);
+      std::memcpy(bytes.data(), &block, sizeof block);
+      break;
+    }
+    default: ADD_FAILURE() << "no extreme block for " << DTypeName(type);
+  }
+  return bytes;
+}
+
+// Every level at its lowest or highest against activations all +127 or all -127 (Q8_K, d = 1):
+// the fullest int16 / int32 lanes of the repacked kernels, in decode streams and prefill passes;
+// a lane that saturated would be off by at least 1, so fast and reference must agree exactly.
+TEST_P(RepackedDotTest, ExtremeLevelsAndActivationsGiveTheReferenceExactly) {
+  const DotTileFn tile = kernel().repacked_tile;
+  if (tile == nullptr) GTEST_SKIP() << "scalar level: weights are not repacked for it";
+  const DotRowFn reference = Traits(type()).dot_row;
+  constexpr int64_t kRows = 12, kElements = 256;
+  for (bool low : {true, false}) {
+    const std::vector<uint8_t> block = ExtremeLevelsBlock(type(), low);
+    std::vector<uint8_t> w;
+    for (int64_t r = 0; r < kRows; ++r) w.insert(w.end(), block.begin(), block.end());
+    std::vector<uint8_t> packed = w;
+    InterleaveRows(packed.data(), type(), kElements, kRows, 1);
+    RepackRows(packed.data(), type(), kElements, kRows, 1);
+    for (float sign : {1.0f, -1.0f}) {
+      std::vector<float> x(kElements, sign);
+      std::vector<uint8_t> activation(static_cast<size_t>(RowBytes(DType::kQ8_K, kElements)));
+      QuantizeRow(DType::kQ8_K, x.data(), activation.data(), kElements);
+      const float unit = 1.0f;
+      std::memcpy(activation.data(), &unit, sizeof unit);  // levels -127 x sign, d 1
+      const float expected = reference(w.data(), activation.data(), kElements);
+      if (!low) {  // (Q4_K's and Q5_K's lowest level is 0; Q5_K's lanes still hold -16 x y there)
+        ASSERT_NE(expected, 0.0f);
+      }
+      for (int64_t tokens : {1, 3, 16, 17}) {
+        std::vector<uint8_t> x_rows;
+        for (int64_t t = 0; t < tokens; ++t) x_rows.insert(x_rows.end(), activation.begin(), activation.end());
+        std::vector<float> out(static_cast<size_t>(tokens * kRows), -1.0f);
+        tile({.weights = packed.data(), .weight_row_bytes = RowBytes(type(), kElements), .rows = kRows,
+              .row_group = kInterleavedRowGroup, .activations = x_rows.data(),
+              .activation_row_bytes = RowBytes(DType::kQ8_K, kElements), .tokens = tokens, .activation_rows = nullptr,
+              .elements = kElements, .out = out.data(), .out_token_stride = kRows});
+        for (int64_t i = 0; i < tokens * kRows; ++i)
+          ASSERT_EQ(out[i], expected) << (low ? "lowest" : "highest") << " levels, activations " << sign * -127 << ", tokens "
+                                      << tokens << ", output " << i;
       }
     }
   }
