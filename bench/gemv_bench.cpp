@@ -308,7 +308,7 @@ void RegisterAll() {
   // tile as the model meets it (32 tokens, weights from DRAM): cold, all threads.
   for (const Shape& shape : {Shape{"Q4_K_768x2048", DType::kQ4_K, 768, 2048}, Shape{"Q6_K_2048x768", DType::kQ6_K, 2048, 768}})
     for (CpuIsa isa : isas)
-      for (int64_t tokens : {1, 2, 4, 32}) {
+      for (int64_t tokens : {1, 2, 4, 5, 8, 32}) {
         if (isa == CpuIsa::kScalar || !CanRepack(shape.type)) continue;
         add("BM_Gemm/" + std::string(shape.name) + "/" + std::string(IsaName(isa)) + "/tokens:" + std::to_string(tokens) +
                 "/threads:" + std::to_string(max_threads) + "/cold_repacked",

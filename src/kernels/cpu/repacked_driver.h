@@ -140,7 +140,7 @@ void StreamGroupsTokens(int n, const DotTile& tile, const uint8_t* wide) {
   }
 }
 
-// A tile of up to kStreamTokens tokens (decode): their activations widened once, then every row
+// A tile of up to kStreamTokens tokens (decode, small expert tiles): their activations widened once, then every row
 // group streams its blocks past them. False (nothing done) for more tokens or longer rows.
 template <typename Kernel>
 bool RunStreaming(const DotTile& tile) {
