@@ -89,13 +89,14 @@ constexpr IndexTable<int32_t, 16> kPairedLaneIndex = MakeIndex<int32_t, 16>([](i
 // The folded pair lanes (row r's sum in lane 4 (r / 2) + r % 2) -> rows 0..7 in lanes 0..7.
 constexpr IndexTable<int32_t, 16> kPairedRowIndex = MakeIndex<int32_t, 16>([](int r) { return 4 * ((r % 8) / 2) + r % 2; });
 
-// The four F16 values at first and the four at second (one per row) in the pair lanes.
-inline __m512 PairedRowLanes(const uint8_t* first, const uint8_t* second) {
+// The four F16 values at first and the four at second (one per row of the pair) as floats, row r
+// in the lanes that `lanes` (lane -> row) gives it: kPairedLaneIndex, kProductLaneIndex.
+inline __m512 RowLanes(const uint8_t* first, const uint8_t* second, const IndexTable<int32_t, 16>& lanes) {
   int64_t a, b;
   std::memcpy(&a, first, sizeof a);
   std::memcpy(&b, second, sizeof b);
   const __m256 rows = _mm256_cvtph_ps(_mm_set_epi64x(b, a));
-  return _mm512_permutexvar_ps(LoadIndex(kPairedLaneIndex), _mm512_castps256_ps512(rows));
+  return _mm512_permutexvar_ps(LoadIndex(lanes), _mm512_castps256_ps512(rows));
 }
 
 // The float sums of a pair of row groups for one token, in the pair lanes.
@@ -296,7 +297,7 @@ struct KPairVnni : PairLaneSums {
     if constexpr (kFifthBit)
       for (int c = 0; c < 2; ++c)
         offsets[c] = _mm512_slli_epi16(_mm512_permutex2var_epi16(scales_first, LoadIndex(kPairScaleSumIndex[c]), scales_second), 4);
-    const __m512 d = PairedRowLanes(w, w2), dmin = PairedRowLanes(w + 8, w2 + 8);
+    const __m512 d = RowLanes(w, w2, kPairedLaneIndex), dmin = RowLanes(w + 8, w2 + 8, kPairedLaneIndex);
 #pragma GCC unroll 16
     for (int t = 0; t < kTokens; ++t) {
       const uint8_t* tail = wide + t * kWideBlock + 256;
@@ -403,7 +404,7 @@ struct Q6_KPairVnni : PairLaneSums {
             sum[t] = _mm512_dpwssd_epi32(sum[t], _mm512_packs_epi32(first, second), scale);
           });
     }
-    const __m512 d = PairedRowLanes(w, w2);
+    const __m512 d = RowLanes(w, w2, kPairedLaneIndex);
 #pragma GCC unroll 16
     for (int t = 0; t < kTokens; ++t)
       acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sum[t]), d), _mm512_set1_ps(LoadFloat(wide + t * kWideBlock + kScaleAt)),
@@ -423,13 +424,16 @@ struct Q6_KPairVnni : PairLaneSums {
 //
 // Lane layout ("product lanes"): int32 / float lane m of a product vector and of the sums is row
 // m / 2 of the eight (rows 0..3 the first group's); stores fold the two lanes of a row.
+constexpr IndexTable<int32_t, 16> kProductLaneIndex = MakeIndex<int32_t, 16>([](int m) { return m / 2; });
+// The folded product lanes (row r's sum in lane 2r) -> rows 0..7 in lanes 0..7.
+constexpr IndexTable<int32_t, 16> kProductRowIndex = MakeIndex<int32_t, 16>([](int r) { return 2 * (r % 8); });
 struct ProductLaneSums {
   using Acc = __m512;
   static constexpr int kUnitGroups = 2;
   static Acc Zero() { return _mm512_setzero_ps(); }
   static void Store(Acc acc, float* first_out, float* second_out) {
     const __m512 folded = _mm512_add_ps(acc, _mm512_permute_ps(acc, _MM_SHUFFLE(2, 3, 0, 1)));  // row k in lane 2k
-    const __m256 rows = _mm512_castps512_ps256(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), folded));
+    const __m256 rows = _mm512_castps512_ps256(_mm512_permutexvar_ps(LoadIndex(kProductRowIndex), folded));
     _mm_storeu_ps(first_out, _mm256_castps256_ps128(rows));
     if (second_out != nullptr) _mm_storeu_ps(second_out, _mm256_extractf128_ps(rows, 1));
   }
@@ -445,15 +449,6 @@ constexpr Words ProductScaleIndex(int j) {
 }
 constexpr Words kProductScaleIndex[8] = {ProductScaleIndex(0), ProductScaleIndex(1), ProductScaleIndex(2), ProductScaleIndex(3),
                                          ProductScaleIndex(4), ProductScaleIndex(5), ProductScaleIndex(6), ProductScaleIndex(7)};
-
-// The four F16 values at first and the four at second (one per row) in the product lanes.
-inline __m512 ProductRowLanes(const uint8_t* first, const uint8_t* second) {
-  int64_t a, b;
-  std::memcpy(&a, first, sizeof a);
-  std::memcpy(&b, second, sizeof b);
-  const __m256 rows = _mm256_cvtph_ps(_mm_set_epi64x(b, a));
-  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), _mm512_castps256_ps512(rows));
-}
 
 struct IQ4_XSPairVnni : ProductLaneSums {
   static constexpr int64_t kPassGroups = 64;
@@ -486,7 +481,7 @@ struct IQ4_XSPairVnni : ProductLaneSums {
     }
     const __m512i scales_first = _mm512_cvtepu8_epi16(UnpackSixBits(w + 8)),
                   scales_second = _mm512_cvtepu8_epi16(UnpackSixBits(w2 + 8));
-    const __m512 d = ProductRowLanes(w, w2);
+    const __m512 d = RowLanes(w, w2, kProductLaneIndex);
     __m512 block_sum[kTokens];
 #pragma GCC unroll 16
     for (int t = 0; t < kTokens; ++t) block_sum[t] = _mm512_setzero_ps();
